@@ -1,0 +1,9 @@
+//! Types and names shared by the eBPF programs (`ftrace-ebpf`) and the userspace
+//! controller (`ftrace-user`). Everything here is `#[repr(C)]` without implicit padding
+//! so both sides agree on the layout byte for byte.
+#![no_std]
+
+/// Name of the raw tracepoint program that counts hits of one tracepoint.
+pub const HIT_COUNTER_PROGRAM: &str = "count_hits";
+/// Name of the per-CPU array (one slot) that `count_hits` increments.
+pub const HIT_COUNTER_MAP: &str = "HITS";

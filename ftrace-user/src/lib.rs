@@ -1,0 +1,17 @@
+//! hytrace's library: everything the `hytrace` binary does, by topic.
+//!
+//! - [`tracefs`]: tracefs discovery, the private instance and its cleanup guard.
+//! - [`capture`]: per-CPU readers of `trace_pipe_raw`.
+//! - [`format`]: event format files and print formats (pure).
+//! - [`decode`]: ring-buffer pages to events (pure).
+//! - [`store`]: trace.dat reading and writing.
+//! - [`bpf`]: loading and reading hytrace's eBPF programs.
+//! - [`output`]: rendering events as text or JSON.
+
+pub mod bpf;
+pub mod capture;
+pub mod decode;
+pub mod format;
+pub mod output;
+pub mod store;
+pub mod tracefs;
