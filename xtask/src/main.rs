@@ -1,1 +1,52 @@
-fn main() {}
+//! hytrace's task runner: `cargo xtask build|run|test|bench`.
+//!
+//! Every task first makes sure the machine has what the build needs (the nightly's
+//! rust-src and a bpf-linker built against that nightly's LLVM), so a fresh clone on a
+//! fresh machine needs no manual step.
+
+mod bench;
+mod setup;
+mod tasks;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Build, run, test and benchmark hytrace")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the eBPF programs and the hytrace binary (release).
+    Build,
+    /// Build, then run hytrace as root with the given arguments.
+    Run {
+        /// Arguments passed to hytrace.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run every check and test: format, clippy, unit tests and the root integration tests.
+    Test,
+    /// Run a benchmark against its peer tool and print the ratios.
+    Bench {
+        /// Which benchmark: `report`.
+        #[arg(value_enum)]
+        which: bench::Which,
+        /// Number of events in the generated recording.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.task {
+        Task::Build => tasks::build(),
+        Task::Run { args } => tasks::run(&args),
+        Task::Test => tasks::test(),
+        Task::Bench { which, events } => bench::run(which, events),
+    }
+}

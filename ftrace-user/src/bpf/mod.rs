@@ -1,4 +1,10 @@
 //! Loading hytrace's eBPF programs and reading their maps.
+//!
+//! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
+//! - [`probe`]: which BPF program types this kernel loads, for `hytrace doctor`.
+
+pub mod hit_counter;
+pub mod probe;
 
 /// The eBPF object built from `ftrace-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] =

@@ -1,0 +1,243 @@
+//! One CPU's reader: `trace_pipe_raw` pages into a spool file.
+//!
+//! The file is opened non-blocking; the reader drains it until EAGAIN, then polls (the
+//! kernel wakes pollers when the buffer is `buffer_percent` full) with a short timeout
+//! so a stop request is noticed. Stopping: the session turns tracing off, then sets the
+//! stop flag; the reader drains what is left once more and ends, so nothing is lost.
+
+use std::{
+    fs::File,
+    io::{BufWriter, ErrorKind, Read, Write},
+    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+};
+
+use thiserror::Error;
+
+use super::progress::CpuProgress;
+use crate::decode::{Missed, Page, PageLayout};
+
+/// How long a reader sleeps in poll before it looks at the stop flag again.
+const POLL_TIMEOUT_MS: i32 = 100;
+/// Spool writes are buffered this much.
+const SPOOL_BUFFER: usize = 1 << 20;
+
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    #[error("cannot open {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write spool file {path}")]
+    Spool {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the reader thread of CPU {cpu} panicked")]
+    Panicked { cpu: u32 },
+}
+
+/// What one CPU's reader copied.
+#[derive(Debug, Clone)]
+pub struct CpuCaptureResult {
+    pub cpu: u32,
+    pub spool: PathBuf,
+    /// Pages written to the spool (each `page_size` bytes).
+    pub pages: u64,
+    /// Bytes of record data in those pages.
+    pub data_bytes: u64,
+    pub records: u64,
+    /// Records per event type id (index = common_type).
+    pub records_by_type: Vec<u64>,
+    /// Lost events counted in page headers, and pages that lost an unknown number.
+    pub missed_events: u64,
+    pub pages_with_unknown_loss: u64,
+}
+
+/// A running reader thread.
+pub struct CpuCapture {
+    cpu: u32,
+    handle: JoinHandle<Result<CpuCaptureResult, CaptureError>>,
+}
+
+impl CpuCapture {
+    /// Starts reading `pipe` (a `trace_pipe_raw`) into `spool`.
+    pub fn start(
+        cpu: u32,
+        pipe: &Path,
+        spool: &Path,
+        page_size: usize,
+        layout: PageLayout,
+        stop: Arc<AtomicBool>,
+        progress: Arc<CpuProgress>,
+    ) -> Result<CpuCapture, CaptureError> {
+        let source = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(pipe)
+            .map_err(|source| CaptureError::Open {
+                path: pipe.to_path_buf(),
+                source,
+            })?;
+        let sink = File::create(spool).map_err(|source| CaptureError::Spool {
+            path: spool.to_path_buf(),
+            source,
+        })?;
+        let reader = Reader {
+            pipe: pipe.to_path_buf(),
+            source,
+            sink: BufWriter::with_capacity(SPOOL_BUFFER, sink),
+            page: vec![0; page_size],
+            layout,
+            result: CpuCaptureResult {
+                cpu,
+                spool: spool.to_path_buf(),
+                pages: 0,
+                data_bytes: 0,
+                records: 0,
+                records_by_type: Vec::new(),
+                missed_events: 0,
+                pages_with_unknown_loss: 0,
+            },
+            progress,
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("hytrace-cpu{cpu}"))
+            .spawn(move || reader.run(&stop))
+            .map_err(|source| CaptureError::Read {
+                path: pipe.to_path_buf(),
+                source,
+            })?;
+        Ok(CpuCapture { cpu, handle })
+    }
+
+    /// Waits for the reader to finish (after the stop flag is set).
+    pub fn join(self) -> Result<CpuCaptureResult, CaptureError> {
+        self.handle
+            .join()
+            .map_err(|_| CaptureError::Panicked { cpu: self.cpu })?
+    }
+}
+
+struct Reader {
+    pipe: PathBuf,
+    source: File,
+    sink: BufWriter<File>,
+    page: Vec<u8>,
+    layout: PageLayout,
+    result: CpuCaptureResult,
+    progress: Arc<CpuProgress>,
+}
+
+impl Reader {
+    fn run(mut self, stop: &AtomicBool) -> Result<CpuCaptureResult, CaptureError> {
+        loop {
+            let stopping = stop.load(Ordering::Acquire);
+            self.drain()?;
+            if stopping {
+                break;
+            }
+            self.wait_readable();
+        }
+        self.sink
+            .flush()
+            .map_err(|source| CaptureError::Spool {
+                path: self.result.spool.clone(),
+                source,
+            })?;
+        Ok(self.result)
+    }
+
+    /// Reads pages until the kernel has none.
+    fn drain(&mut self) -> Result<(), CaptureError> {
+        loop {
+            match self.source.read(&mut self.page) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    // A short read still is one page: the rest is zero-filled so the
+                    // spool stays a sequence of whole pages.
+                    self.page[n..].fill(0);
+                    self.account_page();
+                    self.sink
+                        .write_all(&self.page)
+                        .map_err(|source| CaptureError::Spool {
+                            path: self.result.spool.clone(),
+                            source,
+                        })?;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CaptureError::Read {
+                        path: self.pipe.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    fn account_page(&mut self) {
+        let Ok(page) = Page::parse(&self.page, self.layout) else {
+            return;
+        };
+        let result = &mut self.result;
+        result.pages += 1;
+        result.data_bytes += page.data_len() as u64;
+        let lost = match page.missed {
+            Missed::None => 0,
+            Missed::Unknown => {
+                result.pages_with_unknown_loss += 1;
+                0
+            }
+            Missed::Count(n) => n,
+        };
+        result.missed_events += lost;
+        let mut records = 0u64;
+        for record in page.records().flatten() {
+            records += 1;
+            if let Some(id) = record.data.get(..2) {
+                let id = usize::from(u16::from_le_bytes([id[0], id[1]]));
+                if id >= result.records_by_type.len() {
+                    result.records_by_type.resize(id + 1, 0);
+                }
+                result.records_by_type[id] += 1;
+            }
+        }
+        result.records += records;
+        self.progress.records.fetch_add(records, Ordering::Relaxed);
+        self.progress
+            .bytes
+            .fetch_add(page.data_len() as u64, Ordering::Relaxed);
+        if lost > 0 {
+            self.progress.lost.fetch_add(lost, Ordering::Relaxed);
+        }
+    }
+
+    fn wait_readable(&self) {
+        let mut pollfd = libc::pollfd {
+            fd: self.source.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pollfd is a valid, initialised struct for one descriptor that stays
+        // open for the duration of the call; errors (EINTR) just end the wait early.
+        unsafe {
+            libc::poll(&mut pollfd, 1, POLL_TIMEOUT_MS);
+        }
+    }
+}

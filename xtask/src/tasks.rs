@@ -1,0 +1,58 @@
+//! build, run and test.
+
+use std::{os::unix::process::CommandExt, path::PathBuf, process::Command};
+
+use anyhow::{Context, Result};
+
+use crate::setup::{
+    cargo, ensure_ebpf_toolchain, ensure_test_packages, ensure_tracefs, is_root, run_checked,
+    workspace_root,
+};
+
+/// Path of the release hytrace binary.
+pub fn hytrace_binary() -> PathBuf {
+    workspace_root().join("target/release/hytrace")
+}
+
+pub fn build() -> Result<()> {
+    ensure_ebpf_toolchain()?;
+    run_checked(cargo().args(["build", "--release", "--package", "ftrace-user", "--package", "hytrace-tests", "--bins"]))
+}
+
+/// Builds, then replaces this process with hytrace (under sudo when not root).
+pub fn run(args: &[String]) -> Result<()> {
+    build()?;
+    let binary = hytrace_binary();
+    let error = if is_root() {
+        Command::new(&binary).args(args).exec()
+    } else {
+        Command::new("sudo").arg("-E").arg(&binary).args(args).exec()
+    };
+    Err(error).with_context(|| format!("cannot run {}", binary.display()))
+}
+
+/// Everything CI checks, in the order that fails fastest.
+pub fn test() -> Result<()> {
+    ensure_ebpf_toolchain()?;
+    ensure_test_packages()?;
+    ensure_tracefs()?;
+    run_checked(cargo().args(["fmt", "--all", "--check"]))?;
+    run_checked(cargo().args([
+        "clippy",
+        "--release",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    build()?;
+    // Tests share tracefs (and the root ones create instances), so one thread.
+    run_checked(cargo().args([
+        "test",
+        "--release",
+        "--workspace",
+        "--",
+        "--test-threads=1",
+    ]))
+}
