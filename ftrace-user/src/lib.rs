@@ -7,11 +7,19 @@
 //! - [`store`]: trace.dat reading and writing.
 //! - [`bpf`]: loading and reading hytrace's eBPF programs.
 //! - [`output`]: rendering events as text or JSON.
+//! - [`record`]: a recording session from start to file.
+//! - [`report`]: reading a recording back and printing it.
+//! - [`symbols`]: kallsyms and printk format tables.
+//! - [`cli`]: the command line.
 
 pub mod bpf;
 pub mod capture;
+pub mod cli;
 pub mod decode;
 pub mod format;
 pub mod output;
+pub mod record;
+pub mod report;
 pub mod store;
+pub mod symbols;
 pub mod tracefs;

@@ -1,0 +1,173 @@
+//! The command line: subcommands and their options, in trace-cmd's habits.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A hybrid Linux tracer: ftrace's full detail and eBPF's in-kernel aggregation on the
+/// same hooks, in one run, on one clock.
+///
+/// hytrace works in a private tracefs instance (instances/hytrace-<pid>) and never
+/// changes the global tracing state; everything it creates is removed when it exits,
+/// whichever way it exits. Most commands need root.
+#[derive(Debug, Parser)]
+#[command(name = "hytrace", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Record(RecordArgs),
+    Report(ReportArgs),
+    List(ListArgs),
+    /// Report which tracing features this kernel offers, each probed for real: tracers,
+    /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
+    Doctor,
+    /// Remove the instances and dynamic probes left behind by hytrace sessions that died
+    /// (killed with SIGKILL, say). Nothing of live sessions or other tools is touched.
+    Reset,
+}
+
+/// Record trace events into a trace.dat file (trace-cmd's format).
+///
+/// Events are copied as raw ring-buffer pages, one reader per CPU, and decoded only
+/// when the file is read. An eBPF program on each recorded tracepoint counts its hits in
+/// the kernel; the summary shows those counts beside the recorded ones, and every lost
+/// event (page-header flags, per-CPU overruns and drops).
+///
+/// Recording stops when COMMAND exits, after --duration, or on Ctrl-C, SIGTERM or
+/// SIGHUP. Without COMMAND or --duration it runs until interrupted.
+///
+/// Examples:
+///   hytrace record -e raw_syscalls -e sched:sched_switch -- ./spin 200000
+///   hytrace record -e sched -f 'prev_pid != 0' --duration 5 -o sched.dat
+///   hytrace record -e 'irq:*' -e softirq_entry -M 1 -b 8192 -- make -j2
+///   hytrace record -e syscalls:sys_enter_openat -F -- cat /etc/hostname
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RecordArgs {
+    /// Output file.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "trace.dat")]
+    pub output: PathBuf,
+
+    /// Event to record: SYS:EVENT, SYS (all its events), EVENT (in any system), a glob
+    /// (`sched:sched_wak*`, `*:sys_enter`) or `all`. Repeatable.
+    #[arg(short = 'e', long = "event", value_name = "EVENT", required = true)]
+    pub events: Vec<String>,
+
+    /// Filter for the events of the -e just before it, in the kernel's filter syntax
+    /// (`prev_pid != 0 && next_comm ~ "kworker*"`). A filter the kernel rejects is shown
+    /// with the kernel's error_log text.
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+
+    /// Record only events of this process id (set_event_pid). Repeatable.
+    #[arg(short = 'P', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+
+    /// Record only events of COMMAND itself (its pid through set_event_pid).
+    #[arg(short = 'F', long = "follow-command", requires = "command")]
+    pub only_command: bool,
+
+    /// With -F or -P, also record the children they fork (the event-fork option).
+    #[arg(short = 'c', long = "children")]
+    pub children: bool,
+
+    /// Record only on the CPUs of this hex mask (tracing_cpumask), e.g. 3 for CPUs 0-1.
+    #[arg(short = 'M', long = "cpumask", value_name = "CPUMASK")]
+    pub cpumask: Option<String>,
+
+    /// Ring-buffer size per CPU, in KB.
+    #[arg(short = 'b', long = "buffer-size", value_name = "KB", default_value_t = 4096)]
+    pub buffer_kb: u64,
+
+    /// Trace clock. The default, mono, is the clock bpf_ktime_get_ns() uses, so BPF
+    /// and ftrace data merge without conversion.
+    #[arg(long, value_name = "CLOCK", default_value = "mono")]
+    pub clock: String,
+
+    /// Stop recording after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Do not load the eBPF hit counters.
+    #[arg(long)]
+    pub no_bpf: bool,
+
+    /// Command to run while recording (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// How `report` prints events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// trace-cmd report's line layout.
+    Text,
+    /// One JSON object per line per event.
+    Json,
+}
+
+/// Print the events of a trace.dat file (hytrace's or trace-cmd's), merged across CPUs
+/// in timestamp order, in trace-cmd report's line layout:
+///
+///   COMM-PID [CPU] SECONDS.MICROS: EVENT: PAYLOAD
+///
+/// Examples:
+///   hytrace report -i trace.dat --comm spin --event sys_enter
+///   hytrace report --cpu 0-1 --pid 1234 --format json | jq .
+///   hytrace report --count
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ReportArgs {
+    /// Input file.
+    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "trace.dat")]
+    pub input: PathBuf,
+
+    /// Only events recorded on these CPUs: a list like `0,2-3`.
+    #[arg(long, value_name = "LIST")]
+    pub cpu: Option<String>,
+
+    /// Only events of this pid. Repeatable.
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<i32>,
+
+    /// Only events of tasks with this command name.
+    #[arg(long, value_name = "COMM")]
+    pub comm: Option<String>,
+
+    /// Only events whose name (or SYSTEM:NAME) matches this regular expression.
+    #[arg(long = "event", value_name = "REGEX")]
+    pub event: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Print the number of events of each name (after filters) instead of the events.
+    #[arg(long)]
+    pub count: bool,
+}
+
+/// What `list` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    /// Every trace event, as SYSTEM:EVENT.
+    Events,
+    /// The tracers the kernel offers (whether they work here: see `hytrace doctor`).
+    Tracers,
+}
+
+/// List the kernel's trace events or tracers.
+///
+/// Examples:
+///   hytrace list events | grep ^sched:
+///   hytrace list tracers
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ListArgs {
+    #[arg(value_enum)]
+    pub what: ListWhat,
+}

@@ -1,0 +1,87 @@
+//! The `hytrace` command line: argument definitions and one function per subcommand.
+//! Each returns the process exit code; errors carry a one-line reason.
+
+pub mod args;
+mod doctor;
+mod list;
+mod record;
+mod report;
+
+use anyhow::Result;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+
+pub use args::Cli;
+use args::Command;
+
+/// Parses the command line and runs the subcommand.
+pub fn main_with_args() -> Result<i32> {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Record(args) => {
+            let sub = matches.subcommand_matches("record").cloned().unwrap_or_default();
+            record::run(&args, &pair_filters(&sub, &args.events, &args.filters))
+        }
+        Command::Report(args) => report::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Doctor => doctor::run(),
+        Command::Reset => list::reset(),
+    }
+}
+
+/// Each -f applies to the -e given just before it (trace-cmd's rule).
+fn pair_filters(
+    matches: &ArgMatches,
+    events: &[String],
+    filters: &[String],
+) -> Vec<(String, Option<String>)> {
+    let event_at: Vec<usize> = matches
+        .indices_of("events")
+        .map(|i| i.collect())
+        .unwrap_or_default();
+    let filter_at: Vec<usize> = matches
+        .indices_of("filters")
+        .map(|i| i.collect())
+        .unwrap_or_default();
+    let mut paired: Vec<(String, Option<String>)> =
+        events.iter().map(|e| (e.clone(), None)).collect();
+    for (filter, at) in filters.iter().zip(filter_at) {
+        if let Some(index) = event_at.iter().rposition(|&e| e < at) {
+            paired[index].1 = Some(filter.clone());
+        }
+    }
+    paired
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn filters_attach_to_the_preceding_event() {
+        let argv = [
+            "hytrace", "record", "-e", "sched", "-f", "prev_pid != 0", "-e", "irq", "-e",
+            "raw_syscalls", "-f", "id == 39",
+        ];
+        let matches = Cli::command().get_matches_from(argv);
+        let cli = Cli::parse_from(argv);
+        let Command::Record(args) = cli.command else {
+            panic!("not record")
+        };
+        let sub = matches.subcommand_matches("record").unwrap();
+        assert_eq!(
+            pair_filters(sub, &args.events, &args.filters),
+            vec![
+                ("sched".to_string(), Some("prev_pid != 0".to_string())),
+                ("irq".to_string(), None),
+                ("raw_syscalls".to_string(), Some("id == 39".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn help_text_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

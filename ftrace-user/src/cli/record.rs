@@ -1,0 +1,70 @@
+//! `hytrace record`.
+
+use std::{io::IsTerminal, time::Duration};
+
+use anyhow::{Context, Result, bail};
+
+use super::args::RecordArgs;
+use crate::record::{RecordOptions, StopReason, record};
+
+pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32> {
+    if !is_root() {
+        bail!("record needs root: it creates a tracefs instance and loads eBPF programs");
+    }
+    let duration = match args.duration {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            bail!("--duration must be a positive number of seconds, not {secs}")
+        }
+        Some(secs) => Some(Duration::from_secs_f64(secs)),
+        None => None,
+    };
+    if args.buffer_kb == 0 {
+        bail!("-b must be at least 1 KB");
+    }
+    if !args.filters.is_empty() && events.iter().all(|(_, f)| f.is_none()) {
+        bail!("-f must follow the -e it filters");
+    }
+    let options = RecordOptions {
+        output: args.output.clone(),
+        events: events.to_vec(),
+        pids: args.pids.clone(),
+        only_command: args.only_command,
+        children: args.children,
+        cpumask: args.cpumask.clone(),
+        buffer_kb: args.buffer_kb,
+        clock: args.clock.clone(),
+        duration,
+        bpf: !args.no_bpf,
+        command: args.command.clone(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (summary, reason) = runtime.block_on(record(&options))?;
+    eprint!("{}", summary.render());
+    let code = match reason {
+        StopReason::CommandExited(Some(code)) => {
+            if code != 0 {
+                eprintln!("hytrace: {} exited with status {code}", args.command[0]);
+            }
+            0
+        }
+        StopReason::CommandExited(None) => {
+            eprintln!("hytrace: {} was killed by a signal", args.command[0]);
+            0
+        }
+        StopReason::Duration => 0,
+        StopReason::Signal(name) => {
+            eprintln!("hytrace: stopped by {name}");
+            0
+        }
+    };
+    Ok(code)
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

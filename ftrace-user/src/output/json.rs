@@ -1,0 +1,94 @@
+//! One JSON object per event:
+//! `{"ts_ns":…,"cpu":…,"pid":…,"comm":"…","system":"…","event":"…","fields":{…}}`
+//! plus `"buffer"` in files with several buffers and `"text"`, the payload as
+//! trace-cmd would print it.
+
+use std::io::Write as _;
+
+use super::EventHeader;
+
+/// Appends the object's opening and header fields; the caller appends the
+/// `"fields":{…}` part with [`write_fields_open`]/[`write_close`].
+pub fn write_header(out: &mut Vec<u8>, header: &EventHeader<'_>) {
+    let _ = write!(
+        out,
+        "{{\"ts_ns\":{},\"cpu\":{},\"pid\":{},\"comm\":",
+        header.ts_ns, header.cpu, header.pid
+    );
+    write_string(out, header.comm);
+    if let Some(buffer) = header.buffer {
+        out.extend_from_slice(b",\"buffer\":");
+        write_string(out, buffer);
+    }
+    out.extend_from_slice(b",\"system\":");
+    write_string(out, header.system);
+    out.extend_from_slice(b",\"event\":");
+    write_string(out, header.name);
+}
+
+/// `,"fields":{` — the caller then appends `"name":value` pairs.
+pub fn write_fields_open(out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"fields\":{");
+}
+
+/// `},"text":"…"}` closing the fields and the object.
+pub fn write_close(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b"},\"text\":");
+    write_string(out, text);
+    out.push(b'}');
+}
+
+/// A JSON string literal with the escapes JSON requires.
+pub fn write_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_complete_object_with_escapes() {
+        let header = EventHeader {
+            buffer: None,
+            comm: "my \"tool\"",
+            pid: 42,
+            cpu: 1,
+            ts_ns: 1_000_000_123,
+            system: "ftrace",
+            name: "print",
+        };
+        let mut out = Vec::new();
+        write_header(&mut out, &header);
+        write_fields_open(&mut out);
+        out.extend_from_slice(b"\"buf\":\"hi\\n\"");
+        write_close(&mut out, "tracing_mark_write: hi\n\u{1}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"ts_ns":1000000123,"cpu":1,"pid":42,"comm":"my \"tool\"","system":"ftrace","event":"print","fields":{"buf":"hi\n"},"text":"tracing_mark_write: hi\n\u0001"}"#
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! trace-cmd report's line layout:
+//! `            bash-3185  [001]  6599.516832: sys_exit:             NR 1 = 2`
+//! (comm right-aligned to 16, pid left-aligned to 5, CPU as 3 digits, seconds and
+//! truncated microseconds, the event name and colon padded to 21 columns). Files with
+//! several buffers prefix each line with `NAME:` padded to the longest name.
+
+use std::io::Write as _;
+
+use super::EventHeader;
+
+/// Width of the event name column (name plus padding, before the colon's space).
+const NAME_WIDTH: usize = 20;
+
+/// Appends everything up to the payload (which the caller appends, then a newline).
+/// `buffer_width` is the width of the widest `NAME:` prefix, 0 for single-buffer files.
+#[inline]
+pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: usize) {
+    if buffer_width > 0 {
+        match header.buffer {
+            Some(name) => {
+                out.extend_from_slice(name.as_bytes());
+                out.push(b':');
+                pad(out, buffer_width.saturating_sub(name.len() + 1));
+            }
+            None => pad(out, buffer_width),
+        }
+        out.push(b' ');
+    }
+    pad(out, 16usize.saturating_sub(header.comm.len()));
+    out.extend_from_slice(header.comm.as_bytes());
+    out.push(b'-');
+    let mut digits = itoa_buf();
+    let pid = format_i64(&mut digits, i64::from(header.pid));
+    out.extend_from_slice(pid);
+    pad(out, 5usize.saturating_sub(pid.len()));
+    out.extend_from_slice(b" [");
+    let mut cpu = [b'0'; 3];
+    if header.cpu < 1000 {
+        cpu[0] = b'0' + (header.cpu / 100) as u8;
+        cpu[1] = b'0' + (header.cpu / 10 % 10) as u8;
+        cpu[2] = b'0' + (header.cpu % 10) as u8;
+        out.extend_from_slice(&cpu);
+    } else {
+        let _ = write!(out, "{}", header.cpu);
+    }
+    out.extend_from_slice(b"] ");
+    let secs = header.ts_ns / 1_000_000_000;
+    let micros = (header.ts_ns % 1_000_000_000) / 1000;
+    let secs_text = format_i64(&mut digits, secs as i64);
+    pad(out, 5usize.saturating_sub(secs_text.len()));
+    out.extend_from_slice(secs_text);
+    out.push(b'.');
+    let mut frac = [b'0'; 6];
+    let mut m = micros;
+    for slot in frac.iter_mut().rev() {
+        *slot = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.extend_from_slice(&frac);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(header.name.as_bytes());
+    out.push(b':');
+    pad(out, NAME_WIDTH.saturating_sub(header.name.len()));
+    out.push(b' ');
+}
+
+#[inline]
+fn pad(out: &mut Vec<u8>, n: usize) {
+    const SPACES: &[u8; 32] = b"                                ";
+    let mut left = n;
+    while left > 0 {
+        let chunk = left.min(SPACES.len());
+        out.extend_from_slice(&SPACES[..chunk]);
+        left -= chunk;
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Decimal digits of `value` in `buf`, returned as a slice of it.
+#[inline]
+fn format_i64(buf: &mut [u8; 20], value: i64) -> &[u8] {
+    let negative = value < 0;
+    let mut v = value.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header<'a>(buffer: Option<&'a str>, comm: &'a str, name: &'a str) -> EventHeader<'a> {
+        EventHeader {
+            buffer,
+            comm,
+            pid: 3185,
+            cpu: 1,
+            ts_ns: 6_599_516_832_474,
+            system: "raw_syscalls",
+            name,
+        }
+    }
+
+    #[test]
+    fn matches_trace_cmd_single_buffer_layout() {
+        let mut out = Vec::new();
+        write_prefix(&mut out, &header(None, "bash", "sys_exit"), 0);
+        out.extend_from_slice(b"NR 1 = 2");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "            bash-3185  [001]  6599.516832: sys_exit:             NR 1 = 2"
+        );
+    }
+
+    #[test]
+    fn matches_trace_cmd_multi_buffer_layout() {
+        let mut out = Vec::new();
+        write_prefix(&mut out, &header(Some("probe1"), "bash", "sys_enter"), 7);
+        out.push(b'\n');
+        write_prefix(&mut out, &header(None, "bash", "print"), 7);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "probe1:             bash-3185  [001]  6599.516832: sys_enter:            \n                    bash-3185  [001]  6599.516832: print:                "
+        );
+    }
+
+    #[test]
+    fn long_names_and_negative_or_wide_numbers() {
+        let mut out = Vec::new();
+        let mut h = header(None, "a-very-long-command", "an_event_name_longer_than_20");
+        h.pid = 1234567;
+        h.cpu = 12;
+        h.ts_ns = 123_456_000_001_999;
+        write_prefix(&mut out, &h, 0);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a-very-long-command-1234567 [012] 123456.000001: an_event_name_longer_than_20: "
+        );
+    }
+}

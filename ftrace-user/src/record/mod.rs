@@ -1,0 +1,370 @@
+//! A recording session: private instance, events, BPF counters, per-CPU readers, the
+//! traced command, and the trace.dat written at the end.
+//!
+//! - [`child`]: the traced command, held at a start gate until tracing is on.
+//! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
+//! - [`spool`]: per-CPU spool files.
+//! - [`summary`]: the end-of-record summary.
+
+pub mod child;
+pub mod meta;
+pub mod spool;
+pub mod summary;
+
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    sync::{Arc, atomic::AtomicBool},
+    time::{Duration, Instant},
+};
+
+use thiserror::Error;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::{
+    bpf::hit_counter::HitCounter,
+    capture::{CaptureError, CpuCapture, CpuProgress, progress},
+    decode::PageLayout,
+    store::{self, StoreError},
+    tracefs::{EventId, Instance, Tracefs, TracefsError, resolve_events},
+};
+use child::{ChildError, GatedChild};
+use spool::SpoolFiles;
+use summary::{CpuSummary, EventSummary, RecordSummary};
+
+/// What to record, as the command line asked.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    pub output: PathBuf,
+    /// Event specs, each with the filter that followed it.
+    pub events: Vec<(String, Option<String>)>,
+    pub pids: Vec<u32>,
+    pub only_command: bool,
+    pub children: bool,
+    pub cpumask: Option<String>,
+    pub buffer_kb: u64,
+    pub clock: String,
+    pub duration: Option<Duration>,
+    pub bpf: bool,
+    pub command: Vec<String>,
+    /// Print a progress line on stderr every second.
+    pub progress: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Child(#[from] ChildError),
+    #[error("cannot write {path}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot create {path}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install a handler for {0}")]
+    Signal(&'static str, #[source] std::io::Error),
+    #[error("cannot wait for the command")]
+    Wait(#[source] std::io::Error),
+}
+
+/// How the recording ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    CommandExited(Option<i32>),
+    Duration,
+    Signal(&'static str),
+}
+
+/// Records as `options` says and writes the file; returns the summary.
+pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReason), RecordError> {
+    // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the session through the
+    // normal path, which removes the instance.
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| RecordError::Signal("SIGINT", e))?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| RecordError::Signal("SIGTERM", e))?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(|e| RecordError::Signal("SIGHUP", e))?;
+
+    let tracefs = Tracefs::open()?;
+    let events = resolve_all(&tracefs, &options.events)?;
+    let instance = Instance::create(&tracefs, &format!("hytrace-{}", std::process::id()))?;
+    configure(&instance, options, &events)?;
+
+    let mut command = if options.command.is_empty() {
+        None
+    } else {
+        Some(GatedChild::spawn(&options.command)?)
+    };
+    let mut pids = options.pids.clone();
+    if options.only_command
+        && let Some(child) = &command
+    {
+        pids.push(child.pid);
+    }
+    if !pids.is_empty() {
+        instance.set_event_pids(&pids)?;
+    }
+
+    let counters: Vec<HitCounter> = if options.bpf {
+        events
+            .iter()
+            .map(|(id, _)| HitCounter::attach(&id.to_string(), &id.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let cpus = tracefs.online_cpus()?;
+    let page_size = page_size();
+    let layout = PageLayout::LP64;
+    let spools = SpoolFiles::beside(&options.output, &cpus);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    let mut progress_counters = Vec::new();
+    for (cpu, spool) in spools.paths() {
+        let counter = Arc::new(CpuProgress::default());
+        progress_counters.push(counter.clone());
+        readers.push(CpuCapture::start(
+            *cpu,
+            &instance.trace_pipe_raw_path(*cpu),
+            spool,
+            page_size,
+            layout,
+            stop.clone(),
+            counter,
+        )?);
+    }
+
+    instance.set_tracing_on(true)?;
+    let started = Instant::now();
+    if let Some(child) = command.as_mut() {
+        child.release()?;
+    }
+
+    let reason = wait_for_end(
+        command.as_mut(),
+        options,
+        &progress_counters,
+        started,
+        [&mut sigint, &mut sigterm, &mut sighup],
+    )
+    .await?;
+    instance.set_tracing_on(false)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if options.progress {
+        eprint!("\r\x1b[K");
+    }
+
+    let mut stats = Vec::new();
+    for &cpu in &cpus {
+        stats.push(instance.per_cpu_stats(cpu)?);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let mut captured = Vec::new();
+    for reader in readers {
+        captured.push(reader.join()?);
+    }
+    let bpf_totals: Vec<Result<u64, String>> = counters
+        .iter()
+        .map(|c| c.total().map_err(|e| short_reason(e)))
+        .collect();
+    drop(counters);
+
+    let meta = meta::gather(&tracefs, &instance, &events, &options.clock, &cpus, &stats, command.as_ref())?;
+    let file_bytes = write_file(&options.output, &meta, &captured)?;
+    drop(spools);
+    instance.remove()?;
+
+    let mut by_type: Vec<u64> = Vec::new();
+    for cpu in &captured {
+        if cpu.records_by_type.len() > by_type.len() {
+            by_type.resize(cpu.records_by_type.len(), 0);
+        }
+        for (id, n) in cpu.records_by_type.iter().enumerate() {
+            by_type[id] += n;
+        }
+    }
+    let mut event_summaries = Vec::new();
+    for (index, (id, _)) in events.iter().enumerate() {
+        let recorded = tracefs
+            .event_id(id)
+            .ok()
+            .and_then(|type_id| by_type.get(usize::from(type_id)).copied())
+            .unwrap_or(0);
+        let bpf_hits = bpf_totals
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| Err("--no-bpf".to_string()));
+        event_summaries.push(EventSummary {
+            name: id.to_string(),
+            recorded,
+            bpf_hits,
+        });
+    }
+    let cpus_summary = captured
+        .iter()
+        .zip(&stats)
+        .map(|(c, s)| CpuSummary {
+            cpu: c.cpu,
+            records: c.records,
+            data_bytes: c.data_bytes,
+            missed_in_pages: c.missed_events,
+            pages_with_unknown_loss: c.pages_with_unknown_loss,
+            overrun: s.overrun,
+            dropped: s.dropped_events,
+        })
+        .collect();
+    Ok((
+        RecordSummary {
+            output: options.output.clone(),
+            seconds,
+            file_bytes,
+            cpus: cpus_summary,
+            events: event_summaries,
+        },
+        reason,
+    ))
+}
+
+/// The events of every -e, each once, with its filter.
+fn resolve_all(
+    tracefs: &Tracefs,
+    specs: &[(String, Option<String>)],
+) -> Result<Vec<(EventId, Option<String>)>, RecordError> {
+    let mut seen = BTreeSet::new();
+    let mut events = Vec::new();
+    for (spec, filter) in specs {
+        for id in resolve_events(tracefs, spec)? {
+            if seen.insert(id.clone()) {
+                events.push((id, filter.clone()));
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn configure(
+    instance: &Instance,
+    options: &RecordOptions,
+    events: &[(EventId, Option<String>)],
+) -> Result<(), RecordError> {
+    instance.set_tracing_on(false)?;
+    instance.set_buffer_size_kb(options.buffer_kb)?;
+    instance.set_clock(&options.clock)?;
+    if let Some(mask) = &options.cpumask {
+        instance.set_cpumask(mask)?;
+    }
+    // Writes to the top-level trace_marker (QEMU's ftrace backend, scripts) are copied
+    // into this instance where the kernel can.
+    if instance.has_option("copy_trace_marker") {
+        instance.set_option("copy_trace_marker", true)?;
+    }
+    if options.children {
+        instance.set_event_fork(true)?;
+    }
+    for (id, filter) in events {
+        if let Some(filter) = filter {
+            instance.set_filter(id, filter)?;
+        }
+        instance.enable_event(id)?;
+    }
+    Ok(())
+}
+
+async fn wait_for_end(
+    mut command: Option<&mut GatedChild>,
+    options: &RecordOptions,
+    progress_counters: &[Arc<CpuProgress>],
+    started: Instant,
+    [sigint, sigterm, sighup]: [&mut tokio::signal::unix::Signal; 3],
+) -> Result<StopReason, RecordError> {
+    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut last = (started, 0u64);
+    loop {
+        tokio::select! {
+            status = async {
+                match command.as_mut() {
+                    Some(child) => child.child.wait().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let status = status.map_err(RecordError::Wait)?;
+                return Ok(StopReason::CommandExited(status.code()));
+            }
+            _ = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => return Ok(StopReason::Duration),
+            _ = sigint.recv() => return Ok(stop_on_signal(command, "SIGINT", libc::SIGINT)),
+            _ = sigterm.recv() => return Ok(stop_on_signal(command, "SIGTERM", libc::SIGTERM)),
+            _ = sighup.recv() => return Ok(stop_on_signal(command, "SIGHUP", libc::SIGHUP)),
+            _ = ticker.tick(), if options.progress => {
+                let totals = progress::ProgressTotals::of(progress_counters.iter().map(|c| &**c));
+                let now = Instant::now();
+                let elapsed = now.duration_since(last.0).as_secs_f64().max(1e-3);
+                let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
+                last = (now, totals.records);
+                eprint!("\r\x1b[K{}", progress::progress_line(totals, rate));
+            }
+        }
+    }
+}
+
+fn stop_on_signal(command: Option<&mut GatedChild>, name: &'static str, number: i32) -> StopReason {
+    if let Some(child) = command {
+        child.signal(number);
+    }
+    StopReason::Signal(name)
+}
+
+fn short_reason(error: &crate::bpf::hit_counter::HitCounterError) -> String {
+    use crate::bpf::hit_counter::HitCounterError;
+    match error {
+        HitCounterError::Attach { .. } => "not a raw tracepoint".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as usize } else { 4096 }
+}
+
+fn write_file(
+    output: &std::path::Path,
+    meta: &store::TraceMeta,
+    captured: &[crate::capture::CpuCaptureResult],
+) -> Result<u64, RecordError> {
+    let file = std::fs::File::create(output).map_err(|source| RecordError::Output {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    let mut sources: Vec<(u32, Box<dyn std::io::Read>, u64)> = Vec::new();
+    for cpu in captured {
+        let spool = std::fs::File::open(&cpu.spool).map_err(|source| RecordError::Output {
+            path: cpu.spool.clone(),
+            source,
+        })?;
+        let len = spool.metadata().map(|m| m.len()).unwrap_or(0);
+        sources.push((cpu.cpu, Box::new(std::io::BufReader::new(spool)), len));
+    }
+    store::write_trace_file(std::io::BufWriter::new(file), meta, &mut sources).map_err(|source| {
+        RecordError::Store {
+            path: output.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(std::fs::metadata(output).map(|m| m.len()).unwrap_or(0))
+}

@@ -1,0 +1,172 @@
+//! A trace.dat read into memory with the lookups a report needs: event formats by type
+//! id, kernel symbols, printk formats, and comms by pid.
+
+use std::{collections::HashMap, path::Path};
+
+use thiserror::Error;
+
+use crate::{
+    decode::PageLayout,
+    format::{EventFormat, FormatError, parse_event_format, parse_header_page},
+    store::{StoreError, TraceFile, read_trace_file},
+    symbols::{KernelSymbols, PrintkFormats, RecordingSymbols},
+};
+
+#[derive(Debug, Error)]
+pub enum RecordingError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable trace file: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{path}: bad header_page: {source}")]
+    HeaderPage {
+        path: String,
+        #[source]
+        source: FormatError,
+    },
+}
+
+/// Comm shown for pids the file has no name for, as trace-cmd shows them.
+const UNKNOWN_COMM: &str = "<...>";
+
+pub struct Recording {
+    pub file: TraceFile,
+    pub symbols: RecordingSymbols,
+    /// Event formats indexed by type id.
+    events: Vec<Option<EventFormat>>,
+    comms: HashMap<i32, Box<str>>,
+    layout: PageLayout,
+    /// Formats the file holds that could not be parsed: (system, reason).
+    pub unparsed_formats: Vec<(String, String)>,
+}
+
+impl Recording {
+    pub fn open(path: &Path) -> Result<Recording, RecordingError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| RecordingError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let file = read_trace_file(&bytes).map_err(|source| RecordingError::Store {
+            path: shown.clone(),
+            source,
+        })?;
+        Recording::from_file(file, &shown)
+    }
+
+    pub fn from_file(file: TraceFile, shown: &str) -> Result<Recording, RecordingError> {
+        let header_page = parse_header_page(&String::from_utf8_lossy(&file.meta.header_page))
+            .map_err(|source| RecordingError::HeaderPage {
+                path: shown.to_string(),
+                source,
+            })?;
+        let layout = PageLayout {
+            commit_size: header_page.commit_size,
+            data_offset: header_page.data_offset,
+        };
+        let mut events: Vec<Option<EventFormat>> = Vec::new();
+        let mut unparsed_formats = Vec::new();
+        let ftrace = file
+            .meta
+            .ftrace_formats
+            .iter()
+            .map(|text| ("ftrace", text));
+        let others = file
+            .meta
+            .event_formats
+            .iter()
+            .flat_map(|(system, texts)| texts.iter().map(move |t| (system.as_str(), t)));
+        for (system, text) in ftrace.chain(others) {
+            match parse_event_format(system, &String::from_utf8_lossy(text)) {
+                Ok(format) => {
+                    let id = usize::from(format.id);
+                    if id >= events.len() {
+                        events.resize_with(id + 1, || None);
+                    }
+                    events[id] = Some(format);
+                }
+                Err(error) => unparsed_formats.push((system.to_string(), error.to_string())),
+            }
+        }
+        let symbols = RecordingSymbols {
+            kernel: KernelSymbols::parse(&file.meta.kallsyms),
+            printk: PrintkFormats::parse(&file.meta.printk_formats),
+        };
+        let comms = parse_cmdlines(&file.meta.cmdlines);
+        Ok(Recording {
+            file,
+            symbols,
+            events,
+            comms,
+            layout,
+            unparsed_formats,
+        })
+    }
+
+    #[inline]
+    pub fn event(&self, type_id: u16) -> Option<&EventFormat> {
+        self.events.get(usize::from(type_id))?.as_ref()
+    }
+
+    pub fn max_event_id(&self) -> usize {
+        self.events.len().saturating_sub(1)
+    }
+
+    #[inline]
+    pub fn comm(&self, pid: i32) -> &str {
+        if pid == 0 {
+            return "<idle>";
+        }
+        self.comms.get(&pid).map(|c| &**c).unwrap_or(UNKNOWN_COMM)
+    }
+
+    pub fn pids_with_comm<'a>(&'a self, comm: &'a str) -> impl Iterator<Item = i32> + 'a {
+        self.comms
+            .iter()
+            .filter(move |(_, c)| &***c == comm)
+            .map(|(pid, _)| *pid)
+            .chain((comm == "<idle>").then_some(0))
+    }
+
+    pub fn page_layout(&self) -> PageLayout {
+        self.layout
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.file.meta.page_size as usize
+    }
+}
+
+/// saved_cmdlines text ("1234 bash\n") into a map.
+pub fn parse_cmdlines(text: &[u8]) -> HashMap<i32, Box<str>> {
+    let mut comms = HashMap::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        if let Some((pid, comm)) = line.split_once(' ')
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            comms.insert(pid, comm.into());
+        }
+    }
+    comms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdlines_keep_spaces_in_comms() {
+        let comms = parse_cmdlines(b"1 systemd\n3179 lto cgu.13\nbad\n");
+        assert_eq!(comms.get(&3179).map(|c| &**c), Some("lto cgu.13"));
+        assert_eq!(comms.get(&1).map(|c| &**c), Some("systemd"));
+        assert_eq!(comms.len(), 2);
+    }
+}
