@@ -150,8 +150,8 @@ mod real_pages {
     /// buffer listed 397 events, the first a sys_exit of pid 8190 at 7481.632738 and the
     /// last a sched_switch at 7481.656045.
     const PAGES: &[u8] = include_bytes!("fixtures/raw_syscalls_sched_switch_cpu0.pages");
-    const SYS_EXIT_ID: u16 = 22;
-    const SCHED_SWITCH_ID: u16 = 338;
+    const SYS_EXIT_ID: u16 = 442;
+    const SCHED_SWITCH_ID: u16 = 372;
 
     fn type_and_pid(data: &[u8]) -> (u16, i32) {
         (
