@@ -1,7 +1,7 @@
 //! trace-cmd report's line layout:
 //! `            bash-3185  [001]  6599.516832: sys_exit:             NR 1 = 2`
 //! (comm right-aligned to 16, pid left-aligned to 5, CPU as 3 digits, seconds and
-//! truncated microseconds, the event name and colon padded to 21 columns). Files with
+//! microseconds (rounded), the event name and colon padded to 21 columns). Files with
 //! several buffers prefix each line with `NAME:` padded to the longest name.
 
 use std::io::Write as _;
@@ -44,8 +44,10 @@ pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: u
         let _ = write!(out, "{}", header.cpu);
     }
     out.extend_from_slice(b"] ");
-    let secs = header.ts_ns / 1_000_000_000;
-    let micros = (header.ts_ns % 1_000_000_000) / 1000;
+    // Rounded to the nearest microsecond, as trace-cmd does.
+    let total_micros = header.ts_ns.saturating_add(500) / 1000;
+    let secs = total_micros / 1_000_000;
+    let micros = total_micros % 1_000_000;
     let secs_text = format_i64(&mut digits, secs as i64);
     pad(out, 5usize.saturating_sub(secs_text.len()));
     out.extend_from_slice(secs_text);
@@ -145,11 +147,15 @@ mod tests {
         let mut h = header(None, "a-very-long-command", "an_event_name_longer_than_20");
         h.pid = 1234567;
         h.cpu = 12;
-        h.ts_ns = 123_456_000_001_999;
+        h.ts_ns = 123_456_000_001_499;
+        write_prefix(&mut out, &h, 0);
+        out.push(b'|');
+        // 999_999_500 ns rounds up into the next second.
+        h.ts_ns = 7_999_999_500;
         write_prefix(&mut out, &h, 0);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "a-very-long-command-1234567 [012] 123456.000001: an_event_name_longer_than_20: "
+            "a-very-long-command-1234567 [012] 123456.000001: an_event_name_longer_than_20: |a-very-long-command-1234567 [012]     8.000000: an_event_name_longer_than_20: "
         );
     }
 }
