@@ -189,9 +189,6 @@ mod tests {
         let line = "            bash-3185  [001]  6599.516832: sys_exit:             NR 1 = 2";
         assert_eq!(event_name_of(line), Some("sys_exit"));
         assert_eq!(event_name_of("cpus=2"), None);
-        assert_eq!(
-            normalize_spaces("  a   b\tc "),
-            "a b c".to_string()
-        );
+        assert_eq!(normalize_spaces("  a   b\tc "), "a b c".to_string());
     }
 }

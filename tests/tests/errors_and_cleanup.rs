@@ -25,7 +25,15 @@ fn unknown_event_is_a_one_line_error_and_leaves_nothing() {
     let before = global_snapshot();
     let dir = TempDir::new("badevent");
     assert_one_line_error(
-        &["record", "-e", "no_such_event", "-o", &dir.path_str("x.dat"), "--", "true"],
+        &[
+            "record",
+            "-e",
+            "no_such_event",
+            "-o",
+            &dir.path_str("x.dat"),
+            "--",
+            "true",
+        ],
         "no_such_event",
     );
     assert!(!dir.path("x.dat").exists());
@@ -44,7 +52,11 @@ fn truncated_recordings_are_reported_not_panicked_on() {
     let dir = TempDir::new("trunc");
     let dat = dir.path_str("t.dat");
     let out = hytrace(&["record", "-e", "raw_syscalls", "-o", &dat, "--", "true"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&dat).unwrap();
     for cut in [16usize, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
         let cut_path = dir.path_str(&format!("cut{cut}.dat"));
@@ -53,7 +65,10 @@ fn truncated_recordings_are_reported_not_panicked_on() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "cut at {cut}: {stderr}");
         if !out.status.success() {
-            assert!(stderr.starts_with("hytrace: error: "), "cut at {cut}: {stderr}");
+            assert!(
+                stderr.starts_with("hytrace: error: "),
+                "cut at {cut}: {stderr}"
+            );
         }
     }
 }
@@ -64,13 +79,23 @@ fn bad_filter_shows_the_kernels_error_log() {
     let before = global_snapshot();
     let dir = TempDir::new("badfilter");
     let out = hytrace(&[
-        "record", "-e", "sched:sched_switch", "-f", "no_such_field == 1", "-o",
-        &dir.path_str("x.dat"), "--", "true",
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "no_such_field == 1",
+        "-o",
+        &dir.path_str("x.dat"),
+        "--",
+        "true",
     ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no_such_field"), "stderr: {stderr}");
-    assert!(stderr.to_lowercase().contains("field not found"), "stderr: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains("field not found"),
+        "stderr: {stderr}"
+    );
     assert_eq!(hytrace_instances(), Vec::<String>::new());
     assert_eq!(global_snapshot(), before);
 }
@@ -82,7 +107,16 @@ fn stop_with_signal(signal: i32) {
     let dir = TempDir::new(&format!("sig{signal}"));
     let dat = dir.path_str("s.dat");
     let mut child = Command::new(hytrace_bin())
-        .args(["record", "-e", "sched:sched_switch", "-o", &dat, "--", "sleep", "30"])
+        .args([
+            "record",
+            "-e",
+            "sched:sched_switch",
+            "-o",
+            &dat,
+            "--",
+            "sleep",
+            "30",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -90,7 +124,10 @@ fn stop_with_signal(signal: i32) {
     let instance = format!("hytrace-{}", child.id());
     let started = Instant::now();
     while !hytrace_instances().contains(&instance) {
-        assert!(started.elapsed() < Duration::from_secs(20), "instance never appeared");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "instance never appeared"
+        );
         sleep(Duration::from_millis(20));
     }
     sleep(Duration::from_millis(300));
@@ -101,12 +138,19 @@ fn stop_with_signal(signal: i32) {
     let out = child.wait_with_output().expect("wait for hytrace");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "signal {signal}: {stderr}");
-    assert!(started.elapsed() < Duration::from_secs(25), "did not stop on signal {signal}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "did not stop on signal {signal}"
+    );
     assert!(stderr.contains("stopped by SIG"), "{stderr}");
     assert_eq!(hytrace_instances(), Vec::<String>::new());
     assert_eq!(global_snapshot(), before);
     let report = hytrace(&["report", "-i", &dat]);
-    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
 }
 
 #[test]
@@ -132,10 +176,34 @@ fn duration_and_command_exit_clean_up() {
     require_root!();
     let before = global_snapshot();
     let dir = TempDir::new("duration");
-    let out = hytrace(&["record", "-e", "sched", "--duration", "0.5", "-o", &dir.path_str("d.dat")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = hytrace(&["record", "-e", "irq", "-o", &dir.path_str("c.dat"), "--", "true"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hytrace(&[
+        "record",
+        "-e",
+        "sched",
+        "--duration",
+        "0.5",
+        "-o",
+        &dir.path_str("d.dat"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hytrace(&[
+        "record",
+        "-e",
+        "irq",
+        "-o",
+        &dir.path_str("c.dat"),
+        "--",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(hytrace_instances(), Vec::<String>::new());
     assert_eq!(global_snapshot(), before);
 }
@@ -145,7 +213,15 @@ fn missing_command_is_a_one_line_error_and_leaves_nothing() {
     require_root!();
     let dir = TempDir::new("nocmd");
     assert_one_line_error(
-        &["record", "-e", "sched", "-o", &dir.path_str("x.dat"), "--", "/no/such/program"],
+        &[
+            "record",
+            "-e",
+            "sched",
+            "-o",
+            &dir.path_str("x.dat"),
+            "--",
+            "/no/such/program",
+        ],
         "/no/such/program",
     );
     assert_eq!(hytrace_instances(), Vec::<String>::new());

@@ -70,16 +70,26 @@ fn reads_trace_cmd_extract_files_line_for_line() {
         .args(["extract", "-B", &name, "-o", &dat])
         .output()
         .expect("run trace-cmd extract");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(instance);
 
-    let peer = Command::new("trace-cmd").args(["report", &dat]).output().expect("trace-cmd report");
+    let peer = Command::new("trace-cmd")
+        .args(["report", &dat])
+        .output()
+        .expect("trace-cmd report");
     assert!(peer.status.success());
     let theirs = event_lines(&String::from_utf8_lossy(&peer.stdout));
     let ours = event_lines(&hytrace_ok(&["report", "-i", &dat]));
     assert!(theirs.len() > 4000, "only {} events recorded", theirs.len());
     assert_eq!(
-        theirs.iter().filter(|l| l.contains("tracing_mark_write: hytrace-marker")).count(),
+        theirs
+            .iter()
+            .filter(|l| l.contains("tracing_mark_write: hytrace-marker"))
+            .count(),
         50
     );
     for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {

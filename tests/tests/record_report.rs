@@ -19,7 +19,15 @@ fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
     let dir = TempDir::new("spin");
     let dat = dir.path_str("a.dat");
     let out = hytrace(&[
-        "record", "-e", "raw_syscalls", "-e", "sched:sched_switch", "-o", &dat, "--", SPIN,
+        "record",
+        "-e",
+        "raw_syscalls",
+        "-e",
+        "sched:sched_switch",
+        "-o",
+        &dat,
+        "--",
+        SPIN,
         "200000",
     ]);
     let summary = String::from_utf8_lossy(&out.stderr);
@@ -39,11 +47,26 @@ fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
         .collect();
     assert_eq!(numbers.len(), 2, "row: {bpf_line}");
     assert!(numbers[0] >= 200_000, "row: {bpf_line}");
-    assert!(numbers[1] >= numbers[0], "BPF saw fewer hits than recorded: {bpf_line}");
+    assert!(
+        numbers[1] >= numbers[0],
+        "BPF saw fewer hits than recorded: {bpf_line}"
+    );
 
-    let report = hytrace_ok(&["report", "-i", &dat, "--comm", "spin", "--event", "sys_enter"]);
+    let report = hytrace_ok(&[
+        "report",
+        "-i",
+        &dat,
+        "--comm",
+        "spin",
+        "--event",
+        "sys_enter",
+    ]);
     assert_eq!(count_lines(&report, ": NR 110 ("), 200_000);
-    assert!(report.lines().all(|l| l.contains("spin-") && l.contains("sys_enter:")));
+    assert!(
+        report
+            .lines()
+            .all(|l| l.contains("spin-") && l.contains("sys_enter:"))
+    );
 
     require_tool!("trace-cmd");
     let ours = event_counts(&hytrace_ok(&["report", "-i", &dat]));
@@ -69,9 +92,20 @@ fn trace_marker_writes_land_in_the_recording() {
     let dir = TempDir::new("marker");
     let dat = dir.path_str("m.dat");
     let out = hytrace(&[
-        "record", "-e", "sched:sched_process_exec", "-o", &dat, "--", MARKER, "1000",
+        "record",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        &dat,
+        "--",
+        MARKER,
+        "1000",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = hytrace_ok(&["report", "-i", &dat, "--event", "^print$"]);
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 1000, "report:\n{report}");
@@ -97,8 +131,22 @@ fn follow_command_records_only_its_pid() {
     require_root!();
     let dir = TempDir::new("follow");
     let dat = dir.path_str("f.dat");
-    let out = hytrace(&["record", "-e", "raw_syscalls:sys_enter", "-F", "-o", &dat, "--", SPIN, "5000"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hytrace(&[
+        "record",
+        "-e",
+        "raw_syscalls:sys_enter",
+        "-F",
+        "-o",
+        &dat,
+        "--",
+        SPIN,
+        "5000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = hytrace_ok(&["report", "-i", &dat, "--format", "json"]);
     let pids: std::collections::BTreeSet<String> = json
         .lines()
@@ -122,12 +170,30 @@ fn filter_applies_to_its_event() {
     let dir = TempDir::new("filter");
     let dat = dir.path_str("flt.dat");
     let out = hytrace(&[
-        "record", "-e", "raw_syscalls:sys_enter", "-f", "id == 110", "-o", &dat, "--", SPIN,
+        "record",
+        "-e",
+        "raw_syscalls:sys_enter",
+        "-f",
+        "id == 110",
+        "-o",
+        &dat,
+        "--",
+        SPIN,
         "3000",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = hytrace_ok(&["report", "-i", &dat]);
     assert!(report.lines().count() >= 3000);
     assert!(report.lines().all(|l| l.contains(": NR 110 (")), "{report}");
-    assert_eq!(count_lines(&hytrace_ok(&["report", "-i", &dat, "--comm", "spin"]), "NR 110"), 3000);
+    assert_eq!(
+        count_lines(
+            &hytrace_ok(&["report", "-i", &dat, "--comm", "spin"]),
+            "NR 110"
+        ),
+        3000
+    );
 }

@@ -53,7 +53,15 @@ fn report(events: u64) -> Result<()> {
     eprintln!("bench: recording {calls} getppid calls (raw_syscalls)");
     run_checked(
         Command::new(hytrace_binary())
-            .args(["record", "-e", "raw_syscalls", "-b", "16384", "--no-bpf", "-o"])
+            .args([
+                "record",
+                "-e",
+                "raw_syscalls",
+                "-b",
+                "16384",
+                "--no-bpf",
+                "-o",
+            ])
             .arg(&dat)
             .arg("--")
             .arg(&spin)
@@ -64,7 +72,14 @@ fn report(events: u64) -> Result<()> {
     println!("recording: {total} events, {:.1} MB", size as f64 / 1e6);
 
     let ours = (0..3)
-        .map(|_| time_to_null(Command::new(hytrace_binary()).arg("report").arg("-i").arg(&dat)))
+        .map(|_| {
+            time_to_null(
+                Command::new(hytrace_binary())
+                    .arg("report")
+                    .arg("-i")
+                    .arg(&dat),
+            )
+        })
         .collect::<Result<Vec<f64>>>()?
         .into_iter()
         .fold(f64::MAX, f64::min);
@@ -77,7 +92,15 @@ fn report(events: u64) -> Result<()> {
     );
     run_checked(
         cargo()
-            .args(["bench", "--quiet", "--package", "ftrace-user", "--bench", "decode", "--"])
+            .args([
+                "bench",
+                "--quiet",
+                "--package",
+                "ftrace-user",
+                "--bench",
+                "decode",
+                "--",
+            ])
             .arg(&dat),
     )?;
     println!("(decode-only goal: 20 M events/s)");
@@ -90,7 +113,10 @@ fn count_events(dat: &Path) -> Result<u64> {
         .arg(dat)
         .output()?;
     if !out.status.success() {
-        bail!("hytrace report --count failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "hytrace report --count failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()

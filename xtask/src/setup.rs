@@ -55,7 +55,9 @@ fn output_of(cmd: &mut Command) -> Result<String> {
 
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// The nightly toolchain with rust-src, and bpf-linker linked against its LLVM.
@@ -142,14 +144,19 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
 pub fn ensure_test_packages() -> Result<()> {
     let missing: Vec<&str> = TEST_PACKAGES
         .iter()
-        .filter(|(binary, _)| !succeeds(Command::new("sh").args(["-c", &format!("command -v {binary}")])))
+        .filter(|(binary, _)| {
+            !succeeds(Command::new("sh").args(["-c", &format!("command -v {binary}")]))
+        })
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
-        bail!("the tests need {} installed (run as root so xtask can install them)", missing.join(" "));
+        bail!(
+            "the tests need {} installed (run as root so xtask can install them)",
+            missing.join(" ")
+        );
     }
     eprintln!("xtask: installing {}", missing.join(" "));
     run_checked(

@@ -16,7 +16,15 @@ pub fn hytrace_binary() -> PathBuf {
 
 pub fn build() -> Result<()> {
     ensure_ebpf_toolchain()?;
-    run_checked(cargo().args(["build", "--release", "--package", "ftrace-user", "--package", "hytrace-tests", "--bins"]))
+    run_checked(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "ftrace-user",
+        "--package",
+        "hytrace-tests",
+        "--bins",
+    ]))
 }
 
 /// Builds, then replaces this process with hytrace (under sudo when not root).
@@ -26,7 +34,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let error = if is_root() {
         Command::new(&binary).args(args).exec()
     } else {
-        Command::new("sudo").arg("-E").arg(&binary).args(args).exec()
+        Command::new("sudo")
+            .arg("-E")
+            .arg(&binary)
+            .args(args)
+            .exec()
     };
     Err(error).with_context(|| format!("cannot run {}", binary.display()))
 }
@@ -48,11 +60,5 @@ pub fn test() -> Result<()> {
     ]))?;
     build()?;
     // Tests share tracefs (and the root ones create instances), so one thread.
-    run_checked(cargo().args([
-        "test",
-        "--release",
-        "--workspace",
-        "--",
-        "--test-threads=1",
-    ]))
+    run_checked(cargo().args(["test", "--release", "--workspace", "--", "--test-threads=1"]))
 }

@@ -1,11 +1,7 @@
 //! Counts how often each recorded tracepoint fires, in the kernel, with one raw
 //! tracepoint program per event (each copy owns a one-slot per-CPU counter).
 
-use aya::{
-    Ebpf, EbpfLoader,
-    maps::PerCpuArray,
-    programs::RawTracePoint,
-};
+use aya::{Ebpf, EbpfLoader, maps::PerCpuArray, programs::RawTracePoint};
 use ftrace_common::{HIT_COUNTER_MAP, HIT_COUNTER_PROGRAM};
 use thiserror::Error;
 

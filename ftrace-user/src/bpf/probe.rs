@@ -6,7 +6,10 @@ use aya::programs::ProgramType;
 pub fn probe_program_types() -> Vec<(&'static str, bool, String)> {
     let kinds = [
         ("bpf raw_tp", ProgramType::RawTracePoint),
-        ("bpf tp_btf / fentry / fexit (tracing)", ProgramType::Tracing),
+        (
+            "bpf tp_btf / fentry / fexit (tracing)",
+            ProgramType::Tracing,
+        ),
         ("bpf tracepoint", ProgramType::TracePoint),
         ("bpf kprobe / uprobe", ProgramType::KProbe),
         ("bpf perf_event", ProgramType::PerfEvent),

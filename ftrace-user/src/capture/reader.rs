@@ -153,12 +153,10 @@ impl Reader {
             }
             self.wait_readable();
         }
-        self.sink
-            .flush()
-            .map_err(|source| CaptureError::Spool {
-                path: self.result.spool.clone(),
-                source,
-            })?;
+        self.sink.flush().map_err(|source| CaptureError::Spool {
+            path: self.result.spool.clone(),
+            source,
+        })?;
         Ok(self.result)
     }
 

@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// changes the global tracing state; everything it creates is removed when it exits,
 /// whichever way it exits. Most commands need root.
 #[derive(Debug, Parser)]
-#[command(name = "hytrace", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "hytrace",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,7 +54,12 @@ pub enum Command {
 #[command(verbatim_doc_comment)]
 pub struct RecordArgs {
     /// Output file.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "trace.dat")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "trace.dat"
+    )]
     pub output: PathBuf,
 
     /// Event to record: SYS:EVENT, SYS (all its events), EVENT (in any system), a glob
@@ -80,7 +90,12 @@ pub struct RecordArgs {
     pub cpumask: Option<String>,
 
     /// Ring-buffer size per CPU, in KB.
-    #[arg(short = 'b', long = "buffer-size", value_name = "KB", default_value_t = 4096)]
+    #[arg(
+        short = 'b',
+        long = "buffer-size",
+        value_name = "KB",
+        default_value_t = 4096
+    )]
     pub buffer_kb: u64,
 
     /// Trace clock. The default, mono, is the clock bpf_ktime_get_ns() uses, so BPF
@@ -123,7 +138,12 @@ pub enum ReportFormat {
 #[command(verbatim_doc_comment)]
 pub struct ReportArgs {
     /// Input file.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "trace.dat")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "trace.dat"
+    )]
     pub input: PathBuf,
 
     /// Only events recorded on these CPUs: a list like `0,2-3`.

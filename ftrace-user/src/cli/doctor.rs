@@ -4,7 +4,10 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::{bpf::probe::probe_program_types, tracefs::{Tracefs, probe_features}};
+use crate::{
+    bpf::probe::probe_program_types,
+    tracefs::{Tracefs, probe_features},
+};
 
 pub fn run() -> Result<i32> {
     let tracefs = Tracefs::open()?;
@@ -37,7 +40,11 @@ fn btf_row() -> (String, bool, String) {
         Ok(magic) if u16::from_le_bytes(magic) == 0xeb9f => {
             ("kernel BTF".to_string(), true, format!("{path} readable"))
         }
-        Ok(_) => ("kernel BTF".to_string(), false, format!("{path} has no BTF magic")),
+        Ok(_) => (
+            "kernel BTF".to_string(),
+            false,
+            format!("{path} has no BTF magic"),
+        ),
         Err(e) => ("kernel BTF".to_string(), false, format!("{path}: {e}")),
     }
 }

@@ -19,7 +19,10 @@ pub fn main_with_args() -> Result<i32> {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Record(args) => {
-            let sub = matches.subcommand_matches("record").cloned().unwrap_or_default();
+            let sub = matches
+                .subcommand_matches("record")
+                .cloned()
+                .unwrap_or_default();
             record::run(&args, &pair_filters(&sub, &args.events, &args.filters))
         }
         Command::Report(args) => report::run(&args),
@@ -61,8 +64,18 @@ mod tests {
     #[test]
     fn filters_attach_to_the_preceding_event() {
         let argv = [
-            "hytrace", "record", "-e", "sched", "-f", "prev_pid != 0", "-e", "irq", "-e",
-            "raw_syscalls", "-f", "id == 39",
+            "hytrace",
+            "record",
+            "-e",
+            "sched",
+            "-f",
+            "prev_pid != 0",
+            "-e",
+            "irq",
+            "-e",
+            "raw_syscalls",
+            "-f",
+            "id == 39",
         ];
         let matches = Cli::command().get_matches_from(argv);
         let cli = Cli::parse_from(argv);

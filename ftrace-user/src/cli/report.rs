@@ -29,17 +29,32 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     let stats = report(&recording, &filter, style, &mut out)?;
     out.flush().ok();
     for (buffer, cpu, stream) in &stats.streams {
-        let name = if buffer.is_empty() { String::new() } else { format!("{buffer} ") };
+        let name = if buffer.is_empty() {
+            String::new()
+        } else {
+            format!("{buffer} ")
+        };
         if stream.missed_events > 0 || stream.pages_with_unknown_loss > 0 {
             eprintln!(
                 "hytrace: {name}cpu {cpu}: {} events lost while recording{}",
                 stream.missed_events,
-                if stream.pages_with_unknown_loss > 0 { " (plus an unknown number)" } else { "" }
+                if stream.pages_with_unknown_loss > 0 {
+                    " (plus an unknown number)"
+                } else {
+                    ""
+                }
             );
         }
         if stream.corrupt_pages > 0 {
-            let why = stream.first_error.as_ref().map(ToString::to_string).unwrap_or_default();
-            eprintln!("hytrace: {name}cpu {cpu}: {} corrupt pages skipped ({why})", stream.corrupt_pages);
+            let why = stream
+                .first_error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            eprintln!(
+                "hytrace: {name}cpu {cpu}: {} corrupt pages skipped ({why})",
+                stream.corrupt_pages
+            );
         }
     }
     Ok(0)

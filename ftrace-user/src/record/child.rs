@@ -97,11 +97,10 @@ impl GatedChild {
     /// Lets the command exec.
     pub fn release(&mut self) -> Result<(), ChildError> {
         if let Some(mut gate) = self.gate.take() {
-            gate.write_all(&[1])
-                .map_err(|source| ChildError::Release {
-                    command: self.command.clone(),
-                    source,
-                })?;
+            gate.write_all(&[1]).map_err(|source| ChildError::Release {
+                command: self.command.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -134,14 +133,19 @@ pub fn run_gate(fd: OsString, argv: Vec<OsString>) -> std::io::Error {
     // EOF means the session is gone before releasing us: do not run the command.
     match gate.read(&mut byte) {
         Ok(1) => {}
-        Ok(_) => return std::io::Error::other("the recording session ended before the command started"),
+        Ok(_) => {
+            return std::io::Error::other("the recording session ended before the command started");
+        }
         Err(e) => return e,
     }
     drop(gate);
     let Some((program, args)) = argv.split_first() else {
         return std::io::Error::other("no command");
     };
-    Command::new(program).args(args).env_remove(GATE_FD_ENV).exec()
+    Command::new(program)
+        .args(args)
+        .env_remove(GATE_FD_ENV)
+        .exec()
 }
 
 /// PATH lookup as execvp does it, to fail early with a clear message.

@@ -89,8 +89,10 @@ pub enum StopReason {
 pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReason), RecordError> {
     // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the session through the
     // normal path, which removes the instance.
-    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| RecordError::Signal("SIGINT", e))?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| RecordError::Signal("SIGTERM", e))?;
+    let mut sigint =
+        signal(SignalKind::interrupt()).map_err(|e| RecordError::Signal("SIGINT", e))?;
+    let mut sigterm =
+        signal(SignalKind::terminate()).map_err(|e| RecordError::Signal("SIGTERM", e))?;
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| RecordError::Signal("SIGHUP", e))?;
 
     let tracefs = Tracefs::open()?;
@@ -178,7 +180,15 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         .collect();
     drop(counters);
 
-    let meta = meta::gather(&tracefs, &instance, &events, &options.clock, &cpus, &stats, command.as_ref())?;
+    let meta = meta::gather(
+        &tracefs,
+        &instance,
+        &events,
+        &options.clock,
+        &cpus,
+        &stats,
+        command.as_ref(),
+    )?;
     let file_bytes = write_file(&options.output, &meta, &captured)?;
     drop(spools);
     instance.remove()?;
@@ -360,11 +370,11 @@ fn write_file(
         let len = spool.metadata().map(|m| m.len()).unwrap_or(0);
         sources.push((cpu.cpu, Box::new(std::io::BufReader::new(spool)), len));
     }
-    store::write_trace_file(std::io::BufWriter::new(file), meta, &mut sources).map_err(|source| {
-        RecordError::Store {
+    store::write_trace_file(std::io::BufWriter::new(file), meta, &mut sources).map_err(
+        |source| RecordError::Store {
             path: output.to_path_buf(),
             source,
-        }
-    })?;
+        },
+    )?;
     Ok(std::fs::metadata(output).map(|m| m.len()).unwrap_or(0))
 }

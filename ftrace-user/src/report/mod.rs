@@ -73,7 +73,13 @@ pub fn report(
             .file
             .buffers
             .iter()
-            .map(|b| if b.name.is_empty() { 0 } else { b.name.len() + 1 })
+            .map(|b| {
+                if b.name.is_empty() {
+                    0
+                } else {
+                    b.name.len() + 1
+                }
+            })
             .max()
             .unwrap_or(0)
     } else {
@@ -172,9 +178,13 @@ pub fn report(
             }
         }
         if unknown_count > 0 {
-            stats.counts.push(("unknown_event".to_string(), unknown_count));
+            stats
+                .counts
+                .push(("unknown_event".to_string(), unknown_count));
         }
-        stats.counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        stats
+            .counts
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         for (name, n) in &stats.counts {
             writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
         }

@@ -74,11 +74,7 @@ impl Recording {
         };
         let mut events: Vec<Option<EventFormat>> = Vec::new();
         let mut unparsed_formats = Vec::new();
-        let ftrace = file
-            .meta
-            .ftrace_formats
-            .iter()
-            .map(|text| ("ftrace", text));
+        let ftrace = file.meta.ftrace_formats.iter().map(|text| ("ftrace", text));
         let others = file
             .meta
             .event_formats

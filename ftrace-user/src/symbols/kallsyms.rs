@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(syms.len(), 3);
         assert_eq!(syms.lookup(0xffffffff81000000), Some(("_stext", 0)));
         assert_eq!(syms.lookup(0xffffffff81000105), Some(("second", 5)));
-        assert_eq!(syms.lookup(0xffffffffc0001010), Some(("kvm_exit_handler", 0x10)));
+        assert_eq!(
+            syms.lookup(0xffffffffc0001010),
+            Some(("kvm_exit_handler", 0x10))
+        );
         assert_eq!(syms.lookup(0x1000), None);
     }
 }

@@ -67,8 +67,9 @@ mod tests {
 
     #[test]
     fn parses_addresses_and_unescapes() {
-        let formats =
-            PrintkFormats::parse(b"0xffffffff82a0b4c8 : \"hello %d\\n\"\n0xffffffff82a0b500 : \"tab\\there\"\nnoise\n");
+        let formats = PrintkFormats::parse(
+            b"0xffffffff82a0b4c8 : \"hello %d\\n\"\n0xffffffff82a0b500 : \"tab\\there\"\nnoise\n",
+        );
         assert_eq!(formats.lookup(0xffffffff82a0b4c8), Some("hello %d\n"));
         assert_eq!(formats.lookup(0xffffffff82a0b500), Some("tab\there"));
         assert_eq!(formats.lookup(1), None);

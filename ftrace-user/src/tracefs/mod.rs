@@ -1,1 +1,112 @@
-//! placeholder module, filled in by its owner
+//! Everything that touches tracefs. hytrace never changes the global tracing state:
+//! sessions work in a private instance ([`Instance`]) whose guard removes it on every
+//! exit path.
+//!
+//! - [`root`]: finding (or mounting) tracefs and reading its global, read-only files.
+//! - [`instance`]: the private instance and its settings.
+//! - [`events`]: event names in trace-cmd's syntax resolved against the kernel's list.
+//! - [`stats`]: `per_cpu/cpuN/stats` and CPU lists (pure parsers).
+//! - [`reset`]: removing what dead sessions left.
+//! - [`features`]: probing what the kernel offers, for `hytrace doctor`.
+
+pub mod events;
+pub mod features;
+pub mod instance;
+pub mod reset;
+pub mod root;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use events::{EventId, resolve_events};
+pub use features::{FeatureProbe, probe_features};
+pub use instance::Instance;
+pub use reset::{ResetReport, reset_leftovers};
+pub use root::Tracefs;
+pub use stats::CpuStats;
+
+#[derive(Debug, Error)]
+pub enum TracefsError {
+    #[error(
+        "tracefs is not mounted and mounting it failed ({reason}); as root: mount -t tracefs nodev /sys/kernel/tracing"
+    )]
+    NotMounted { reason: String },
+    #[error("tracefs needs root (permission denied on {path})")]
+    NotRoot { path: PathBuf },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write '{value}' to {path}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create instance {path}")]
+    CreateInstance {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove instance {path}")]
+    RemoveInstance {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no event matches '{spec}'{hint}")]
+    NoSuchEvent { spec: String, hint: String },
+    #[error("filter '{filter}' on {event} rejected by the kernel: {log}")]
+    BadFilter {
+        event: String,
+        filter: String,
+        log: String,
+    },
+    #[error("trace clock '{clock}' is not offered by this kernel (available: {available})")]
+    BadClock { clock: String, available: String },
+    #[error(
+        "bad CPU mask '{0}': expected hex digits, optionally comma-separated (e.g. 3 or ff,ffffffff)"
+    )]
+    BadCpumask(String),
+    #[error("bad CPU list '{0}'")]
+    BadCpuList(String),
+    #[error("the kernel has no {what} ({detail})")]
+    Missing { what: String, detail: String },
+}
+
+/// Reads a tracefs file.
+pub(crate) fn read(path: PathBuf) -> Result<String, TracefsError> {
+    std::fs::read_to_string(&path).map_err(|source| TracefsError::Read { path, source })
+}
+
+/// Writes a value to a tracefs file (one write call, as the kernel expects).
+pub(crate) fn write(path: PathBuf, value: &str) -> Result<(), TracefsError> {
+    use std::io::Write as _;
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    result.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::PermissionDenied && !is_root() {
+            TracefsError::NotRoot { path: path.clone() }
+        } else {
+            TracefsError::Write {
+                path,
+                value: value.trim_end().to_string(),
+                source,
+            }
+        }
+    })
+}
+
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
