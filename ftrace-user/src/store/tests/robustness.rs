@@ -28,7 +28,7 @@ fn cut_points(len: usize) -> impl Iterator<Item = usize> {
 fn all_files() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("ours", capture_file()),
-        ("v7 zstd", read("extract-v7-zstd.dat")),
+        ("v7 zstd", read("extract-v7-zstd.tracedat")),
         ("v7 none", read_zst("convert-v7-none.dat.zst")),
         ("v6", read_zst("convert-v6.dat.zst")),
     ]

@@ -6,12 +6,12 @@ use super::trace_cmd::{TempFile, have_trace_cmd, run};
 use crate::store::{TraceFile, TraceOption, read_trace_file};
 
 fn v7_zstd() -> TraceFile {
-    read_trace_file(&read("extract-v7-zstd.dat")).expect("reading the v7 fixture")
+    read_trace_file(&read("extract-v7-zstd.tracedat")).expect("reading the v7 fixture")
 }
 
 #[test]
 fn v7_zstd_fixture_is_what_extract_writes() {
-    let bytes = read("extract-v7-zstd.dat");
+    let bytes = read("extract-v7-zstd.tracedat");
     assert_eq!(&bytes[..14], b"\x17\x08\x44tracing7\0\0\x08");
     assert_eq!(&bytes[18..29], b"zstd\x001.5.4\0");
 }
@@ -132,7 +132,7 @@ fn rewritten_trace_cmd_file_reports_identically() {
     let inst = z.buffer("hystore-test").expect("instance");
     let cpus: Vec<(u32, Vec<u8>)> = inst.cpus.iter().map(|c| (c.cpu, c.pages.clone())).collect();
     let ours = TempFile::with("rewrite", &write_to_vec(&z.meta, &cpus));
-    let orig = TempFile::with("orig", &read("extract-v7-zstd.dat"));
+    let orig = TempFile::with("orig", &read("extract-v7-zstd.tracedat"));
     let (ok, a, err) = run(&["report"], &orig.0);
     assert!(ok, "{err}");
     let (ok, b, err) = run(&["report"], &ours.0);
