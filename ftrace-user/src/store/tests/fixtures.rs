@@ -7,8 +7,8 @@
 //! a reduced kallsyms, printk_formats and saved_cmdlines, and
 //! `event_counts.txt` the per-event counts of the instance's `trace` file.
 //!
-//! `extract-v7-zstd.tracedat` (not `.dat`: the repository ignores `*.dat`) is written by `trace-cmd extract -B hystore-test`
-//! (3.1.6; kallsyms and the events directory bind-mounted over with smaller
+//! `extract-v7-zstd.tracedat` (not `.dat`: the repository ignores `*.dat`)
+//! is written by `trace-cmd extract -B hystore-test` (3.1.6; kallsyms and the events directory bind-mounted over with smaller
 //! copies in a private mount namespace to keep it small); the `.zst` files
 //! are `trace-cmd convert` outputs of it (`--file-version 6` and
 //! `--compression none`), zstd-compressed for size.
