@@ -1,0 +1,43 @@
+//! Entry point of trace.dat reading, dispatching on the file version.
+
+use super::bytes::{Cursor, Endian};
+use super::error::StoreError;
+use super::header::parse_initial;
+use super::model::{TraceFile, TraceMeta};
+use super::{v6, v7};
+
+/// Parses a whole trace.dat file (version 6, or version 7 uncompressed or
+/// zstd-compressed) held in memory.
+///
+/// Pure over `bytes`; a truncated or corrupt file gives an error, never a
+/// panic. Latency-tracer files (text trace data) are refused as
+/// [`StoreError::Unsupported`].
+pub fn read_trace_file(bytes: &[u8]) -> Result<TraceFile, StoreError> {
+    let (init, cur) = parse_initial(bytes)?;
+    let meta = TraceMeta {
+        big_endian: init.endian == Endian::Big,
+        long_size: init.long_size,
+        page_size: init.page_size,
+        ..TraceMeta::default()
+    };
+    match init.version {
+        6 => v6::parse(bytes, init, cur, meta),
+        _ => v7::parse(bytes, init, cur, meta),
+    }
+}
+
+/// Whether `bytes` start like a trace.dat file (magic only).
+pub fn looks_like_trace_dat(bytes: &[u8]) -> bool {
+    bytes.starts_with(super::header::MAGIC)
+}
+
+/// The CPU data `[offset, offset + size)` of the file, bounds-checked.
+pub(crate) fn cpu_slice(
+    file: &[u8],
+    offset: u64,
+    size: u64,
+    endian: Endian,
+) -> Result<&[u8], StoreError> {
+    let mut cur = Cursor::at(file, offset, endian, "cpu data")?;
+    cur.bytes(size)
+}
