@@ -1,14 +1,15 @@
 //! One CPU's reader: `trace_pipe_raw` pages into a spool file.
 //!
-//! The file is opened non-blocking; the reader drains it until EAGAIN, then polls (the
-//! kernel wakes pollers when the buffer is `buffer_percent` full) with a short timeout
-//! so a stop request is noticed. Stopping: the session turns tracing off, then sets the
+//! The file is opened non-blocking; the reader drains it until EAGAIN. Once it has
+//! caught up with the writer the kernel hands out partly filled pages, so after a short
+//! drain the reader sleeps a little to let pages fill (after a long drain it goes on at
+//! once, since the writer is fast). Stopping: the session turns tracing off, then sets the
 //! stop flag; the reader drains what is left once more and ends, so nothing is lost.
 
 use std::{
     fs::File,
     io::{BufWriter, ErrorKind, Read, Write},
-    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
+    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -22,8 +23,10 @@ use thiserror::Error;
 use super::progress::CpuProgress;
 use crate::decode::{Missed, Page, PageLayout};
 
-/// How long a reader sleeps in poll before it looks at the stop flag again.
-const POLL_TIMEOUT_MS: i32 = 100;
+/// How long a reader waits after a drain that found little.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+/// A drain that copied at least this many pages is followed by another at once.
+const BUSY_PAGES: u64 = 16;
 /// Spool writes are buffered this much.
 const SPOOL_BUFFER: usize = 1 << 20;
 
@@ -147,11 +150,13 @@ impl Reader {
     fn run(mut self, stop: &AtomicBool) -> Result<CpuCaptureResult, CaptureError> {
         loop {
             let stopping = stop.load(Ordering::Acquire);
-            self.drain()?;
+            let pages = self.drain(stopping)?;
             if stopping {
                 break;
             }
-            self.wait_readable();
+            if pages < BUSY_PAGES {
+                std::thread::sleep(IDLE_WAIT);
+            }
         }
         self.sink.flush().map_err(|source| CaptureError::Spool {
             path: self.result.spool.clone(),
@@ -160,24 +165,37 @@ impl Reader {
         Ok(self.result)
     }
 
-    /// Reads pages until the kernel has none.
-    fn drain(&mut self) -> Result<(), CaptureError> {
+    /// Reads pages until the kernel has none (or, unless `to_the_end`, until a partly
+    /// filled page shows the reader has caught up); returns how many it copied.
+    fn drain(&mut self, to_the_end: bool) -> Result<u64, CaptureError> {
+        let mut pages = 0;
         loop {
             match self.source.read(&mut self.page) {
-                Ok(0) => return Ok(()),
+                Ok(0) => return Ok(pages),
                 Ok(n) => {
                     // A short read still is one page: the rest is zero-filled so the
                     // spool stays a sequence of whole pages.
                     self.page[n..].fill(0);
-                    self.account_page();
+                    let Some(data_len) = self.account_page() else {
+                        // The kernel hands out an empty page once the reader has
+                        // caught up: nothing to keep, and the drain is over.
+                        return Ok(pages);
+                    };
+                    pages += 1;
                     self.sink
                         .write_all(&self.page)
                         .map_err(|source| CaptureError::Spool {
                             path: self.result.spool.clone(),
                             source,
                         })?;
+                    // A partly filled page means the reader has caught up with the
+                    // writer; reading on would copy a page per handful of events
+                    // (including the events of these very reads).
+                    if !to_the_end && data_len < self.page.len() / 2 {
+                        return Ok(pages);
+                    }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(pages),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(source) => {
                     return Err(CaptureError::Read {
@@ -189,10 +207,16 @@ impl Reader {
         }
     }
 
-    fn account_page(&mut self) {
+    /// Counts the page's records and losses and returns its data length; None for a
+    /// page without data. A page whose header cannot be parsed is kept (the report
+    /// tells about it) and counted as full.
+    fn account_page(&mut self) -> Option<usize> {
         let Ok(page) = Page::parse(&self.page, self.layout) else {
-            return;
+            return Some(self.page.len());
         };
+        if page.data_len() == 0 && page.missed == Missed::None {
+            return None;
+        }
         let result = &mut self.result;
         result.pages += 1;
         result.data_bytes += page.data_len() as u64;
@@ -224,18 +248,6 @@ impl Reader {
         if lost > 0 {
             self.progress.lost.fetch_add(lost, Ordering::Relaxed);
         }
-    }
-
-    fn wait_readable(&self) {
-        let mut pollfd = libc::pollfd {
-            fd: self.source.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pollfd is a valid, initialised struct for one descriptor that stays
-        // open for the duration of the call; errors (EINTR) just end the wait early.
-        unsafe {
-            libc::poll(&mut pollfd, 1, POLL_TIMEOUT_MS);
-        }
+        Some(page.data_len())
     }
 }

@@ -19,6 +19,7 @@ pub fn gather(
     cpus: &[u32],
     stats: &[CpuStats],
     command: Option<&GatedChild>,
+    page_size: u32,
 ) -> Result<TraceMeta, TracefsError> {
     let mut by_system: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
     for (id, _) in events {
@@ -55,16 +56,21 @@ pub fn gather(
         TraceOption::Version(format!("hytrace {}", env!("CARGO_PKG_VERSION"))),
     ];
     for (cpu, stat) in cpus.iter().zip(stats) {
-        options.push(TraceOption::CpuStats {
-            cpu: *cpu,
-            text: stat.raw.clone(),
+        options.push(TraceOption::CpuStat {
+            cpu: Some(*cpu),
+            text: format!("CPU: {cpu}\n{}", stat.raw),
         });
     }
     let _ = instance;
+    if let Ok(tgids) = tracefs.saved_tgids()
+        && !tgids.trim().is_empty()
+    {
+        options.push(TraceOption::SavedTgids(tgids));
+    }
     Ok(TraceMeta {
         big_endian: cfg!(target_endian = "big"),
         long_size: std::mem::size_of::<libc::c_long>() as u8,
-        page_size: 4096,
+        page_size,
         header_page: tracefs.header_page()?.into_bytes(),
         header_event: tracefs.header_event()?.into_bytes(),
         ftrace_formats,

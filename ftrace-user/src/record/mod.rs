@@ -188,6 +188,7 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         &cpus,
         &stats,
         command.as_ref(),
+        page_size as u32,
     )?;
     let file_bytes = write_file(&options.output, &meta, &captured)?;
     drop(spools);

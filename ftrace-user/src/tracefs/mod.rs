@@ -80,9 +80,32 @@ pub enum TracefsError {
     Missing { what: String, detail: String },
 }
 
-/// Reads a tracefs file.
+/// Reads a tracefs file. Some (events/header_page, header_event) answer only the first
+/// read call and return nothing at a non-zero position, so every read asks for a large
+/// chunk (std's read_to_string starts with a 32-byte probe and would truncate them).
 pub(crate) fn read(path: PathBuf) -> Result<String, TracefsError> {
-    std::fs::read_to_string(&path).map_err(|source| TracefsError::Read { path, source })
+    use std::io::Read as _;
+    const CHUNK: usize = 1 << 16;
+    let result = std::fs::File::open(&path).and_then(|mut file| {
+        let mut bytes = Vec::new();
+        loop {
+            let start = bytes.len();
+            bytes.resize(start + CHUNK, 0);
+            match file.read(&mut bytes[start..]) {
+                Ok(0) => {
+                    bytes.truncate(start);
+                    return Ok(bytes);
+                }
+                Ok(n) => bytes.truncate(start + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(start),
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    match result {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(source) => Err(TracefsError::Read { path, source }),
+    }
 }
 
 /// Writes a value to a tracefs file (one write call, as the kernel expects).
@@ -109,4 +132,20 @@ pub(crate) fn write(path: PathBuf, value: &str) -> Result<(), TracefsError> {
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    /// header_page answers only the first read call: the whole text must come back.
+    #[test]
+    fn header_page_is_read_whole() {
+        let path = std::path::PathBuf::from("/sys/kernel/tracing/events/header_page");
+        if !path.exists() {
+            eprintln!("skipped: no tracefs");
+            return;
+        }
+        let text = super::read(path).unwrap();
+        assert!(text.contains("field: u64 timestamp"), "{text}");
+        assert!(text.contains("field: char data"), "{text}");
+    }
 }
