@@ -147,7 +147,7 @@ mod real_pages {
 
     /// Five pages read from per_cpu/cpu0/trace_pipe_raw of an instance recording
     /// raw_syscalls and sched_switch (mono clock). The instance's `trace` text of the same
-    /// buffer listed 397 events, the first a sys_exit of pid 8190 at 7481.632738 and the
+    /// buffer listed 397 events (timestamps rounded to the microsecond), the first a sys_exit of pid 8190 at 7481.632738 and the
     /// last a sched_switch at 7481.656045.
     const PAGES: &[u8] = include_bytes!("fixtures/raw_syscalls_sched_switch_cpu0.pages");
     const SYS_EXIT_ID: u16 = 442;
@@ -169,10 +169,10 @@ mod real_pages {
         assert_eq!(stream.stats().corrupt_pages, 0);
         assert_eq!(stream.stats().missed_events, 0);
         let first = records[0];
-        assert_eq!(first.ts / 1000, 7_481_632_738);
+        assert_eq!((first.ts + 500) / 1000, 7_481_632_738);
         assert_eq!(type_and_pid(first.data), (SYS_EXIT_ID, 8190));
         let last = records[records.len() - 1];
-        assert_eq!(last.ts / 1000, 7_481_656_045);
+        assert_eq!((last.ts + 500) / 1000, 7_481_656_045);
         assert_eq!(type_and_pid(last.data), (SCHED_SWITCH_ID, 15));
         assert!(records.windows(2).all(|w| w[0].ts <= w[1].ts));
     }
