@@ -106,7 +106,7 @@ fn stop_with_signal(signal: i32) {
     let before = global_snapshot();
     let dir = TempDir::new(&format!("sig{signal}"));
     let dat = dir.path_str("s.dat");
-    let mut child = Command::new(hytrace_bin())
+    let child = Command::new(hytrace_bin())
         .args([
             "record",
             "-e",

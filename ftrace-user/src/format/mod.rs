@@ -1,9 +1,18 @@
-//! Event format files (`events/SYS/NAME/format`) and `header_page`, parsed (pure).
-//! Interim renderer: field=value pairs.
+//! Event format files (`events/SYS/NAME/format`) and `header_page`, parsed (pure), and
+//! each event's payload rendered from its print fmt as the kernel and trace-cmd print it.
+//!
+//! - [`printfmt`]: the print fmt compiler and renderer.
+//! - [`plugins`]: events trace-cmd prints its own way (sched_switch, sched_wakeup).
+
+pub mod plugins;
+pub mod printfmt;
 
 use std::io::Write as _;
 
 use thiserror::Error;
+
+use printfmt::eval::{field_bytes, read_int};
+pub use printfmt::{PrintFmt, PrintFmtError};
 
 #[derive(Debug, Error)]
 pub enum FormatError {
@@ -44,7 +53,18 @@ pub struct EventFormat {
     pub system: String,
     pub name: String,
     pub fields: Vec<Field>,
+    /// The text after `print fmt:`.
     pub print_fmt: String,
+    /// How the payload is printed: a trace-cmd plugin's layout, the compiled print fmt,
+    /// or (when it cannot be compiled) the fields as name=value.
+    pub printer: Printer,
+}
+
+#[derive(Debug, Clone)]
+pub enum Printer {
+    Plugin(plugins::Plugin),
+    PrintFmt(PrintFmt),
+    Fields(PrintFmtError),
 }
 
 #[derive(Debug, Clone)]
@@ -98,15 +118,17 @@ fn parse_field_line(line: &str) -> Result<Field, FormatError> {
         return Err(FormatError::BadField(line.to_string()));
     };
     let decl = decl.trim();
-    let (type_and_name, array) = match decl.find('[') {
-        Some(i) => (
-            &decl[..i],
-            Some(&decl[i + 1..decl.rfind(']').unwrap_or(decl.len())]),
-        ),
-        None => (decl, None),
+    // "int args[6]", "char comm[16]", or "__data_loc char[] name" (brackets in the type).
+    let (type_and_name, array) = if decl.ends_with(']') {
+        match decl.rfind('[') {
+            Some(i) => (&decl[..i], Some(&decl[i + 1..decl.len() - 1])),
+            None => (decl, None),
+        }
+    } else {
+        (decl, None)
     };
     let name = type_and_name
-        .rsplit(|c: char| c.is_whitespace() || c == '*')
+        .rsplit(|c: char| c.is_whitespace() || c == '*' || c == ']')
         .next()
         .unwrap_or("")
         .to_string();
@@ -154,12 +176,21 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
             print_fmt = v.trim().to_string();
         }
     }
+    let name = name.ok_or(FormatError::Missing("name"))?;
+    let printer = match plugins::Plugin::for_event(system, &name, &fields) {
+        Some(plugin) => Printer::Plugin(plugin),
+        None => match PrintFmt::compile(&print_fmt, &fields) {
+            Ok(compiled) => Printer::PrintFmt(compiled),
+            Err(error) => Printer::Fields(error),
+        },
+    };
     Ok(EventFormat {
         id: id.ok_or(FormatError::Missing("ID"))?,
         system: system.to_string(),
-        name: name.ok_or(FormatError::Missing("name"))?,
+        name,
         fields,
         print_fmt,
+        printer,
     })
 }
 
@@ -168,24 +199,23 @@ impl EventFormat {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    fn value(field: &Field, data: &[u8]) -> Option<i128> {
-        let b = data.get(field.offset..field.offset + field.size)?;
-        let v: u64 = match field.size {
-            1 => u64::from(b[0]),
-            2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
-            4 => u64::from(u32::from_le_bytes(b.try_into().ok()?)),
-            8 => u64::from_le_bytes(b.try_into().ok()?),
-            _ => return None,
+    /// Appends the payload as trace-cmd report prints it after "name: ".
+    pub fn render_payload(&self, data: &[u8], syms: &dyn SymbolLookup, out: &mut Vec<u8>) {
+        let start = out.len();
+        let rendered = match &self.printer {
+            Printer::Plugin(plugin) => plugin.render(&self.fields, data, out),
+            Printer::PrintFmt(print) => print.render(&self.fields, data, syms, out),
+            Printer::Fields(_) => false,
         };
-        Some(if field.signed {
-            let shift = 64 - field.size * 8;
-            i128::from(((v << shift) as i64) >> shift)
-        } else {
-            i128::from(v)
-        })
+        if !rendered {
+            out.truncate(start);
+            self.render_fields(data, out);
+        }
     }
 
-    pub fn render_payload(&self, data: &[u8], _syms: &dyn SymbolLookup, out: &mut Vec<u8>) {
+    /// `name=value` for every non-common field: numbers in decimal, strings as text,
+    /// other arrays as hex bytes.
+    pub fn render_fields(&self, data: &[u8], out: &mut Vec<u8>) {
         let mut first = true;
         for field in self.fields.iter().filter(|f| !f.is_common) {
             if !first {
@@ -193,32 +223,79 @@ impl EventFormat {
             }
             first = false;
             let _ = write!(out, "{}=", field.name);
-            match field.kind {
-                FieldKind::Scalar => match Self::value(field, data) {
-                    Some(v) => {
-                        let _ = write!(out, "{v}");
-                    }
-                    None => out.extend_from_slice(b"?"),
-                },
-                _ => out.extend_from_slice(b"..."),
-            }
+            write_field_value(field, data, out, false);
         }
     }
 
+    /// Appends `"field":value,...` (no braces) for JSON output; common fields skipped.
     pub fn write_json_fields(&self, data: &[u8], out: &mut Vec<u8>) {
         let mut first = true;
-        for field in self
-            .fields
-            .iter()
-            .filter(|f| !f.is_common && f.kind == FieldKind::Scalar)
-        {
-            if let Some(v) = Self::value(field, data) {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                let _ = write!(out, "\"{}\":{v}", field.name);
+        for field in self.fields.iter().filter(|f| !f.is_common) {
+            if !first {
+                out.push(b',');
             }
+            first = false;
+            crate::output::json::write_string(out, &field.name);
+            out.push(b':');
+            write_field_value(field, data, out, true);
         }
     }
+}
+
+/// True for char arrays and strings (printed as text).
+fn is_text(field: &Field) -> bool {
+    field.type_name.contains("char") && field.kind != FieldKind::Scalar
+}
+
+fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) {
+    if field.kind == FieldKind::Scalar {
+        match read_int(
+            data.get(field.offset..).unwrap_or(&[]),
+            field.size,
+            field.signed,
+        ) {
+            Some(v) => {
+                let _ = write!(out, "{v}");
+            }
+            None if json => out.extend_from_slice(b"null"),
+            None => out.push(b'?'),
+        }
+        return;
+    }
+    let bytes = field_bytes(field, data).unwrap_or(&[]);
+    if is_text(field) {
+        let text = match bytes.iter().position(|&b| b == 0) {
+            Some(end) => &bytes[..end],
+            None => bytes,
+        };
+        let text = String::from_utf8_lossy(text);
+        if json {
+            crate::output::json::write_string(out, &text);
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+        return;
+    }
+    let element = printfmt::eval::element_size(field);
+    let signed = field.signed;
+    if json {
+        out.push(b'[');
+    } else {
+        out.push(b'{');
+    }
+    for (i, chunk) in bytes.chunks(element).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match read_int(chunk, element, signed) {
+            Some(v) if json => {
+                let _ = write!(out, "{v}");
+            }
+            Some(v) => {
+                let _ = write!(out, "0x{:x}", v as u64);
+            }
+            None => out.push(b'0'),
+        }
+    }
+    out.push(if json { b']' } else { b'}' });
 }

@@ -8,12 +8,11 @@ use std::collections::BTreeMap;
 use crate::{
     record::child::GatedChild,
     store::{TraceMeta, TraceOption},
-    tracefs::{CpuStats, EventId, Instance, Tracefs, TracefsError},
+    tracefs::{CpuStats, EventId, Tracefs, TracefsError},
 };
 
 pub fn gather(
     tracefs: &Tracefs,
-    instance: &Instance,
     events: &[(EventId, Option<String>)],
     clock: &str,
     cpus: &[u32],
@@ -61,7 +60,6 @@ pub fn gather(
             text: format!("CPU: {cpu}\n{}", stat.raw),
         });
     }
-    let _ = instance;
     if let Ok(tgids) = tracefs.saved_tgids()
         && !tgids.trim().is_empty()
     {

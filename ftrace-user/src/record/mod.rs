@@ -176,13 +176,12 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     }
     let bpf_totals: Vec<Result<u64, String>> = counters
         .iter()
-        .map(|c| c.total().map_err(|e| short_reason(e)))
+        .map(|c| c.total().map_err(short_reason))
         .collect();
     drop(counters);
 
     let meta = meta::gather(
         &tracefs,
-        &instance,
         &events,
         &options.clock,
         &cpus,

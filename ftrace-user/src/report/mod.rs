@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::{
     decode::{CpuStream, Merger, StreamStats},
+    format::Printer,
     output::{EventHeader, json, text},
 };
 pub use filter::RecordFilter;
@@ -113,9 +114,10 @@ pub fn report(
         let (buffer_index, cpu) = origin[merged.cpu as usize];
         let buffer = &recording.file.buffers[buffer_index];
         let event = recording.event(type_id);
+        let comm = recording.comm(pid);
         let header = EventHeader {
             buffer: (multi_buffer && !buffer.name.is_empty()).then_some(buffer.name.as_str()),
-            comm: recording.comm(pid),
+            comm: &comm,
             pid,
             cpu,
             ts_ns: merged.record.ts,
@@ -126,10 +128,25 @@ pub fn report(
             ReportStyle::Text => {
                 text::write_prefix(&mut buf, &header, buffer_width);
                 match event {
-                    Some(event) => event.render_payload(data, &recording.symbols, &mut buf),
+                    Some(event) => {
+                        event.render_payload(data, &recording.symbols, &mut buf);
+                        // trace-cmd remembers the comms scheduler events name and uses
+                        // them for later lines; do the same so lines match.
+                        if let Printer::Plugin(plugin) = &event.printer {
+                            for (pid, comm) in
+                                plugin.comms(&event.fields, data).into_iter().flatten()
+                            {
+                                recording.remember_comm(pid, comm);
+                            }
+                        }
+                    }
                     None => {
                         let _ = write!(buf, "[unknown event type {type_id}]");
                     }
+                }
+                // Marker writes end in a newline; the line ends once, as in trace-cmd.
+                while buf.last() == Some(&b'\n') {
+                    buf.pop();
                 }
                 buf.push(b'\n');
             }

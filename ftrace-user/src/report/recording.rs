@@ -43,6 +43,8 @@ pub struct Recording {
     /// Event formats indexed by type id.
     events: Vec<Option<EventFormat>>,
     comms: HashMap<i32, Box<str>>,
+    /// Comms learned from scheduler events while printing (see [`Recording::remember_comm`]).
+    learned_comms: std::cell::RefCell<HashMap<i32, Box<str>>>,
     layout: PageLayout,
     /// Formats the file holds that could not be parsed: (system, reason).
     pub unparsed_formats: Vec<(String, String)>,
@@ -102,6 +104,7 @@ impl Recording {
             symbols,
             events,
             comms,
+            learned_comms: Default::default(),
             layout,
             unparsed_formats,
         })
@@ -116,12 +119,32 @@ impl Recording {
         self.events.len().saturating_sub(1)
     }
 
+    /// The comm of `pid`: from the file's cmdlines, else from scheduler events seen so
+    /// far, else `<...>`.
     #[inline]
-    pub fn comm(&self, pid: i32) -> &str {
+    pub fn comm(&self, pid: i32) -> std::borrow::Cow<'_, str> {
         if pid == 0 {
-            return "<idle>";
+            return "<idle>".into();
         }
-        self.comms.get(&pid).map(|c| &**c).unwrap_or(UNKNOWN_COMM)
+        if let Some(comm) = self.comms.get(&pid) {
+            return (&**comm).into();
+        }
+        match self.learned_comms.borrow().get(&pid) {
+            Some(comm) => comm.to_string().into(),
+            None => UNKNOWN_COMM.into(),
+        }
+    }
+
+    /// Records the comm a scheduler event named for a pid the cmdlines do not know, as
+    /// trace-cmd does while it prints.
+    pub fn remember_comm(&self, pid: i32, comm: &[u8]) {
+        if pid == 0 || self.comms.contains_key(&pid) {
+            return;
+        }
+        let mut learned = self.learned_comms.borrow_mut();
+        learned
+            .entry(pid)
+            .or_insert_with(|| String::from_utf8_lossy(comm).into());
     }
 
     pub fn pids_with_comm<'a>(&'a self, comm: &'a str) -> impl Iterator<Item = i32> + 'a {

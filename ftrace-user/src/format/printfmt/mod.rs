@@ -1,0 +1,120 @@
+//! An event's `print fmt:` compiled once (format string split into conversions,
+//! arguments parsed into expression trees) and rendered per record, the way the kernel
+//! and libtraceevent print it.
+//!
+//! - [`lexer`]: tokens; [`parser`]: argument expressions; [`spec`]: the format string;
+//! - [`eval`]: expressions against a record; [`printf`]: values through conversions.
+
+pub mod eval;
+pub mod lexer;
+pub mod parser;
+pub mod printf;
+pub mod spec;
+
+use thiserror::Error;
+
+use super::{Field, SymbolLookup};
+use eval::eval;
+use lexer::{Token, tokenize};
+use parser::{Expr, parse_args};
+use spec::{Segment, Width, parse_format};
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PrintFmtError {
+    #[error("print fmt syntax: {0}")]
+    Syntax(String),
+    #[error("print fmt names unknown field {0}")]
+    UnknownField(String),
+    #[error("print fmt uses unsupported {0}")]
+    Unsupported(String),
+    #[error("print fmt has {conversions} conversions but {args} arguments")]
+    ArgumentCount { conversions: usize, args: usize },
+}
+
+/// A compiled print fmt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintFmt {
+    segments: Vec<Segment>,
+    args: Vec<Expr>,
+}
+
+impl PrintFmt {
+    /// Compiles the text after `print fmt:` for an event with `fields`.
+    pub fn compile(text: &str, fields: &[Field]) -> Result<PrintFmt, PrintFmtError> {
+        let tokens = tokenize(text)?;
+        let mut format = Vec::new();
+        let mut pos = 0;
+        while let Some(Token::Str(s)) = tokens.get(pos) {
+            format.extend_from_slice(s);
+            pos += 1;
+        }
+        if pos == 0 {
+            return Err(PrintFmtError::Syntax(
+                "print fmt does not start with a string".into(),
+            ));
+        }
+        let rest = match tokens.get(pos) {
+            None => &tokens[pos..],
+            Some(Token::Op(",")) => &tokens[pos + 1..],
+            Some(other) => {
+                return Err(PrintFmtError::Syntax(format!(
+                    "expected ',' after the format string, found {other:?}"
+                )));
+            }
+        };
+        let args = parse_args(rest, &|name| fields.iter().position(|f| f.name == name))?;
+        let segments = parse_format(&format)?;
+        let needed: usize = segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(_) => 0,
+                Segment::Conversion(c) => {
+                    1 + usize::from(c.width == Some(Width::Star))
+                        + usize::from(c.precision == Some(Width::Star))
+                }
+            })
+            .sum();
+        if needed != args.len() {
+            return Err(PrintFmtError::ArgumentCount {
+                conversions: needed,
+                args: args.len(),
+            });
+        }
+        Ok(PrintFmt { segments, args })
+    }
+
+    /// Appends the rendered text; false if the record was too short for an argument
+    /// (the caller then prints the fields instead).
+    pub fn render(
+        &self,
+        fields: &[Field],
+        data: &[u8],
+        symbols: &dyn SymbolLookup,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut args = self.args.iter();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => out.extend_from_slice(text),
+                Segment::Conversion(conversion) => {
+                    let mut next = || args.next().and_then(|a| eval(a, fields, data));
+                    let width = match conversion.width {
+                        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
+                        Some(Width::Fixed(w)) => Some(w as i128),
+                        None => None,
+                    };
+                    let precision = match conversion.precision {
+                        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
+                        Some(Width::Fixed(p)) => Some(p as i128),
+                        None => None,
+                    };
+                    let Some(value) = next() else {
+                        return false;
+                    };
+                    printf::write_value(out, conversion, width, precision, &value, symbols);
+                }
+            }
+        }
+        true
+    }
+}
