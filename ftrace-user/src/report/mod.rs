@@ -3,19 +3,25 @@
 //!
 //! - [`recording`]: a parsed trace.dat with its event formats, symbols and comms.
 //! - [`filter`]: which records the user asked for.
+//! - [`render`]: one record as a text or JSON line.
 
 pub mod filter;
 pub mod recording;
+pub mod render;
 
-use std::io::Write;
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    sync::{Mutex, mpsc},
+};
 
 use thiserror::Error;
 
 use crate::{
     decode::{CpuStream, Merger, StreamStats},
     format::Printer,
-    output::{EventHeader, json, text},
 };
+use render::{LineLayout, Selected, render};
 pub use filter::RecordFilter;
 pub use recording::{Recording, RecordingError};
 
@@ -46,166 +52,221 @@ pub struct ReportStats {
     pub counts: Vec<(String, u64)>,
 }
 
+/// Records per rendering job.
+const BATCH: usize = 16 * 1024;
+
 /// Prints the records `filter` selects to `out`.
+///
+/// The merge runs on this thread; formatting runs on worker threads in batches whose
+/// output is written back in order, so the text is the same as a sequential run.
 pub fn report(
     recording: &Recording,
     filter: &RecordFilter,
     style: ReportStyle,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
-    let layout = recording.page_layout();
+    let page_layout = recording.page_layout();
     let page_size = recording.page_size();
+    let multi_buffer = recording.file.buffers.len() > 1;
     let mut streams = Vec::new();
-    // Stream index → (buffer index, cpu).
-    let mut origin = Vec::new();
-    for (buffer_index, buffer) in recording.file.buffers.iter().enumerate() {
+    let mut origins = Vec::new();
+    let mut origin_names = Vec::new();
+    for buffer in &recording.file.buffers {
         for cpu in &buffer.cpus {
             if !filter.wants_cpu(cpu.cpu) {
                 continue;
             }
-            let key = origin.len() as u32;
-            origin.push((buffer_index, cpu.cpu));
-            streams.push((key, CpuStream::new(&cpu.pages, page_size, layout)));
+            let key = origins.len() as u32;
+            let name = (multi_buffer && !buffer.name.is_empty()).then_some(buffer.name.as_str());
+            origins.push((name, cpu.cpu));
+            origin_names.push((buffer.name.clone(), cpu.cpu));
+            streams.push((key, CpuStream::new(&cpu.pages, page_size, page_layout)));
         }
     }
-    let multi_buffer = recording.file.buffers.len() > 1;
     let buffer_width = if multi_buffer {
         recording
             .file
             .buffers
             .iter()
-            .map(|b| {
-                if b.name.is_empty() {
-                    0
-                } else {
-                    b.name.len() + 1
-                }
-            })
+            .map(|b| if b.name.is_empty() { 0 } else { b.name.len() + 1 })
             .max()
             .unwrap_or(0)
     } else {
         0
     };
+    let layout = LineLayout {
+        origins,
+        buffer_width,
+        json: style == ReportStyle::Json,
+    };
 
     let mut merger = Merger::new(streams);
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let mut payload: Vec<u8> = Vec::with_capacity(256);
-    let mut counts: Vec<u64> = vec![0; recording.max_event_id() + 1];
-    let mut unknown_count = 0u64;
-    let mut printed = 0u64;
-    for merged in merger.by_ref() {
+    let mut stats = ReportStats::default();
+    if style == ReportStyle::Count {
+        count(recording, filter, &mut merger, &mut stats, out)?;
+    } else {
+        render_parallel(recording, filter, &layout, &mut merger, &mut stats, out)?;
+    }
+    for (key, stream) in merger.streams() {
+        let (name, cpu) = origin_names[key as usize].clone();
+        stats.streams.push((name, cpu, stream.stats().clone()));
+    }
+    out.flush().map_err(ReportError::Write)?;
+    Ok(stats)
+}
+
+/// The records the filter selects, in merge order, numbered.
+fn selected<'a>(
+    recording: &'a Recording,
+    filter: &'a RecordFilter,
+    merger: &'a mut Merger<'_>,
+) -> impl Iterator<Item = Selected<'a>> + 'a {
+    let mut index = 0u64;
+    merger.filter_map(move |merged| {
         let data = merged.record.data;
         if data.len() < 8 {
-            continue;
+            return None;
         }
         let type_id = u16::from_le_bytes([data[0], data[1]]);
         let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
         if !filter.wants(type_id, pid) {
-            continue;
+            return None;
         }
-        printed += 1;
-        if style == ReportStyle::Count {
-            match counts.get_mut(usize::from(type_id)) {
-                Some(n) => *n += 1,
-                None => unknown_count += 1,
-            }
-            continue;
-        }
-        let (buffer_index, cpu) = origin[merged.cpu as usize];
-        let buffer = &recording.file.buffers[buffer_index];
-        let event = recording.event(type_id);
-        let comm = recording.comm(pid);
-        let header = EventHeader {
-            buffer: (multi_buffer && !buffer.name.is_empty()).then_some(buffer.name.as_str()),
-            comm: &comm,
-            pid,
-            cpu,
-            ts_ns: merged.record.ts,
-            system: event.map(|e| e.system.as_str()).unwrap_or("unknown"),
-            name: event.map(|e| e.name.as_str()).unwrap_or("unknown_event"),
+        let selected = Selected {
+            index,
+            origin: merged.cpu,
+            ts: merged.record.ts,
+            data,
         };
-        match style {
-            ReportStyle::Text => {
-                text::write_prefix(&mut buf, &header, buffer_width);
-                match event {
-                    Some(event) => {
-                        event.render_payload(data, &recording.symbols, &mut buf);
-                        // trace-cmd remembers the comms scheduler events name and uses
-                        // them for later lines; do the same so lines match.
-                        if let Printer::Plugin(plugin) = &event.printer {
-                            for (pid, comm) in
-                                plugin.comms(&event.fields, data).into_iter().flatten()
-                            {
-                                recording.remember_comm(pid, comm);
-                            }
-                        }
-                    }
-                    None => {
-                        let _ = write!(buf, "[unknown event type {type_id}]");
-                    }
-                }
-                // Marker writes end in a newline; the line ends once, as in trace-cmd.
-                while buf.last() == Some(&b'\n') {
-                    buf.pop();
-                }
-                buf.push(b'\n');
+        index += 1;
+        // trace-cmd remembers the comms scheduler events name and uses them for later
+        // lines; learn them in order here so parallel rendering sees the same names.
+        if let Some(event) = recording.event(type_id)
+            && let Printer::Plugin(plugin) = &event.printer
+        {
+            for (pid, comm) in plugin.comms(&event.fields, data).into_iter().flatten() {
+                recording.remember_comm(pid, comm, selected.index);
             }
-            ReportStyle::Json => {
-                payload.clear();
-                if let Some(event) = event {
-                    event.render_payload(data, &recording.symbols, &mut payload);
-                }
-                json::write_header(&mut buf, &header);
-                json::write_fields_open(&mut buf);
-                if let Some(event) = event {
-                    event.write_json_fields(data, &mut buf);
-                }
-                json::write_close(&mut buf, &String::from_utf8_lossy(&payload));
-                buf.push(b'\n');
-            }
-            ReportStyle::Count => {}
         }
-        if buf.len() >= 1 << 16 {
-            out.write_all(&buf).map_err(ReportError::Write)?;
-            buf.clear();
-        }
-    }
-    out.write_all(&buf).map_err(ReportError::Write)?;
+        Some(selected)
+    })
+}
 
-    let mut stats = ReportStats {
-        printed,
-        ..Default::default()
-    };
-    for (key, stream) in merger.streams() {
-        let (buffer_index, cpu) = origin[key as usize];
-        stats.streams.push((
-            recording.file.buffers[buffer_index].name.clone(),
-            cpu,
-            stream.stats().clone(),
-        ));
+fn count(
+    recording: &Recording,
+    filter: &RecordFilter,
+    merger: &mut Merger<'_>,
+    stats: &mut ReportStats,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
+    let mut counts: Vec<u64> = vec![0; recording.max_event_id() + 1];
+    let mut unknown = 0u64;
+    for record in selected(recording, filter, merger) {
+        stats.printed += 1;
+        let type_id = u16::from_le_bytes([record.data[0], record.data[1]]);
+        match counts.get_mut(usize::from(type_id)) {
+            Some(n) => *n += 1,
+            None => unknown += 1,
+        }
     }
-    if style == ReportStyle::Count {
-        for (id, n) in counts.iter().enumerate() {
-            if *n > 0 {
-                let name = recording
-                    .event(id as u16)
-                    .map(|e| e.name.clone())
-                    .unwrap_or_else(|| format!("unknown_event_{id}"));
-                stats.counts.push((name, *n));
+    for (id, n) in counts.iter().enumerate() {
+        if *n > 0 {
+            let name = recording
+                .event(id as u16)
+                .map(|e| e.name.clone())
+                .unwrap_or_else(|| format!("unknown_event_{id}"));
+            stats.counts.push((name, *n));
+        }
+    }
+    if unknown > 0 {
+        stats.counts.push(("unknown_event".to_string(), unknown));
+    }
+    stats.counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (name, n) in &stats.counts {
+        writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
+    }
+    Ok(())
+}
+
+fn render_parallel(
+    recording: &Recording,
+    filter: &RecordFilter,
+    layout: &LineLayout<'_>,
+    merger: &mut Merger<'_>,
+    stats: &mut ReportStats,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<Selected<'_>>)>(workers * 2);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let job_rx = &job_rx;
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut scratch = Vec::new();
+                loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((number, batch))) = job else {
+                        return;
+                    };
+                    let mut text = Vec::with_capacity(batch.len() * 128);
+                    for record in &batch {
+                        render(recording, layout, record, &mut text, &mut scratch);
+                    }
+                    if done_tx.send((number, text)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut writer = InOrder::default();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut sent = 0u64;
+        for record in selected(recording, filter, merger) {
+            stats.printed += 1;
+            batch.push(record);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if job_tx.send((sent, full)).is_err() {
+                    break;
+                }
+                sent += 1;
+                while let Ok(done) = done_rx.try_recv() {
+                    writer.accept(done, out)?;
+                }
             }
         }
-        if unknown_count > 0 {
-            stats
-                .counts
-                .push(("unknown_event".to_string(), unknown_count));
+        if !batch.is_empty() && job_tx.send((sent, batch)).is_ok() {
+            sent += 1;
         }
-        stats
-            .counts
-            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (name, n) in &stats.counts {
-            writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
+        drop(job_tx);
+        while writer.next < sent {
+            match done_rx.recv() {
+                Ok(done) => writer.accept(done, out)?,
+                Err(_) => break,
+            }
         }
+        Ok(())
+    })
+}
+
+/// Writes rendered batches in their original order.
+#[derive(Default)]
+struct InOrder {
+    next: u64,
+    waiting: BTreeMap<u64, Vec<u8>>,
+}
+
+impl InOrder {
+    fn accept(&mut self, (number, text): (u64, Vec<u8>), out: &mut dyn Write) -> Result<(), ReportError> {
+        self.waiting.insert(number, text);
+        while let Some(text) = self.waiting.remove(&self.next) {
+            out.write_all(&text).map_err(ReportError::Write)?;
+            self.next += 1;
+        }
+        Ok(())
     }
-    out.flush().map_err(ReportError::Write)?;
-    Ok(stats)
 }

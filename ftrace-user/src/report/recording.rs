@@ -1,7 +1,7 @@
 //! A trace.dat read into memory with the lookups a report needs: event formats by type
 //! id, kernel symbols, printk formats, and comms by pid.
 
-use std::{collections::HashMap, path::Path};
+use std::{borrow::Cow, collections::HashMap, hash::BuildHasherDefault, path::Path, sync::RwLock};
 
 use thiserror::Error;
 
@@ -9,7 +9,7 @@ use crate::{
     decode::PageLayout,
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
     store::{StoreError, TraceFile, read_trace_file},
-    symbols::{KernelSymbols, PrintkFormats, RecordingSymbols},
+    symbols::{PrintkFormats, RecordingSymbols},
 };
 
 #[derive(Debug, Error)]
@@ -42,9 +42,10 @@ pub struct Recording {
     pub symbols: RecordingSymbols,
     /// Event formats indexed by type id.
     events: Vec<Option<EventFormat>>,
-    comms: HashMap<i32, Box<str>>,
+    comms: PidMap<Box<str>>,
     /// Comms learned from scheduler events while printing (see [`Recording::remember_comm`]).
-    learned_comms: std::cell::RefCell<HashMap<i32, Box<str>>>,
+    /// pid → (index of the printed record that named it, comm).
+    learned_comms: RwLock<PidMap<(u64, Box<str>)>>,
     layout: PageLayout,
     /// Formats the file holds that could not be parsed: (system, reason).
     pub unparsed_formats: Vec<(String, String)>,
@@ -94,10 +95,11 @@ impl Recording {
                 Err(error) => unparsed_formats.push((system.to_string(), error.to_string())),
             }
         }
-        let symbols = RecordingSymbols {
-            kernel: KernelSymbols::parse(&file.meta.kallsyms),
-            printk: PrintkFormats::parse(&file.meta.printk_formats),
-        };
+        let mut file = file;
+        let symbols = RecordingSymbols::new(
+            std::mem::take(&mut file.meta.kallsyms),
+            PrintkFormats::parse(&file.meta.printk_formats),
+        );
         let comms = parse_cmdlines(&file.meta.cmdlines);
         Ok(Recording {
             file,
@@ -119,32 +121,33 @@ impl Recording {
         self.events.len().saturating_sub(1)
     }
 
-    /// The comm of `pid`: from the file's cmdlines, else from scheduler events seen so
-    /// far, else `<...>`.
+    /// The comm of `pid` for the record printed at position `index`: from the file's
+    /// cmdlines, else from a scheduler event printed before it, else `<...>`.
     #[inline]
-    pub fn comm(&self, pid: i32) -> std::borrow::Cow<'_, str> {
+    pub fn comm_at(&self, pid: i32, index: u64) -> Cow<'_, str> {
         if pid == 0 {
             return "<idle>".into();
         }
         if let Some(comm) = self.comms.get(&pid) {
             return (&**comm).into();
         }
-        match self.learned_comms.borrow().get(&pid) {
-            Some(comm) => comm.to_string().into(),
-            None => UNKNOWN_COMM.into(),
+        let learned = self.learned_comms.read().unwrap_or_else(|e| e.into_inner());
+        match learned.get(&pid) {
+            Some((since, comm)) if *since < index => comm.to_string().into(),
+            _ => UNKNOWN_COMM.into(),
         }
     }
 
-    /// Records the comm a scheduler event named for a pid the cmdlines do not know, as
-    /// trace-cmd does while it prints.
-    pub fn remember_comm(&self, pid: i32, comm: &[u8]) {
+    /// Records the comm a scheduler event (printed at position `index`) named for a pid
+    /// the cmdlines do not know, as trace-cmd does while it prints.
+    pub fn remember_comm(&self, pid: i32, comm: &[u8], index: u64) {
         if pid == 0 || self.comms.contains_key(&pid) {
             return;
         }
-        let mut learned = self.learned_comms.borrow_mut();
+        let mut learned = self.learned_comms.write().unwrap_or_else(|e| e.into_inner());
         learned
             .entry(pid)
-            .or_insert_with(|| String::from_utf8_lossy(comm).into());
+            .or_insert_with(|| (index, String::from_utf8_lossy(comm).into()));
     }
 
     pub fn pids_with_comm<'a>(&'a self, comm: &'a str) -> impl Iterator<Item = i32> + 'a {
@@ -164,9 +167,32 @@ impl Recording {
     }
 }
 
+/// A map keyed by pid with a cheap hash (pids are small integers, not attacker input).
+pub type PidMap<V> = HashMap<i32, V, BuildHasherDefault<PidHasher>>;
+
+/// Multiplicative hash of a pid.
+#[derive(Default)]
+pub struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_i32(&mut self, value: i32) {
+        self.0 = (value as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// saved_cmdlines text ("1234 bash\n") into a map.
-pub fn parse_cmdlines(text: &[u8]) -> HashMap<i32, Box<str>> {
-    let mut comms = HashMap::new();
+pub fn parse_cmdlines(text: &[u8]) -> PidMap<Box<str>> {
+    let mut comms = PidMap::default();
     for line in String::from_utf8_lossy(text).lines() {
         if let Some((pid, comm)) = line.split_once(' ')
             && let Ok(pid) = pid.trim().parse::<i32>()

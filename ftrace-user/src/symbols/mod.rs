@@ -9,16 +9,33 @@ pub use printk::PrintkFormats;
 
 use crate::format::SymbolLookup;
 
-/// Both tables, as the renderer's symbol lookup.
+/// Both tables, as the renderer's symbol lookup. kallsyms (megabytes of text) is
+/// parsed the first time an event asks for a symbol, so reports that need none skip it.
 #[derive(Debug, Default)]
 pub struct RecordingSymbols {
-    pub kernel: KernelSymbols,
+    kallsyms_text: Vec<u8>,
+    kernel: std::sync::OnceLock<KernelSymbols>,
     pub printk: PrintkFormats,
+}
+
+impl RecordingSymbols {
+    pub fn new(kallsyms_text: Vec<u8>, printk: PrintkFormats) -> RecordingSymbols {
+        RecordingSymbols {
+            kallsyms_text,
+            kernel: std::sync::OnceLock::new(),
+            printk,
+        }
+    }
+
+    pub fn kernel(&self) -> &KernelSymbols {
+        self.kernel
+            .get_or_init(|| KernelSymbols::parse(&self.kallsyms_text))
+    }
 }
 
 impl SymbolLookup for RecordingSymbols {
     fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)> {
-        self.kernel.lookup(addr)
+        self.kernel().lookup(addr)
     }
 
     fn printk_string(&self, addr: u64) -> Option<&str> {

@@ -62,7 +62,10 @@ impl PrintFmt {
                 )));
             }
         };
-        let args = parse_args(rest, &|name| fields.iter().position(|f| f.name == name))?;
+        let args: Vec<Expr> = parse_args(rest, &|name| fields.iter().position(|f| f.name == name))?
+            .into_iter()
+            .map(|arg| parser::lower(arg, fields))
+            .collect();
         let segments = parse_format(&format)?;
         let needed: usize = segments
             .iter()

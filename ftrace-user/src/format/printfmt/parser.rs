@@ -59,6 +59,9 @@ pub enum Expr {
     Str(Vec<u8>),
     /// `REC->name`: index into the format's fields.
     Field(usize),
+    /// A scalar at a fixed place in the record (what [`lower`] turns fields and
+    /// constant-index array elements into, so rendering reads it directly).
+    Load { offset: usize, size: usize, signed: bool },
     Index(Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
     Cast(Option<IntType>, Box<Expr>),
@@ -352,6 +355,44 @@ impl Parser<'_> {
         }
         self.expect(")")?;
         Ok(table)
+    }
+}
+
+/// Rewrites field reads whose place is known at compile time into [`Expr::Load`].
+pub fn lower(expr: Expr, fields: &[crate::format::Field]) -> Expr {
+    use crate::format::FieldKind;
+    let lower_box = |e: Box<Expr>| Box::new(lower(*e, fields));
+    match expr {
+        Expr::Field(i) => match fields.get(i) {
+            Some(f) if f.kind == FieldKind::Scalar => Expr::Load {
+                offset: f.offset,
+                size: f.size,
+                signed: f.signed,
+            },
+            _ => Expr::Field(i),
+        },
+        Expr::Index(array, index) => match (*array, *index) {
+            (Expr::Field(i), Expr::Num(k))
+                if fields.get(i).is_some_and(|f| matches!(f.kind, FieldKind::Array { len } if k >= 0 && (k as usize) < len)) =>
+            {
+                let f = &fields[i];
+                let element = super::eval::element_size(f);
+                Expr::Load {
+                    offset: f.offset + k as usize * element,
+                    size: element,
+                    signed: f.signed,
+                }
+            }
+            (array, index) => Expr::Index(Box::new(lower(array, fields)), Box::new(lower(index, fields))),
+        },
+        Expr::Unary(op, e) => Expr::Unary(op, lower_box(e)),
+        Expr::Cast(t, e) => Expr::Cast(t, lower_box(e)),
+        Expr::Binary(op, l, r) => Expr::Binary(op, lower_box(l), lower_box(r)),
+        Expr::Ternary(c, t, o) => Expr::Ternary(lower_box(c), lower_box(t), lower_box(o)),
+        Expr::Call(h, args) => Expr::Call(h, args.into_iter().map(|a| lower(a, fields)).collect()),
+        Expr::Symbolic(v, table) => Expr::Symbolic(lower_box(v), table),
+        Expr::Flags(v, d, table) => Expr::Flags(lower_box(v), d, table),
+        other => other,
     }
 }
 

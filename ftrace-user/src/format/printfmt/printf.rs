@@ -16,98 +16,136 @@ pub fn write_value(
     symbols: &dyn SymbolLookup,
 ) {
     let (mut left, width) = match width {
-        Some(w) if w < 0 => (true, Some(w.unsigned_abs() as usize)),
-        Some(w) => (false, Some(w as usize)),
-        None => (false, None),
+        Some(w) if w < 0 => (true, w.unsigned_abs() as usize),
+        Some(w) => (false, w as usize),
+        None => (false, 0),
     };
     left |= conversion.left;
     let precision = precision.and_then(|p| usize::try_from(p).ok());
-    let mut body: Vec<u8> = Vec::new();
-    let mut zero_pad = conversion.zero && !left;
+    let start = out.len();
+    let mut zero_pad = false;
     match conversion.kind {
-        b's' => {
-            zero_pad = false;
-            let text: &[u8] = match value {
-                Value::Str(s) => s,
-                Value::Bytes { data, .. } => until_nul(data),
-                Value::Int(v) => {
-                    body.extend_from_slice(v.to_string().as_bytes());
-                    &[]
-                }
-            };
-            let text = match precision {
-                Some(p) if p < text.len() => &text[..p],
-                _ => text,
-            };
-            body.extend_from_slice(text);
-        }
-        b'c' => {
-            zero_pad = false;
-            body.push(value.as_int() as u8);
-        }
-        b'p' => {
-            zero_pad = false;
-            write_pointer(&mut body, conversion, value, symbols);
-        }
+        b's' => match value {
+            Value::Str(s) => out.extend_from_slice(cut(s, precision)),
+            Value::Bytes { data, .. } => out.extend_from_slice(cut(until_nul(data), precision)),
+            Value::Int(v) => write_decimal(out, v.unsigned_abs(), *v < 0),
+        },
+        b'c' => out.push(value.as_int() as u8),
+        b'p' => write_pointer(out, conversion, value, symbols),
         kind => {
-            let v = value.as_int();
-            let signed = matches!(kind, b'd' | b'i');
-            let v = truncate(v, conversion.length, signed);
-            let negative = v < 0;
-            let magnitude = v.unsigned_abs();
-            let mut digits = match kind {
-                b'x' => format!("{magnitude:x}"),
-                b'X' => format!("{magnitude:X}"),
-                b'o' => format!("{magnitude:o}"),
-                _ => magnitude.to_string(),
-            };
-            if let Some(p) = precision {
-                zero_pad = false;
-                if digits.len() < p {
-                    digits = format!("{}{digits}", "0".repeat(p - digits.len()));
-                } else if p == 0 && magnitude == 0 {
-                    digits.clear();
-                }
-            }
-            let sign: &[u8] = if negative {
-                b"-"
-            } else if signed && conversion.plus {
-                b"+"
-            } else if signed && conversion.space {
-                b" "
-            } else {
-                b""
-            };
-            let prefix: &[u8] = match (conversion.alternate, kind, magnitude) {
-                (true, b'x', m) if m != 0 => b"0x",
-                (true, b'X', m) if m != 0 => b"0X",
-                (true, b'o', m) if m != 0 => b"0",
-                _ => b"",
-            };
-            if zero_pad {
-                let used = sign.len() + prefix.len() + digits.len();
-                body.extend_from_slice(sign);
-                body.extend_from_slice(prefix);
-                if let Some(w) = width
-                    && w > used
-                {
-                    body.resize(body.len() + (w - used), b'0');
-                }
-                body.extend_from_slice(digits.as_bytes());
-            } else {
-                body.extend_from_slice(sign);
-                body.extend_from_slice(prefix);
-                body.extend_from_slice(digits.as_bytes());
-            }
+            zero_pad = conversion.zero && !left && precision.is_none();
+            write_integer(out, conversion, kind, value.as_int(), precision, zero_pad.then_some(width));
         }
     }
-    let pad = width.map(|w| w.saturating_sub(body.len())).unwrap_or(0);
+    let written = out.len() - start;
+    if width <= written {
+        return;
+    }
+    let pad = width - written;
     if left {
-        out.extend_from_slice(&body);
         out.resize(out.len() + pad, b' ');
+    } else if !zero_pad {
+        out.splice(start..start, std::iter::repeat_n(b' ', pad));
+    }
+}
+
+/// An integer conversion (d i u x X o), zero-padded to `zero_width` if given.
+fn write_integer(
+    out: &mut Vec<u8>,
+    conversion: &Conversion,
+    kind: u8,
+    value: i128,
+    precision: Option<usize>,
+    zero_width: Option<usize>,
+) {
+    let signed = matches!(kind, b'd' | b'i');
+    let v = truncate(value, conversion.length, signed);
+    let negative = v < 0;
+    let magnitude = v.unsigned_abs() as u64;
+    let mut digits = [0u8; 24];
+    let mut at = digits.len();
+    let mut m = magnitude;
+    // Constant divisors per base, so the compiler emits shifts and multiplies.
+    match kind {
+        b'x' | b'X' => {
+            let table: &[u8; 16] = if kind == b'X' { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+            loop {
+                at -= 1;
+                digits[at] = table[(m & 15) as usize];
+                m >>= 4;
+                if m == 0 {
+                    break;
+                }
+            }
+        }
+        b'o' => loop {
+            at -= 1;
+            digits[at] = b'0' + (m & 7) as u8;
+            m >>= 3;
+            if m == 0 {
+                break;
+            }
+        },
+        _ => loop {
+            at -= 1;
+            digits[at] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        },
+    }
+    let mut digits = &digits[at..];
+    if precision == Some(0) && magnitude == 0 {
+        digits = &[];
+    }
+    let sign: &[u8] = if negative {
+        b"-"
+    } else if signed && conversion.plus {
+        b"+"
+    } else if signed && conversion.space {
+        b" "
     } else {
-        out.resize(out.len() + pad, if zero_pad { b'0' } else { b' ' });
-        out.extend_from_slice(&body);
+        b""
+    };
+    let prefix: &[u8] = match (conversion.alternate, kind, magnitude) {
+        (true, b'x', m) if m != 0 => b"0x",
+        (true, b'X', m) if m != 0 => b"0X",
+        (true, b'o', m) if m != 0 => b"0",
+        _ => b"",
+    };
+    out.extend_from_slice(sign);
+    out.extend_from_slice(prefix);
+    let mut zeros = precision.map(|p| p.saturating_sub(digits.len())).unwrap_or(0);
+    if let Some(width) = zero_width {
+        zeros = zeros.max(width.saturating_sub(sign.len() + prefix.len() + digits.len()));
+    }
+    out.resize(out.len() + zeros, b'0');
+    out.extend_from_slice(digits);
+}
+
+fn write_decimal(out: &mut Vec<u8>, magnitude: u128, negative: bool) {
+    if negative {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut m = magnitude;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn cut(text: &[u8], precision: Option<usize>) -> &[u8] {
+    match precision {
+        Some(p) if p < text.len() => &text[..p],
+        _ => text,
     }
 }
 

@@ -1,0 +1,74 @@
+//! Rendering one selected record as a text or JSON line (pure; appends to a buffer).
+
+use std::io::Write as _;
+
+use super::Recording;
+use crate::output::{EventHeader, json, text};
+
+/// A record the report prints, in merge order.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'a> {
+    /// Position among the printed records (for comms learned along the way).
+    pub index: u64,
+    /// Stream key: which buffer and CPU.
+    pub origin: u32,
+    pub ts: u64,
+    pub data: &'a [u8],
+}
+
+/// What every line of one report shares.
+pub struct LineLayout<'a> {
+    /// Stream key → (buffer name if the file has several, cpu).
+    pub origins: Vec<(Option<&'a str>, u32)>,
+    /// Width of the buffer-name column, 0 for single-buffer files.
+    pub buffer_width: usize,
+    pub json: bool,
+}
+
+/// Appends the line for `record`.
+pub fn render(recording: &Recording, layout: &LineLayout<'_>, record: &Selected<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    let data = record.data;
+    let type_id = u16::from_le_bytes([data[0], data[1]]);
+    let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+    let (buffer, cpu) = layout.origins[record.origin as usize];
+    let event = recording.event(type_id);
+    let comm = recording.comm_at(pid, record.index);
+    let header = EventHeader {
+        buffer,
+        comm: &comm,
+        pid,
+        cpu,
+        ts_ns: record.ts,
+        system: event.map(|e| e.system.as_str()).unwrap_or("unknown"),
+        name: event.map(|e| e.name.as_str()).unwrap_or("unknown_event"),
+    };
+    if !layout.json {
+        text::write_prefix(out, &header, layout.buffer_width);
+        match event {
+            Some(event) => event.render_payload(data, &recording.symbols, out),
+            None => {
+                let _ = write!(out, "[unknown event type {type_id}]");
+            }
+        }
+        // Marker writes end in a newline; the line ends once, as in trace-cmd.
+        while out.last() == Some(&b'\n') {
+            out.pop();
+        }
+        out.push(b'\n');
+        return;
+    }
+    scratch.clear();
+    if let Some(event) = event {
+        event.render_payload(data, &recording.symbols, scratch);
+    }
+    while scratch.last() == Some(&b'\n') {
+        scratch.pop();
+    }
+    json::write_header(out, &header);
+    json::write_fields_open(out);
+    if let Some(event) = event {
+        event.write_json_fields(data, out);
+    }
+    json::write_close(out, &String::from_utf8_lossy(scratch));
+    out.push(b'\n');
+}
