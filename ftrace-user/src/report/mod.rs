@@ -6,6 +6,7 @@
 //! - [`render`]: one record as a text or JSON line.
 
 pub mod filter;
+pub mod mapped;
 pub mod recording;
 pub mod render;
 
@@ -21,9 +22,9 @@ use crate::{
     decode::{CpuStream, Merger, StreamStats},
     format::Printer,
 };
-use render::{LineLayout, Selected, render};
 pub use filter::RecordFilter;
 pub use recording::{Recording, RecordingError};
+use render::{LineLayout, Selected, render};
 
 #[derive(Debug, Error)]
 pub enum ReportError {
@@ -88,7 +89,13 @@ pub fn report(
             .file
             .buffers
             .iter()
-            .map(|b| if b.name.is_empty() { 0 } else { b.name.len() + 1 })
+            .map(|b| {
+                if b.name.is_empty() {
+                    0
+                } else {
+                    b.name.len() + 1
+                }
+            })
             .max()
             .unwrap_or(0)
     } else {
@@ -181,7 +188,9 @@ fn count(
     if unknown > 0 {
         stats.counts.push(("unknown_event".to_string(), unknown));
     }
-    stats.counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stats
+        .counts
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (name, n) in &stats.counts {
         writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
     }
@@ -196,7 +205,9 @@ fn render_parallel(
     stats: &mut ReportStats,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<Selected<'_>>)>(workers * 2);
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>)>();
@@ -261,7 +272,11 @@ struct InOrder {
 }
 
 impl InOrder {
-    fn accept(&mut self, (number, text): (u64, Vec<u8>), out: &mut dyn Write) -> Result<(), ReportError> {
+    fn accept(
+        &mut self,
+        (number, text): (u64, Vec<u8>),
+        out: &mut dyn Write,
+    ) -> Result<(), ReportError> {
         self.waiting.insert(number, text);
         while let Some(text) = self.waiting.remove(&self.next) {
             out.write_all(&text).map_err(ReportError::Write)?;

@@ -5,6 +5,7 @@ use std::{borrow::Cow, collections::HashMap, hash::BuildHasherDefault, path::Pat
 
 use thiserror::Error;
 
+use super::mapped::MappedFile;
 use crate::{
     decode::PageLayout,
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
@@ -54,11 +55,11 @@ pub struct Recording {
 impl Recording {
     pub fn open(path: &Path) -> Result<Recording, RecordingError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| RecordingError::Read {
+        let mapped = MappedFile::open(path).map_err(|source| RecordingError::Read {
             path: shown.clone(),
             source,
         })?;
-        let file = read_trace_file(&bytes).map_err(|source| RecordingError::Store {
+        let file = read_trace_file(mapped.bytes()).map_err(|source| RecordingError::Store {
             path: shown.clone(),
             source,
         })?;
@@ -144,7 +145,10 @@ impl Recording {
         if pid == 0 || self.comms.contains_key(&pid) {
             return;
         }
-        let mut learned = self.learned_comms.write().unwrap_or_else(|e| e.into_inner());
+        let mut learned = self
+            .learned_comms
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         learned
             .entry(pid)
             .or_insert_with(|| (index, String::from_utf8_lossy(comm).into()));

@@ -26,7 +26,13 @@ pub struct LineLayout<'a> {
 }
 
 /// Appends the line for `record`.
-pub fn render(recording: &Recording, layout: &LineLayout<'_>, record: &Selected<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+pub fn render(
+    recording: &Recording,
+    layout: &LineLayout<'_>,
+    record: &Selected<'_>,
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) {
     let data = record.data;
     let type_id = u16::from_le_bytes([data[0], data[1]]);
     let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);

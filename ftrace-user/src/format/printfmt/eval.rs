@@ -99,7 +99,11 @@ fn cast(value: i128, to: IntType) -> i128 {
 pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Value<'a>> {
     Some(match expr {
         Expr::Num(n) => Value::Int(*n),
-        Expr::Load { offset, size, signed } => Value::Int(read_int(data.get(*offset..)?, *size, *signed)?),
+        Expr::Load {
+            offset,
+            size,
+            signed,
+        } => Value::Int(read_int(data.get(*offset..)?, *size, *signed)?),
         Expr::Str(s) => Value::Str(Cow::Borrowed(s)),
         Expr::Field(index) => {
             let field = fields.get(*index)?;

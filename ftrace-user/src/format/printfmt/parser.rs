@@ -61,7 +61,11 @@ pub enum Expr {
     Field(usize),
     /// A scalar at a fixed place in the record (what [`lower`] turns fields and
     /// constant-index array elements into, so rendering reads it directly).
-    Load { offset: usize, size: usize, signed: bool },
+    Load {
+        offset: usize,
+        size: usize,
+        signed: bool,
+    },
     Index(Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
     Cast(Option<IntType>, Box<Expr>),
@@ -373,7 +377,9 @@ pub fn lower(expr: Expr, fields: &[crate::format::Field]) -> Expr {
         },
         Expr::Index(array, index) => match (*array, *index) {
             (Expr::Field(i), Expr::Num(k))
-                if fields.get(i).is_some_and(|f| matches!(f.kind, FieldKind::Array { len } if k >= 0 && (k as usize) < len)) =>
+                if fields.get(i).is_some_and(
+                    |f| matches!(f.kind, FieldKind::Array { len } if k >= 0 && (k as usize) < len),
+                ) =>
             {
                 let f = &fields[i];
                 let element = super::eval::element_size(f);
@@ -383,7 +389,10 @@ pub fn lower(expr: Expr, fields: &[crate::format::Field]) -> Expr {
                     signed: f.signed,
                 }
             }
-            (array, index) => Expr::Index(Box::new(lower(array, fields)), Box::new(lower(index, fields))),
+            (array, index) => Expr::Index(
+                Box::new(lower(array, fields)),
+                Box::new(lower(index, fields)),
+            ),
         },
         Expr::Unary(op, e) => Expr::Unary(op, lower_box(e)),
         Expr::Cast(t, e) => Expr::Cast(t, lower_box(e)),

@@ -34,7 +34,14 @@ pub fn write_value(
         b'p' => write_pointer(out, conversion, value, symbols),
         kind => {
             zero_pad = conversion.zero && !left && precision.is_none();
-            write_integer(out, conversion, kind, value.as_int(), precision, zero_pad.then_some(width));
+            write_integer(
+                out,
+                conversion,
+                kind,
+                value.as_int(),
+                precision,
+                zero_pad.then_some(width),
+            );
         }
     }
     let written = out.len() - start;
@@ -68,7 +75,11 @@ fn write_integer(
     // Constant divisors per base, so the compiler emits shifts and multiplies.
     match kind {
         b'x' | b'X' => {
-            let table: &[u8; 16] = if kind == b'X' { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+            let table: &[u8; 16] = if kind == b'X' {
+                b"0123456789ABCDEF"
+            } else {
+                b"0123456789abcdef"
+            };
             loop {
                 at -= 1;
                 digits[at] = table[(m & 15) as usize];
@@ -116,7 +127,9 @@ fn write_integer(
     };
     out.extend_from_slice(sign);
     out.extend_from_slice(prefix);
-    let mut zeros = precision.map(|p| p.saturating_sub(digits.len())).unwrap_or(0);
+    let mut zeros = precision
+        .map(|p| p.saturating_sub(digits.len()))
+        .unwrap_or(0);
     if let Some(width) = zero_width {
         zeros = zeros.max(width.saturating_sub(sign.len() + prefix.len() + digits.len()));
     }
