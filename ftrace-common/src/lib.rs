@@ -7,3 +7,6 @@
 pub const HIT_COUNTER_PROGRAM: &str = "count_hits";
 /// Name of the per-CPU array (one slot) that `count_hits` increments.
 pub const HIT_COUNTER_MAP: &str = "HITS";
+/// Empty programs `hytrace doctor` loads to probe for BTF tracepoints and fentry.
+pub const PROBE_TP_BTF_PROGRAM: &str = "probe_tp_btf";
+pub const PROBE_FENTRY_PROGRAM: &str = "probe_fentry";

@@ -3,15 +3,18 @@
 //! `count_hits`: a raw tracepoint program that counts how often the tracepoint it is
 //! attached to fires, per CPU. The controller loads one copy per recorded event so each
 //! copy owns its one-slot counter map.
+//!
+//! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
+//! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 #[cfg(target_arch = "bpf")]
 mod programs {
     use aya_ebpf::{
-        macros::{map, raw_tracepoint},
+        macros::{btf_tracepoint, fentry, map, raw_tracepoint},
         maps::PerCpuArray,
-        programs::RawTracePointContext,
+        programs::{BtfTracePointContext, FEntryContext, RawTracePointContext},
     };
 
     #[map(name = "HITS")]
@@ -24,6 +27,16 @@ mod programs {
             // programs do not migrate CPUs while running, so no other writer races it.
             unsafe { *slot += 1 };
         }
+        0
+    }
+
+    #[btf_tracepoint]
+    pub fn probe_tp_btf(_ctx: BtfTracePointContext) -> i32 {
+        0
+    }
+
+    #[fentry]
+    pub fn probe_fentry(_ctx: FEntryContext) -> u32 {
         0
     }
 

@@ -1,25 +1,86 @@
-//! Which BPF program types this kernel accepts, probed by loading tiny programs.
+//! Which BPF program kinds this kernel accepts, probed by loading real programs:
+//! aya's minimal probes for the generic kinds, and hytrace's own tp_btf and fentry
+//! programs (from the embedded object) against real kernel functions.
 
-use aya::programs::ProgramType;
+use aya::{
+    Btf, EbpfLoader,
+    programs::{BtfTracePoint, FEntry, ProgramType},
+};
+use ftrace_common::{PROBE_FENTRY_PROGRAM, PROBE_TP_BTF_PROGRAM};
 
-/// (feature name, loads?, detail) for each program type hytrace uses.
+use super::EBPF_OBJECT;
+
+/// (feature name, loads?, detail) for each program kind hytrace uses.
 pub fn probe_program_types() -> Vec<(&'static str, bool, String)> {
     let kinds = [
         ("bpf raw_tp", ProgramType::RawTracePoint),
-        (
-            "bpf tp_btf / fentry / fexit (tracing)",
-            ProgramType::Tracing,
-        ),
         ("bpf tracepoint", ProgramType::TracePoint),
         ("bpf kprobe / uprobe", ProgramType::KProbe),
         ("bpf perf_event", ProgramType::PerfEvent),
     ];
-    kinds
+    let mut rows: Vec<(&'static str, bool, String)> = kinds
         .into_iter()
         .map(|(name, kind)| match aya::sys::is_program_supported(kind) {
             Ok(true) => (name, true, "loads".to_string()),
             Ok(false) => (name, false, "the kernel refuses to load it".to_string()),
             Err(error) => (name, false, format!("probe failed: {error}")),
         })
-        .collect()
+        .collect();
+    rows.push((
+        "bpf tp_btf",
+        probe_tp_btf().is_ok(),
+        detail(probe_tp_btf(), "sched_switch"),
+    ));
+    rows.push((
+        "bpf fentry",
+        probe_fentry().is_ok(),
+        detail(probe_fentry(), "do_nanosleep"),
+    ));
+    rows
+}
+
+fn detail(result: Result<(), String>, target: &str) -> String {
+    match result {
+        Ok(()) => format!("a program on {target} loads"),
+        Err(why) => why,
+    }
+}
+
+fn probe_tp_btf() -> Result<(), String> {
+    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
+    let mut ebpf = EbpfLoader::new()
+        .load(EBPF_OBJECT)
+        .map_err(|e| e.to_string())?;
+    let program: &mut BtfTracePoint = ebpf
+        .program_mut(PROBE_TP_BTF_PROGRAM)
+        .ok_or("program missing from the object")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    program
+        .load("sched_switch", &btf)
+        .map_err(|e| format!("loading on sched_switch fails: {}", root_cause(&e)))
+}
+
+fn probe_fentry() -> Result<(), String> {
+    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
+    let mut ebpf = EbpfLoader::new()
+        .load(EBPF_OBJECT)
+        .map_err(|e| e.to_string())?;
+    let program: &mut FEntry = ebpf
+        .program_mut(PROBE_FENTRY_PROGRAM)
+        .ok_or("program missing from the object")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+    program
+        .load("do_nanosleep", &btf)
+        .map_err(|e| format!("loading on do_nanosleep fails: {}", root_cause(&e)))
+}
+
+/// The innermost error text (the kernel's errno), e.g. "Operation not permitted".
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }

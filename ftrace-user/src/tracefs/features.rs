@@ -43,7 +43,16 @@ pub fn probe_features(tracefs: &Tracefs) -> Vec<FeatureProbe> {
         }
     };
     if let Some(instance) = &scratch {
-        for tracer in tracefs.available_tracers().unwrap_or_default() {
+        let available = tracefs.available_tracers().unwrap_or_default();
+        for wanted in ["function_graph", "function"] {
+            if !available.iter().any(|t| t == wanted) {
+                features.push(probe(
+                    format!("tracer {wanted}"),
+                    Err("not in available_tracers: the kernel was built without it".into()),
+                ));
+            }
+        }
+        for tracer in available {
             if tracer == "nop" {
                 continue;
             }
