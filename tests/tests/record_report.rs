@@ -197,3 +197,68 @@ fn filter_applies_to_its_event() {
         3000
     );
 }
+
+/// -F -c follows the command's children: the exec of a grandchild `true` started by
+/// `sh -c` is recorded; without -c only the shell's own events are.
+#[test]
+fn children_are_followed_with_dash_c() {
+    require_root!();
+    let dir = TempDir::new("children");
+    let with = dir.path_str("with.dat");
+    let without = dir.path_str("without.dat");
+    let script = "/bin/true; /bin/true";
+    for (dat, extra) in [(&with, Some("-c")), (&without, None)] {
+        let mut args = vec!["record", "-e", "sched:sched_process_exec", "-F"];
+        args.extend(extra);
+        args.extend(["-o", dat, "--", "sh", "-c", script]);
+        let out = hytrace(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let with = hytrace_ok(&["report", "-i", &with]);
+    let without = hytrace_ok(&["report", "-i", &without]);
+    assert_eq!(count_lines(&with, "filename=/bin/true"), 2, "{with}");
+    assert_eq!(count_lines(&without, "filename=/bin/true"), 0, "{without}");
+    assert_eq!(
+        count_lines(&without, "filename=/usr/bin/sh")
+            .max(count_lines(&without, "filename=/bin/sh")),
+        1,
+        "{without}"
+    );
+}
+
+/// -P records only the given pid: a sleeping process's exit is recorded, nobody else's.
+#[test]
+fn pid_filter_records_only_that_pid() {
+    require_root!();
+    let dir = TempDir::new("pid");
+    let dat = dir.path_str("p.dat");
+    let mut sleeper = Command::new("sleep")
+        .arg("0.3")
+        .spawn()
+        .expect("start sleep");
+    let pid = sleeper.id().to_string();
+    let out = hytrace(&[
+        "record",
+        "-e",
+        "sched:sched_process_exit",
+        "-P",
+        &pid,
+        "--duration",
+        "1",
+        "-o",
+        &dat,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sleeper.wait().unwrap();
+    let report = hytrace_ok(&["report", "-i", &dat]);
+    assert_eq!(report.lines().count(), 1, "{report}");
+    assert!(report.contains(&format!("sleep-{pid} ")), "{report}");
+}

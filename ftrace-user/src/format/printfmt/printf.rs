@@ -219,3 +219,96 @@ fn write_pointer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::{Segment, parse_format};
+    use super::*;
+
+    struct NoSymbols;
+
+    impl SymbolLookup for NoSymbols {
+        fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)> {
+            (addr >= 0x1000).then_some(("do_work", addr - 0x1000))
+        }
+
+        fn printk_string(&self, _addr: u64) -> Option<&str> {
+            None
+        }
+    }
+
+    fn fmt(format: &str, value: Value<'_>) -> String {
+        let segments = parse_format(format.as_bytes()).unwrap();
+        let Segment::Conversion(conversion) = &segments[0] else {
+            panic!("no conversion in {format}")
+        };
+        let mut out = Vec::new();
+        let width = match conversion.width {
+            Some(super::super::spec::Width::Fixed(w)) => Some(w as i128),
+            _ => None,
+        };
+        let precision = match conversion.precision {
+            Some(super::super::spec::Width::Fixed(p)) => Some(p as i128),
+            _ => None,
+        };
+        write_value(&mut out, conversion, width, precision, &value, &NoSymbols);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_follow_c_printf() {
+        for (format, value, expected) in [
+            ("%d", -5, "-5"),
+            ("%d", 0xffff_ffff, "-1"),
+            ("%u", -1, "4294967295"),
+            ("%ld", -1, "-1"),
+            ("%lu", -1, "18446744073709551615"),
+            ("%lx", 0x55cd4db7c9bc, "55cd4db7c9bc"),
+            ("%x", -1, "ffffffff"),
+            ("%03d", 7, "007"),
+            ("%5d", 42, "   42"),
+            ("%-5d|", 42, "42   "),
+            ("%#x", 255, "0xff"),
+            ("%#X", 255, "0XFF"),
+            ("%o", 8, "10"),
+            ("%.3d", 5, "005"),
+            ("%+d", 5, "+5"),
+            ("%hhd", 0x1ff, "-1"),
+            ("%hu", 0x1_0005, "5"),
+            ("%c", 65, "A"),
+        ] {
+            assert_eq!(fmt(format, Value::Int(value)), expected, "{format}");
+        }
+    }
+
+    #[test]
+    fn strings_and_pointers() {
+        assert_eq!(
+            fmt(
+                "%s",
+                Value::Bytes {
+                    data: b"bash\0junk",
+                    element: 1
+                }
+            ),
+            "bash"
+        );
+        assert_eq!(fmt("%.2s", Value::Str(b"abcdef"[..].into())), "ab");
+        assert_eq!(fmt("%-6s", Value::Str(b"ab"[..].into())), "ab    ");
+        assert_eq!(fmt("%6s", Value::Str(b"ab"[..].into())), "    ab");
+        assert_eq!(fmt("%ps", Value::Int(0x1010)), "do_work");
+        assert_eq!(fmt("%pS", Value::Int(0x1010)), "do_work+0x10");
+        assert_eq!(fmt("%ps", Value::Int(0x10)), "0x10");
+        assert_eq!(fmt("%p", Value::Int(0x1010)), "0x1010");
+        assert_eq!(
+            fmt(
+                "%pI4",
+                Value::Bytes {
+                    data: &[127, 0, 0, 1],
+                    element: 1
+                }
+            ),
+            "127.0.0.1"
+        );
+    }
+}
