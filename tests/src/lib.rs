@@ -102,6 +102,14 @@ pub fn hytrace_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("report output is UTF-8")
 }
 
+/// Runs `hytrace record …`, asserts it succeeded, and returns its summary (stderr).
+pub fn record_ok(args: &[&str]) -> String {
+    let out = hytrace(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "hytrace {args:?} failed:\n{stderr}");
+    stderr
+}
+
 /// A scratch directory removed at drop.
 pub struct TempDir(PathBuf);
 

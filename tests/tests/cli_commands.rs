@@ -1,7 +1,7 @@
 //! list, doctor and the recording options that shape the instance (-M, --clock, -b).
 
 use hytrace_tests::{
-    TempDir, global_snapshot, hytrace, hytrace_instances, hytrace_ok, require_root,
+    TempDir, global_snapshot, hytrace, hytrace_instances, hytrace_ok, record_ok, require_root,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
@@ -68,7 +68,7 @@ fn cpumask_limits_recording_to_its_cpus() {
     require_root!();
     let dir = TempDir::new("cpumask");
     let dat = dir.path_str("m.dat");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "raw_syscalls",
@@ -85,11 +85,6 @@ fn cpumask_limits_recording_to_its_cpus() {
         SPIN,
         "1000",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = hytrace_ok(&["report", "-i", &dat, "--comm", "spin"]);
     assert!(report.lines().count() >= 2000, "{report}");
     let all = hytrace_ok(&["report", "-i", &dat]);
@@ -128,7 +123,7 @@ fn clock_is_stored_in_the_file() {
     require_root!();
     let dir = TempDir::new("clock");
     let dat = dir.path_str("c.dat");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "sched:sched_process_exec",
@@ -137,11 +132,6 @@ fn clock_is_stored_in_the_file() {
         "--",
         "true",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let bytes = std::fs::read(&dat).unwrap();
     let file = ftrace_user_clock(&bytes);
     assert_eq!(file.as_deref(), Some("mono"));

@@ -8,7 +8,7 @@ use std::{
 };
 
 use hytrace_tests::{
-    TempDir, global_snapshot, hytrace, hytrace_bin, hytrace_instances, require_root,
+    TempDir, global_snapshot, hytrace, hytrace_bin, hytrace_instances, record_ok, require_root,
 };
 
 fn assert_one_line_error(args: &[&str], needle: &str) {
@@ -51,12 +51,7 @@ fn truncated_recordings_are_reported_not_panicked_on() {
     require_root!();
     let dir = TempDir::new("trunc");
     let dat = dir.path_str("t.dat");
-    let out = hytrace(&["record", "-e", "raw_syscalls", "-o", &dat, "--", "true"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_ok(&["record", "-e", "raw_syscalls", "-o", &dat, "--", "true"]);
     let bytes = std::fs::read(&dat).unwrap();
     for cut in [16usize, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
         let cut_path = dir.path_str(&format!("cut{cut}.dat"));
@@ -176,7 +171,7 @@ fn duration_and_command_exit_clean_up() {
     require_root!();
     let before = global_snapshot();
     let dir = TempDir::new("duration");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "sched",
@@ -185,12 +180,7 @@ fn duration_and_command_exit_clean_up() {
         "-o",
         &dir.path_str("d.dat"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "irq",
@@ -199,11 +189,6 @@ fn duration_and_command_exit_clean_up() {
         "--",
         "true",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(hytrace_instances(), Vec::<String>::new());
     assert_eq!(global_snapshot(), before);
 }

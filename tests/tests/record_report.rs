@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use hytrace_tests::{
-    TempDir, count_lines, event_counts, hytrace, hytrace_ok, require_root, require_tool,
+    TempDir, count_lines, event_counts, hytrace, hytrace_ok, record_ok, require_root, require_tool,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
@@ -91,7 +91,7 @@ fn trace_marker_writes_land_in_the_recording() {
     require_root!();
     let dir = TempDir::new("marker");
     let dat = dir.path_str("m.dat");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "sched:sched_process_exec",
@@ -101,11 +101,6 @@ fn trace_marker_writes_land_in_the_recording() {
         MARKER,
         "1000",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = hytrace_ok(&["report", "-i", &dat, "--event", "^print$"]);
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 1000, "report:\n{report}");
@@ -131,7 +126,7 @@ fn follow_command_records_only_its_pid() {
     require_root!();
     let dir = TempDir::new("follow");
     let dat = dir.path_str("f.dat");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "raw_syscalls:sys_enter",
@@ -142,11 +137,6 @@ fn follow_command_records_only_its_pid() {
         SPIN,
         "5000",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let json = hytrace_ok(&["report", "-i", &dat, "--format", "json"]);
     let pids: std::collections::BTreeSet<String> = json
         .lines()
@@ -169,7 +159,7 @@ fn filter_applies_to_its_event() {
     require_root!();
     let dir = TempDir::new("filter");
     let dat = dir.path_str("flt.dat");
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "raw_syscalls:sys_enter",
@@ -181,11 +171,6 @@ fn filter_applies_to_its_event() {
         SPIN,
         "3000",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = hytrace_ok(&["report", "-i", &dat]);
     assert!(report.lines().count() >= 3000);
     assert!(report.lines().all(|l| l.contains(" NR 110 (")), "{report}");
@@ -241,7 +226,7 @@ fn pid_filter_records_only_that_pid() {
         .spawn()
         .expect("start sleep");
     let pid = sleeper.id().to_string();
-    let out = hytrace(&[
+    record_ok(&[
         "record",
         "-e",
         "sched:sched_process_exit",
@@ -252,11 +237,6 @@ fn pid_filter_records_only_that_pid() {
         "-o",
         &dat,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     sleeper.wait().unwrap();
     let report = hytrace_ok(&["report", "-i", &dat]);
     assert_eq!(report.lines().count(), 1, "{report}");

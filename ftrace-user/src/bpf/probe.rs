@@ -4,7 +4,7 @@
 
 use aya::{
     Btf, EbpfLoader,
-    programs::{BtfTracePoint, FEntry, ProgramType},
+    programs::{BtfTracePoint, FEntry, Program, ProgramError, ProgramType},
 };
 use ftrace_common::{PROBE_FENTRY_PROGRAM, PROBE_TP_BTF_PROGRAM};
 
@@ -47,33 +47,42 @@ fn detail(result: Result<(), String>, target: &str) -> String {
 }
 
 fn probe_tp_btf() -> Result<(), String> {
-    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
-    let mut ebpf = EbpfLoader::new()
-        .load(EBPF_OBJECT)
-        .map_err(|e| e.to_string())?;
-    let program: &mut BtfTracePoint = ebpf
-        .program_mut(PROBE_TP_BTF_PROGRAM)
-        .ok_or("program missing from the object")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    program
-        .load("sched_switch", &btf)
-        .map_err(|e| format!("loading on sched_switch fails: {}", root_cause(&e)))
+    load_probe(
+        PROBE_TP_BTF_PROGRAM,
+        "sched_switch",
+        |p: &mut BtfTracePoint, t, btf| p.load(t, btf),
+    )
 }
 
 fn probe_fentry() -> Result<(), String> {
+    load_probe(
+        PROBE_FENTRY_PROGRAM,
+        "do_nanosleep",
+        |p: &mut FEntry, t, btf| p.load(t, btf),
+    )
+}
+
+/// Loads program `name` of hytrace's object against kernel function `target` with
+/// `load` (the program kind's BTF-based loader); the error says what the kernel refused.
+fn load_probe<P>(
+    name: &str,
+    target: &str,
+    load: impl FnOnce(&mut P, &str, &Btf) -> Result<(), ProgramError>,
+) -> Result<(), String>
+where
+    for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+{
     let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
     let mut ebpf = EbpfLoader::new()
         .load(EBPF_OBJECT)
         .map_err(|e| e.to_string())?;
-    let program: &mut FEntry = ebpf
-        .program_mut(PROBE_FENTRY_PROGRAM)
+    let program: &mut P = ebpf
+        .program_mut(name)
         .ok_or("program missing from the object")?
         .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    program
-        .load("do_nanosleep", &btf)
-        .map_err(|e| format!("loading on do_nanosleep fails: {}", root_cause(&e)))
+        .map_err(|e: ProgramError| e.to_string())?;
+    load(program, target, &btf)
+        .map_err(|e| format!("loading on {target} fails: {}", root_cause(&e)))
 }
 
 /// The innermost error text (the kernel's errno), e.g. "Operation not permitted".
