@@ -9,7 +9,7 @@ use super::mapped::MappedFile;
 use crate::{
     decode::PageLayout,
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
-    store::{StoreError, TraceFile, read_trace_file},
+    store::{StoreError, TraceFile, read_trace_file_shared},
     symbols::{PrintkFormats, RecordingSymbols},
 };
 
@@ -59,9 +59,12 @@ impl Recording {
             path: shown.clone(),
             source,
         })?;
-        let file = read_trace_file(mapped.bytes()).map_err(|source| RecordingError::Store {
-            path: shown.clone(),
-            source,
+        // The pages stay in the mapping: no copy of the (possibly huge) CPU data.
+        let file = read_trace_file_shared(std::sync::Arc::new(mapped)).map_err(|source| {
+            RecordingError::Store {
+                path: shown.clone(),
+                source,
+            }
         })?;
         Recording::from_file(file, &shown)
     }

@@ -31,8 +31,8 @@ mod tests;
 
 pub use error::StoreError;
 pub use model::{
-    Buffer, CpuData, EventFormats, HYTRACE_OPTION_BASE, HYTRACE_OPTION_LAST, TraceFile, TraceMeta,
-    TraceOption, hytrace_kind, selected_clock,
+    Buffer, CpuData, EventFormats, HYTRACE_OPTION_BASE, HYTRACE_OPTION_LAST, Pages, SharedBytes,
+    TraceFile, TraceMeta, TraceOption, hytrace_kind, selected_clock,
 };
-pub use reader::{looks_like_trace_dat, read_trace_file};
+pub use reader::{looks_like_trace_dat, read_trace_file, read_trace_file_shared};
 pub use writer::write_trace_file;

@@ -103,7 +103,76 @@ pub enum TraceOption {
 pub struct CpuData {
     pub cpu: u32,
     /// Raw ring-buffer pages (`page_size` each), concatenated. May be empty.
-    pub pages: Vec<u8>,
+    pub pages: Pages,
+}
+
+/// The bytes of a whole trace file shared between the pages that point into it.
+pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Concatenated raw pages: a range of the file itself when it stores them
+/// uncompressed and was read with [`read_trace_file_shared`](super::read_trace_file_shared),
+/// else an owned copy (decompressed data, or files read from a plain slice).
+#[derive(Clone, Default)]
+pub struct Pages {
+    repr: PagesRepr,
+}
+
+#[derive(Clone)]
+enum PagesRepr {
+    Owned(Vec<u8>),
+    InFile(SharedBytes, std::ops::Range<usize>),
+}
+
+impl Default for PagesRepr {
+    fn default() -> Self {
+        PagesRepr::Owned(Vec::new())
+    }
+}
+
+impl Pages {
+    pub fn owned(bytes: Vec<u8>) -> Pages {
+        Pages {
+            repr: PagesRepr::Owned(bytes),
+        }
+    }
+
+    /// `range` of `file`; the caller has checked it lies inside the file.
+    pub(crate) fn in_file(file: SharedBytes, range: std::ops::Range<usize>) -> Pages {
+        Pages {
+            repr: PagesRepr::InFile(file, range),
+        }
+    }
+}
+
+impl std::ops::Deref for Pages {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.repr {
+            PagesRepr::Owned(bytes) => bytes,
+            PagesRepr::InFile(file, range) => &(**file).as_ref()[range.clone()],
+        }
+    }
+}
+
+impl PartialEq for Pages {
+    fn eq(&self, other: &Pages) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Pages {}
+
+impl PartialEq<Vec<u8>> for Pages {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pages({} bytes)", self.len())
+    }
 }
 
 /// One trace buffer (the top-level one or an instance).

@@ -3,7 +3,7 @@
 use super::bytes::{Cursor, Endian};
 use super::error::StoreError;
 use super::header::parse_initial;
-use super::model::{TraceFile, TraceMeta};
+use super::model::{Pages, SharedBytes, TraceFile, TraceMeta};
 use super::{v6, v7};
 
 /// Parses a whole trace.dat file (version 6, or version 7 uncompressed or
@@ -13,6 +13,17 @@ use super::{v6, v7};
 /// panic. Latency-tracer files (text trace data) are refused as
 /// [`StoreError::Unsupported`].
 pub fn read_trace_file(bytes: &[u8]) -> Result<TraceFile, StoreError> {
+    parse(bytes, None)
+}
+
+/// Like [`read_trace_file`], but uncompressed CPU data is not copied: the pages point
+/// into `file`, which they keep alive.
+pub fn read_trace_file_shared(file: SharedBytes) -> Result<TraceFile, StoreError> {
+    let bytes: &[u8] = (*file).as_ref();
+    parse(bytes, Some(&file))
+}
+
+fn parse(bytes: &[u8], share: Option<&SharedBytes>) -> Result<TraceFile, StoreError> {
     let (init, cur) = parse_initial(bytes)?;
     let meta = TraceMeta {
         big_endian: init.endian == Endian::Big,
@@ -21,8 +32,8 @@ pub fn read_trace_file(bytes: &[u8]) -> Result<TraceFile, StoreError> {
         ..TraceMeta::default()
     };
     match init.version {
-        6 => v6::parse(bytes, init, cur, meta),
-        _ => v7::parse(bytes, init, cur, meta),
+        6 => v6::parse(bytes, init, cur, meta, share),
+        _ => v7::parse(bytes, init, cur, meta, share),
     }
 }
 
@@ -40,4 +51,23 @@ pub(crate) fn cpu_slice(
 ) -> Result<&[u8], StoreError> {
     let mut cur = Cursor::at(file, offset, endian, "cpu data")?;
     cur.bytes(size)
+}
+
+/// The pages of one CPU, `[offset, offset + size)` of the file: a range of the shared
+/// file when there is one, else a copy.
+pub(crate) fn cpu_pages(
+    file: &[u8],
+    offset: u64,
+    size: u64,
+    endian: Endian,
+    share: Option<&SharedBytes>,
+) -> Result<Pages, StoreError> {
+    let slice = cpu_slice(file, offset, size, endian)?;
+    Ok(match share {
+        Some(shared) => {
+            let start = offset as usize;
+            Pages::in_file(shared.clone(), start..start + slice.len())
+        }
+        None => Pages::owned(slice.to_vec()),
+    })
 }

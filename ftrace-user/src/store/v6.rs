@@ -6,8 +6,9 @@ use super::bytes::Cursor;
 use super::error::StoreError;
 use super::header::Initial;
 use super::model::{Buffer, CpuData, TraceFile, TraceMeta, TraceOption, selected_clock};
+use super::model::{Pages, SharedBytes};
 use super::options::{self, BUFFER, BUFFER_TEXT, DONE};
-use super::reader::cpu_slice;
+use super::reader::cpu_pages;
 use super::sections;
 
 /// `(offset of the buffer's flyrecord tag, name)` from a v6 BUFFER option.
@@ -86,6 +87,7 @@ fn parse_flyrecord(
     has_clock: bool,
     name: String,
     page_size: u32,
+    share: Option<&SharedBytes>,
 ) -> Result<Buffer, StoreError> {
     cur.set_section("flyrecord table");
     let mut table = Vec::new();
@@ -103,9 +105,9 @@ fn parse_flyrecord(
     let mut out = Vec::new();
     for (cpu, offset, size) in table {
         let pages = if size == 0 {
-            Vec::new()
+            Pages::default()
         } else {
-            cpu_slice(file, offset, size, cur.endian())?.to_vec()
+            cpu_pages(file, offset, size, cur.endian(), share)?
         };
         out.push(CpuData { cpu, pages });
     }
@@ -122,6 +124,7 @@ pub(crate) fn parse(
     init: Initial,
     mut cur: Cursor<'_>,
     mut meta: TraceMeta,
+    share: Option<&SharedBytes>,
 ) -> Result<TraceFile, StoreError> {
     sections::parse_all_meta(&mut cur, &mut meta)?;
     cur.set_section("cpu count");
@@ -142,6 +145,7 @@ pub(crate) fn parse(
         has_clock,
         String::new(),
         init.page_size,
+        share,
     )?];
     for r in refs {
         let mut c = Cursor::at(file, r.offset, init.endian, "buffer instance")?;
@@ -155,6 +159,7 @@ pub(crate) fn parse(
             has_clock,
             r.name,
             init.page_size,
+            share,
         )?);
     }
     Ok(TraceFile {

@@ -10,11 +10,12 @@ use super::compress::Codec;
 use super::error::StoreError;
 use super::header::Initial;
 use super::model::{Buffer, CpuData, TraceFile, TraceMeta};
+use super::model::{Pages, SharedBytes};
 use super::options::{
     self, BUFFER, BUFFER_TEXT, CMDLINES, DONE, EVENT_FORMATS, FTRACE_EVENTS, HEADER_INFO, KALLSYMS,
     PRINTK,
 };
-use super::reader::cpu_slice;
+use super::reader::cpu_pages;
 use super::sections;
 
 /// Section flag: the section body is compressed.
@@ -38,6 +39,7 @@ struct Ctx<'a> {
     file: &'a [u8],
     endian: Endian,
     codec: Codec,
+    share: Option<&'a SharedBytes>,
 }
 
 /// A section's header fields and uncompressed body.
@@ -195,13 +197,13 @@ impl<'a> Ctx<'a> {
         let mut cpus = Vec::new();
         for (cpu, offset, size) in desc.cpus {
             let pages = if size == 0 {
-                Vec::new()
+                Pages::default()
             } else if compressed {
                 // `size` excludes the chunk count; the chunks carry their sizes.
                 let mut cur = Cursor::at(self.file, offset, self.endian, "cpu data")?;
-                self.codec.read_chunks(&mut cur)?
+                Pages::owned(self.codec.read_chunks(&mut cur)?)
             } else {
-                cpu_slice(self.file, offset, size, self.endian)?.to_vec()
+                cpu_pages(self.file, offset, size, self.endian, self.share)?
             };
             cpus.push(CpuData { cpu, pages });
         }
@@ -240,6 +242,7 @@ pub(crate) fn parse(
     init: Initial,
     mut cur: Cursor<'_>,
     mut meta: TraceMeta,
+    share: Option<&SharedBytes>,
 ) -> Result<TraceFile, StoreError> {
     cur.set_section("compression header");
     let comp_name = cur.string()?;
@@ -250,6 +253,7 @@ pub(crate) fn parse(
         file,
         endian: init.endian,
         codec: Codec::from_header(&comp_name, &comp_version),
+        share,
     };
 
     let _strings = ctx.scan_sections(next)?;

@@ -130,7 +130,11 @@ fn rewritten_trace_cmd_file_reports_identically() {
     }
     let z = v7_zstd();
     let inst = z.buffer("hystore-test").expect("instance");
-    let cpus: Vec<(u32, Vec<u8>)> = inst.cpus.iter().map(|c| (c.cpu, c.pages.clone())).collect();
+    let cpus: Vec<(u32, Vec<u8>)> = inst
+        .cpus
+        .iter()
+        .map(|c| (c.cpu, c.pages.to_vec()))
+        .collect();
     let ours = TempFile::with("rewrite", &write_to_vec(&z.meta, &cpus));
     let orig = TempFile::with("orig", &read("extract-v7-zstd.tracedat"));
     let (ok, a, err) = run(&["report"], &orig.0);
@@ -151,4 +155,25 @@ fn rewritten_trace_cmd_file_reports_identically() {
     let (a, b) = (strip(&a), strip(&b));
     assert!(a.len() > 20, "too few events: {a:?}");
     assert_eq!(a, b);
+}
+
+/// Reading with shared pages (no copy of the CPU data) gives the same file as reading
+/// from a slice, for v6, uncompressed v7 and zstd v7.
+#[test]
+fn shared_reading_equals_copying() {
+    for bytes in [
+        read_zst("convert-v6.dat.zst"),
+        read_zst("convert-v7-none.dat.zst"),
+        read("extract-v7-zstd.tracedat"),
+    ] {
+        let copied = read_trace_file(&bytes).unwrap();
+        let shared = crate::store::read_trace_file_shared(std::sync::Arc::new(bytes)).unwrap();
+        assert_eq!(shared, copied);
+        assert!(
+            shared
+                .buffers
+                .iter()
+                .any(|b| b.cpus.iter().any(|c| !c.pages.is_empty()))
+        );
+    }
 }
