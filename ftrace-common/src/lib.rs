@@ -1,7 +1,7 @@
 //! Types and names shared by the eBPF programs (`ftrace-ebpf`) and the userspace
 //! controller (`ftrace-user`). Everything here is `#[repr(C)]` without implicit padding
 //! so both sides agree on the layout byte for byte.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 /// Name of the raw tracepoint program that counts hits of one tracepoint.
 pub const HIT_COUNTER_PROGRAM: &str = "count_hits";
@@ -10,3 +10,5 @@ pub const HIT_COUNTER_MAP: &str = "HITS";
 /// Empty programs `hytrace doctor` loads to probe for BTF tracepoints and fentry.
 pub const PROBE_TP_BTF_PROGRAM: &str = "probe_tp_btf";
 pub const PROBE_FENTRY_PROGRAM: &str = "probe_fentry";
+
+pub mod hist;

@@ -4,10 +4,16 @@
 //! attached to fires, per CPU. The controller loads one copy per recorded event so each
 //! copy owns its one-slot counter map.
 //!
+//! `syscall_latency_enter`, `syscall_latency_exit`: per-syscall latency histograms
+//! (see syscall_latency.rs).
+//!
 //! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
 //! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+
+#[cfg(target_arch = "bpf")]
+mod syscall_latency;
 
 #[cfg(target_arch = "bpf")]
 mod programs {

@@ -6,8 +6,10 @@
 //! - [`decode`]: ring-buffer pages to events (pure).
 //! - [`store`]: trace.dat reading and writing.
 //! - [`bpf`]: loading and reading hytrace's eBPF programs.
+//! - [`hist`]: latency histograms aggregated in eBPF.
 //! - [`output`]: rendering events as text or JSON.
 //! - [`record`]: a recording session from start to file.
+//! - [`session`]: how a measuring session ends (command, duration, signals).
 //! - [`report`]: reading a recording back and printing it.
 //! - [`symbols`]: kallsyms and printk format tables.
 //! - [`cli`]: the command line.
@@ -17,9 +19,11 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod format;
+pub mod hist;
 pub mod output;
 pub mod record;
 pub mod report;
+pub mod session;
 pub mod store;
 pub mod symbols;
 pub mod tracefs;

@@ -26,6 +26,7 @@ pub struct Cli {
 pub enum Command {
     Record(RecordArgs),
     Report(ReportArgs),
+    Hist(HistArgs),
     List(ListArgs),
     /// Report which tracing features this kernel offers, each probed for real: tracers,
     /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
@@ -190,4 +191,51 @@ pub enum ListWhat {
 pub struct ListArgs {
     #[arg(value_enum)]
     pub what: ListWhat,
+}
+
+/// Latency histograms computed in the kernel by eBPF, cheap enough to leave running.
+///
+/// Each SPEC names what to measure; samples are aggregated per key into log2 buckets
+/// split into 16 linear sub-buckets, so p50/p90/p99 come within 1/16 of the exact
+/// value. Prints count, avg, p50, p90, p99 and max per key and a log2 bar chart; with
+/// --json one snapshot object per line. Ends when COMMAND exits, after --duration, or on
+/// Ctrl-C / SIGTERM / SIGHUP, printing the final histograms and detaching everything.
+///
+/// SPEC:
+///   syscalls    sys_enter -> sys_exit of each thread, keyed by syscall name
+///
+/// Examples:
+///   hytrace hist syscalls -- ./spin 1000000
+///   hytrace hist syscalls --interval 1 --duration 10
+///   hytrace hist syscalls -P 1234 --json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct HistArgs {
+    /// What to measure (see SPEC above).
+    #[arg(required = true, value_name = "SPEC")]
+    pub specs: Vec<String>,
+
+    /// Print a snapshot every SECS seconds (in place on a terminal).
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<f64>,
+
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Only this process (by default: COMMAND if given, else every process).
+    #[arg(short = 'P', long = "pid", value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// One JSON object per snapshot per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keys shown in the table and bar charts (JSON has all).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Command to run while measuring (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

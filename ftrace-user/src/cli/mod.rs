@@ -3,6 +3,7 @@
 
 pub mod args;
 mod doctor;
+mod hist;
 mod list;
 mod record;
 mod report;
@@ -26,6 +27,7 @@ pub fn main_with_args() -> Result<i32> {
             record::run(&args, &pair_filters(&sub, &args.events, &args.filters))
         }
         Command::Report(args) => report::run(&args),
+        Command::Hist(args) => hist::run(&args),
         Command::List(args) => list::run(&args),
         Command::Doctor => doctor::run(),
         Command::Reset => list::reset(),

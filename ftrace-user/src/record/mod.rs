@@ -19,12 +19,13 @@ use std::{
 };
 
 use thiserror::Error;
-use tokio::signal::unix::{SignalKind, signal};
 
+pub use crate::session::StopReason;
 use crate::{
     bpf::hit_counter::HitCounter,
     capture::{CaptureError, CpuCapture, CpuProgress, progress},
     decode::PageLayout,
+    session::{EndSignals, wait_for_end},
     store::{self, StoreError},
     tracefs::{EventId, Instance, Tracefs, TracefsError, resolve_events},
 };
@@ -77,23 +78,11 @@ pub enum RecordError {
     Wait(#[source] std::io::Error),
 }
 
-/// How the recording ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    CommandExited(Option<i32>),
-    Duration,
-    Signal(&'static str),
-}
-
 /// Records as `options` says and writes the file; returns the summary.
 pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReason), RecordError> {
     // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the session through the
     // normal path, which removes the instance.
-    let mut sigint =
-        signal(SignalKind::interrupt()).map_err(|e| RecordError::Signal("SIGINT", e))?;
-    let mut sigterm =
-        signal(SignalKind::terminate()).map_err(|e| RecordError::Signal("SIGTERM", e))?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(|e| RecordError::Signal("SIGHUP", e))?;
+    let mut signals = EndSignals::install().map_err(|(name, e)| RecordError::Signal(name, e))?;
 
     let tracefs = Tracefs::open()?;
     let events = resolve_all(&tracefs, &options.events)?;
@@ -151,14 +140,23 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         child.release()?;
     }
 
+    let mut last = (started, 0u64);
     let reason = wait_for_end(
         command.as_mut(),
-        options,
-        &progress_counters,
-        started,
-        [&mut sigint, &mut sigterm, &mut sighup],
+        options.duration,
+        &mut signals,
+        options.progress.then_some(Duration::from_secs(1)),
+        || {
+            let totals = progress::ProgressTotals::of(progress_counters.iter().map(|c| &**c));
+            let now = Instant::now();
+            let elapsed = now.duration_since(last.0).as_secs_f64().max(1e-3);
+            let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
+            last = (now, totals.records);
+            eprint!("\r\x1b[K{}", progress::progress_line(totals, rate));
+        },
     )
-    .await?;
+    .await
+    .map_err(RecordError::Wait)?;
     instance.set_tracing_on(false)?;
     let seconds = started.elapsed().as_secs_f64();
     if options.progress {
@@ -287,55 +285,6 @@ fn configure(
         instance.enable_event(id)?;
     }
     Ok(())
-}
-
-async fn wait_for_end(
-    mut command: Option<&mut GatedChild>,
-    options: &RecordOptions,
-    progress_counters: &[Arc<CpuProgress>],
-    started: Instant,
-    [sigint, sigterm, sighup]: [&mut tokio::signal::unix::Signal; 3],
-) -> Result<StopReason, RecordError> {
-    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    let mut last = (started, 0u64);
-    loop {
-        tokio::select! {
-            status = async {
-                match command.as_mut() {
-                    Some(child) => child.child.wait().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                let status = status.map_err(RecordError::Wait)?;
-                return Ok(StopReason::CommandExited(status.code()));
-            }
-            _ = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            } => return Ok(StopReason::Duration),
-            _ = sigint.recv() => return Ok(stop_on_signal(command, "SIGINT", libc::SIGINT)),
-            _ = sigterm.recv() => return Ok(stop_on_signal(command, "SIGTERM", libc::SIGTERM)),
-            _ = sighup.recv() => return Ok(stop_on_signal(command, "SIGHUP", libc::SIGHUP)),
-            _ = ticker.tick(), if options.progress => {
-                let totals = progress::ProgressTotals::of(progress_counters.iter().map(|c| &**c));
-                let now = Instant::now();
-                let elapsed = now.duration_since(last.0).as_secs_f64().max(1e-3);
-                let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
-                last = (now, totals.records);
-                eprint!("\r\x1b[K{}", progress::progress_line(totals, rate));
-            }
-        }
-    }
-}
-
-fn stop_on_signal(command: Option<&mut GatedChild>, name: &'static str, number: i32) -> StopReason {
-    if let Some(child) = command {
-        child.signal(number);
-    }
-    StopReason::Signal(name)
 }
 
 fn short_reason(error: &crate::bpf::hit_counter::HitCounterError) -> String {

@@ -1,0 +1,115 @@
+//! Latency histograms shared by the BPF aggregators and userspace: the bucket layout
+//! (log2 buckets split into linear sub-buckets) and the map records.
+
+/// Each power of two is split into 2^SUB_BITS equal sub-buckets (16: a value's bucket
+/// is at most 1/16 = 6.25% wide relative to its lower bound).
+pub const SUB_BITS: u32 = 4;
+const SUBS: u64 = 1 << SUB_BITS;
+/// Number of slots needed for any u64 value.
+pub const SLOTS: u32 = ((64 - SUB_BITS + 1) << SUB_BITS) as u32;
+
+/// The slot of a value: values below 16 get one slot each; above, slot = (log2 - 3) *
+/// 16 + the next four bits.
+#[inline(always)]
+pub fn slot_of(value: u64) -> u32 {
+    if value < SUBS {
+        return value as u32;
+    }
+    let log = 63 - value.leading_zeros();
+    let sub = (value >> (log - SUB_BITS)) & (SUBS - 1);
+    (((log - SUB_BITS + 1) as u64) << SUB_BITS | sub) as u32
+}
+
+/// The values `[low, high]` a slot holds.
+pub fn slot_bounds(slot: u32) -> (u64, u64) {
+    let slot = u64::from(slot);
+    if slot < SUBS {
+        return (slot, slot);
+    }
+    let log = (slot >> SUB_BITS) + u64::from(SUB_BITS) - 1;
+    let sub = slot & (SUBS - 1);
+    let width = 1u64 << (log - u64::from(SUB_BITS));
+    let low = (1u64 << log) + sub * width;
+    (low, low + (width - 1))
+}
+
+/// Key of one histogram slot: which key (syscall number, irq, cpu…) and which slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlotKey {
+    pub key: u64,
+    pub slot: u32,
+    pub _pad: u32,
+}
+
+/// Per key totals beside the slots: for the average and the maximum.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyTotals {
+    pub count: u64,
+    pub sum_ns: u64,
+    pub max_ns: u64,
+}
+
+/// A begin timestamp waiting for its end, per thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairStart {
+    pub ts_ns: u64,
+    pub key: u64,
+}
+
+/// Indexes of the counters of what the aggregator could not record.
+pub mod lost {
+    /// A start could not be stored (start map full).
+    pub const START_MAP_FULL: u32 = 0;
+    /// A slot or totals entry could not be created (histogram map full).
+    pub const HIST_MAP_FULL: u32 = 1;
+    /// An end came without a start (the thread began before attaching, or the start
+    /// was lost).
+    pub const END_WITHOUT_START: u32 = 2;
+    pub const COUNT: u32 = 3;
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain #[repr(C)] structs of integers with explicit padding fields: every
+    // bit pattern is valid and there are no implicit padding bytes.
+    unsafe impl aya::Pod for super::SlotKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::KeyTotals {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::PairStart {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_cover_values_in_order_and_bounds_contain_them() {
+        let mut previous = 0;
+        for value in (0..5000u64).chain([1 << 20, (1 << 20) + 12345, u64::MAX / 3, u64::MAX]) {
+            let slot = slot_of(value);
+            assert!(slot >= previous || value > 5000);
+            assert!(slot < SLOTS);
+            let (low, high) = slot_bounds(slot);
+            assert!(
+                low <= value && value <= high,
+                "{value} in slot {slot} = [{low}, {high}]"
+            );
+            if value < 5000 {
+                previous = slot;
+            }
+        }
+        assert_eq!(slot_bounds(slot_of(1000)), (992, 1023));
+        assert_eq!(slot_bounds(16), (16, 16));
+        assert_eq!(slot_bounds(17), (17, 17));
+        assert_eq!(slot_bounds(slot_of(32)), (32, 33));
+        // Width never exceeds 1/16 of the lower bound above 16.
+        for slot in 16..SLOTS {
+            let (low, high) = slot_bounds(slot);
+            assert!((high - low + 1) * 16 <= low.max(16), "slot {slot}");
+        }
+    }
+}

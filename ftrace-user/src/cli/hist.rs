@@ -1,0 +1,118 @@
+//! `hytrace hist`.
+
+use std::{
+    io::{IsTerminal, Write},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use super::{args::HistArgs, record::is_root};
+use crate::{
+    bpf::syscall_latency::SyscallLatency,
+    hist::{Snapshot, render},
+    record::child::GatedChild,
+    session::{EndSignals, StopReason, wait_for_end},
+};
+
+/// Specs this version aggregates.
+const SPECS: &[&str] = &["syscalls"];
+
+fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
+    match value {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            bail!("{name} must be a positive number of seconds, not {s}")
+        }
+        Some(s) => Ok(Some(Duration::from_secs_f64(s))),
+        None => Ok(None),
+    }
+}
+
+pub fn run(args: &HistArgs) -> Result<i32> {
+    for spec in &args.specs {
+        if !SPECS.contains(&spec.as_str()) {
+            bail!(
+                "unknown histogram spec '{spec}' (available: {})",
+                SPECS.join(", ")
+            );
+        }
+    }
+    if !is_root() {
+        bail!("hist needs root: it loads eBPF programs");
+    }
+    let interval = seconds("--interval", args.interval)?;
+    let duration = seconds("--duration", args.duration)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(measure(args, interval, duration))
+}
+
+async fn measure(
+    args: &HistArgs,
+    interval: Option<Duration>,
+    duration: Option<Duration>,
+) -> Result<i32> {
+    let mut signals =
+        EndSignals::install().map_err(|(name, e)| anyhow::anyhow!("cannot catch {name}: {e}"))?;
+    let mut command = if args.command.is_empty() {
+        None
+    } else {
+        Some(GatedChild::spawn(&args.command)?)
+    };
+    let tgid = args.pid.or(command.as_ref().map(|c| c.pid)).unwrap_or(0);
+    let aggregator = SyscallLatency::attach(tgid)?;
+    let started = Instant::now();
+    if let Some(child) = command.as_mut() {
+        child.release()?;
+    }
+    let live = !args.json && std::io::stdout().is_terminal();
+    let mut tick_error = None;
+    let reason = wait_for_end(command.as_mut(), duration, &mut signals, interval, || {
+        if let Err(error) = print_snapshot(&aggregator, args, started, live) {
+            tick_error.get_or_insert(error);
+        }
+    })
+    .await?;
+    if let Some(error) = tick_error {
+        return Err(error);
+    }
+    print_snapshot(&aggregator, args, started, false)?;
+    drop(aggregator);
+    match reason {
+        StopReason::Signal(name) => eprintln!("hytrace: stopped by {name}"),
+        StopReason::CommandExited(Some(code)) if code != 0 => {
+            eprintln!("hytrace: {} exited with status {code}", args.command[0]);
+        }
+        _ => {}
+    }
+    Ok(0)
+}
+
+fn print_snapshot(
+    aggregator: &SyscallLatency,
+    args: &HistArgs,
+    started: Instant,
+    live: bool,
+) -> Result<()> {
+    let snapshot = Snapshot {
+        spec: "syscalls".to_string(),
+        time_ns: started.elapsed().as_nanos() as u64,
+        keys: aggregator.histograms()?,
+        lost: aggregator.lost()?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        writeln!(out, "{}", render::json(&snapshot))?;
+    } else {
+        if live {
+            // Redraw in place.
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        write!(out, "{}", render::text(&snapshot, args.top))?;
+    }
+    out.flush()?;
+    Ok(())
+}

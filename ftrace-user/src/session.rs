@@ -1,0 +1,74 @@
+//! How a measuring session (record, hist) ends: the traced command exits, the duration
+//! passes, or SIGINT / SIGTERM / SIGHUP arrives (passed on to the command). Catching
+//! the signals lets every session clean up through its normal path.
+
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::record::child::GatedChild;
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    CommandExited(Option<i32>),
+    Duration,
+    Signal(&'static str),
+}
+
+/// The signals that end a session, caught from the moment this is created.
+pub struct EndSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl EndSignals {
+    pub fn install() -> Result<EndSignals, (&'static str, std::io::Error)> {
+        Ok(EndSignals {
+            interrupt: signal(SignalKind::interrupt()).map_err(|e| ("SIGINT", e))?,
+            terminate: signal(SignalKind::terminate()).map_err(|e| ("SIGTERM", e))?,
+            hangup: signal(SignalKind::hangup()).map_err(|e| ("SIGHUP", e))?,
+        })
+    }
+}
+
+/// Waits for the end; calls `on_tick` every `tick` meanwhile (if given).
+pub async fn wait_for_end(
+    mut command: Option<&mut GatedChild>,
+    duration: Option<Duration>,
+    signals: &mut EndSignals,
+    tick: Option<Duration>,
+    mut on_tick: impl FnMut(),
+) -> std::io::Result<StopReason> {
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut ticker = tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            status = async {
+                match command.as_mut() {
+                    Some(child) => child.child.wait().await,
+                    None => std::future::pending().await,
+                }
+            } => return Ok(StopReason::CommandExited(status?.code())),
+            _ = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => return Ok(StopReason::Duration),
+            _ = signals.interrupt.recv() => return Ok(pass_on(command, "SIGINT", libc::SIGINT)),
+            _ = signals.terminate.recv() => return Ok(pass_on(command, "SIGTERM", libc::SIGTERM)),
+            _ = signals.hangup.recv() => return Ok(pass_on(command, "SIGHUP", libc::SIGHUP)),
+            _ = ticker.tick(), if tick.is_some() => on_tick(),
+        }
+    }
+}
+
+fn pass_on(command: Option<&mut GatedChild>, name: &'static str, number: i32) -> StopReason {
+    if let Some(child) = command {
+        child.signal(number);
+    }
+    StopReason::Signal(name)
+}

@@ -1,0 +1,152 @@
+//! `hytrace hist`: histograms computed in the kernel, checked against exact workloads
+//! and against bpftrace's hist() on the same run.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+
+use hytrace_tests::{hytrace, hytrace_instances, hytrace_ok, require_root, require_tool};
+
+const SPIN: &str = env!("CARGO_BIN_EXE_spin");
+
+/// Pulls (count, p50_ns) of one key out of a JSON snapshot line.
+fn key_stats(line: &str, key: &str) -> (u64, u64) {
+    let at = line
+        .find(&format!("{{\"key\":\"{key}\""))
+        .unwrap_or_else(|| panic!("no key {key} in {line}"));
+    let field = |name: &str| -> u64 {
+        let rest = &line[at..];
+        let start = rest.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+        rest[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (field("count"), field("p50_ns"))
+}
+
+/// The log2 bucket `[2^k, 2^(k+1))` a value falls in, as its lower bound.
+fn log2_bucket(value: u64) -> u64 {
+    if value == 0 {
+        0
+    } else {
+        1 << (63 - value.leading_zeros())
+    }
+}
+
+/// bpftrace's `hist()` output: (bucket low bound, count) lines like `[512, 1K)  99 |@@|`.
+fn bpftrace_buckets(text: &str) -> Vec<(u64, u64)> {
+    let parse_bound = |s: &str| -> u64 {
+        let s = s.trim();
+        let (digits, scale) = match s.chars().last() {
+            Some('K') => (&s[..s.len() - 1], 1 << 10),
+            Some('M') => (&s[..s.len() - 1], 1 << 20),
+            Some('G') => (&s[..s.len() - 1], 1 << 30),
+            _ => (s, 1),
+        };
+        digits.parse::<u64>().unwrap() * scale
+    };
+    text.lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| {
+            let low = parse_bound(l[1..].split(',').next().unwrap());
+            let count = l
+                .split(')')
+                .nth(1)
+                .unwrap()
+                .split('|')
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            (low, count)
+        })
+        .collect()
+}
+
+/// spin calls getppid 1000000 times under `hist syscalls -- spin`: exactly 1000000
+/// getppid samples (the command's pid filter keeps other processes out), and the p50 is
+/// in the same log2 bucket as bpftrace's hist() of the same run.
+#[test]
+fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
+    require_root!();
+    require_tool!("bpftrace");
+    let mut bpftrace = Command::new("bpftrace")
+        .args([
+            "-e",
+            "tracepoint:raw_syscalls:sys_enter /comm == \"spin\" && args->id == 110/ { @s[tid] = nsecs; } \
+             tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bpftrace");
+    let mut reader = BufReader::new(bpftrace.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("Attaching") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "bpftrace ended early"
+        );
+    }
+    let json = hytrace_ok(&["hist", "syscalls", "--json", "--", SPIN, "1000000"]);
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(bpftrace.id() as libc::pid_t, libc::SIGINT);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    bpftrace.wait().unwrap();
+
+    let last = json.lines().last().expect("a final snapshot");
+    let (count, p50) = key_stats(last, "getppid");
+    assert_eq!(count, 1_000_000);
+    let buckets = bpftrace_buckets(&rest);
+    let total: u64 = buckets.iter().map(|b| b.1).sum();
+    assert_eq!(total, 1_000_000, "bpftrace saw {total}:\n{rest}");
+    let mut seen = 0;
+    let bpftrace_p50 = buckets
+        .iter()
+        .find(|(_, n)| {
+            seen += n;
+            seen * 2 >= total
+        })
+        .unwrap()
+        .0;
+    assert_eq!(
+        log2_bucket(p50),
+        bpftrace_p50,
+        "hytrace p50 {p50} ns; bpftrace:\n{rest}"
+    );
+}
+
+/// The text form has a row per syscall and a bar chart; nothing is left attached.
+#[test]
+fn syscalls_text_table_and_cleanup() {
+    require_root!();
+    let out = hytrace_ok(&["hist", "syscalls", "--", SPIN, "5000"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("syscalls: getppid "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row.split_whitespace().nth(2), Some("5000"), "{row}");
+    assert!(out.contains("@syscalls[getppid] (ns):"));
+    assert_eq!(hytrace_instances(), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_specs_are_one_line_errors() {
+    let out = hytrace(&["hist", "nonsense"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("unknown histogram spec 'nonsense'"),
+        "{stderr}"
+    );
+}
