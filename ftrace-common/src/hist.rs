@@ -6,7 +6,7 @@
 pub const SUB_BITS: u32 = 4;
 const SUBS: u64 = 1 << SUB_BITS;
 /// Number of slots needed for any u64 value.
-pub const SLOTS: u32 = ((64 - SUB_BITS + 1) << SUB_BITS) as u32;
+pub const SLOTS: u32 = (64 - SUB_BITS + 1) << SUB_BITS;
 
 /// The slot of a value: values below 16 get one slot each; above, slot = (log2 - 3) *
 /// 16 + the next four bits.
