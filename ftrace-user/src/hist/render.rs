@@ -23,7 +23,7 @@ pub fn human_ns(ns: u64) -> String {
 fn bound(value: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
     for (size, unit) in UNITS {
-        if value >= size && value % size == 0 {
+        if value >= size && value.is_multiple_of(size) {
             return format!("{}{unit}", value / size);
         }
     }
