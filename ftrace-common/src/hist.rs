@@ -7,6 +7,23 @@ pub const SUB_BITS: u32 = 4;
 const SUBS: u64 = 1 << SUB_BITS;
 /// Number of slots needed for any u64 value.
 pub const SLOTS: u32 = (64 - SUB_BITS + 1) << SUB_BITS;
+/// Values at or above this many nanoseconds (about 18 minutes) share the last slot of
+/// the compact tables, which then need only [`CAPPED_SLOTS`] slots per key.
+pub const CAPPED_NS: u64 = 1 << 40;
+/// Slots per key when values are capped at [`CAPPED_NS`].
+pub const CAPPED_SLOTS: u32 = (40 - SUB_BITS + 1) << SUB_BITS;
+/// Keys of the compact per-syscall tables (syscall numbers below this).
+pub const SYSCALL_KEYS: u32 = 512;
+
+/// The slot of `value` in a compact table (values capped at [`CAPPED_NS`] - 1).
+#[inline(always)]
+pub fn capped_slot_of(value: u64) -> u32 {
+    slot_of(if value >= CAPPED_NS {
+        CAPPED_NS - 1
+    } else {
+        value
+    })
+}
 
 /// The slot of a value: values below 16 get one slot each; above, slot = (log2 - 3) *
 /// 16 + the next four bits.
@@ -33,15 +50,6 @@ pub fn slot_bounds(slot: u32) -> (u64, u64) {
     (low, low + (width - 1))
 }
 
-/// Key of one histogram slot: which key (syscall number, irq, cpu…) and which slot.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SlotKey {
-    pub key: u64,
-    pub slot: u32,
-    pub _pad: u32,
-}
-
 /// Per key totals beside the slots: for the average and the maximum.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,10 +59,20 @@ pub struct KeyTotals {
     pub max_ns: u64,
 }
 
-/// A begin timestamp waiting for its end, per thread.
+/// A begin timestamp waiting for its end, per thread (`ts_ns == 0`: none).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PairStart {
+    pub ts_ns: u64,
+    pub key: u64,
+}
+
+/// The begin of the pair running on a CPU right now, and the thread it belongs to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuPairStart {
+    pub tid: u32,
+    pub _pad: u32,
     pub ts_ns: u64,
     pub key: u64,
 }
@@ -63,11 +81,11 @@ pub struct PairStart {
 pub mod lost {
     /// A start could not be stored (start map full).
     pub const START_MAP_FULL: u32 = 0;
-    /// A slot or totals entry could not be created (histogram map full).
-    pub const HIST_MAP_FULL: u32 = 1;
     /// An end came without a start (the thread began before attaching, or the start
     /// was lost).
-    pub const END_WITHOUT_START: u32 = 2;
+    pub const END_WITHOUT_START: u32 = 1;
+    /// The key does not fit the compact table (a syscall number >= SYSCALL_KEYS).
+    pub const KEY_OUT_OF_RANGE: u32 = 2;
     pub const COUNT: u32 = 3;
 }
 
@@ -75,9 +93,9 @@ pub mod lost {
 mod pod {
     // SAFETY: plain #[repr(C)] structs of integers with explicit padding fields: every
     // bit pattern is valid and there are no implicit padding bytes.
-    unsafe impl aya::Pod for super::SlotKey {}
-    // SAFETY: as above.
     unsafe impl aya::Pod for super::KeyTotals {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CpuPairStart {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::PairStart {}
 }
@@ -106,6 +124,9 @@ mod tests {
         assert_eq!(slot_bounds(16), (16, 16));
         assert_eq!(slot_bounds(17), (17, 17));
         assert_eq!(slot_bounds(slot_of(32)), (32, 33));
+        assert_eq!(capped_slot_of(u64::MAX), CAPPED_SLOTS - 1);
+        assert_eq!(capped_slot_of(CAPPED_NS - 1), CAPPED_SLOTS - 1);
+        assert_eq!(capped_slot_of(5000), slot_of(5000));
         // Width never exceeds 1/16 of the lower bound above 16.
         for slot in 16..SLOTS {
             let (low, high) = slot_bounds(slot);

@@ -18,11 +18,14 @@ use crate::{
 pub enum Which {
     /// `hytrace report` vs `trace-cmd report` on the same recording, and decode-only speed.
     Report,
+    /// Added cost per syscall of `hytrace hist syscalls` vs a bpftrace latency script.
+    Hist,
 }
 
 pub fn run(which: Which, events: u64) -> Result<()> {
     match which {
         Which::Report => report(events),
+        Which::Hist => hist(events),
     }
 }
 
@@ -122,4 +125,72 @@ fn count_events(dat: &Path) -> Result<u64> {
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
         .sum())
+}
+
+/// bpftrace's equivalent of `hytrace hist syscalls`, system-wide.
+const BPFTRACE_SYSCALL_HIST: &str = "tracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; } \
+    tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }";
+
+/// Nanoseconds per getppid of `spin calls`, best of three runs.
+fn ns_per_call(spin: &Path, calls: u64) -> Result<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let seconds = time_to_null(Command::new(spin).arg(calls.to_string()))?;
+        best = best.min(seconds);
+    }
+    Ok(best * 1e9 / calls as f64)
+}
+
+fn interrupt(child: &mut std::process::Child) -> Result<()> {
+    run_checked(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
+    child.wait()?;
+    Ok(())
+}
+
+fn hist(calls: u64) -> Result<()> {
+    ensure_tracefs()?;
+    ensure_test_packages()?;
+    build()?;
+    let spin = workspace_root().join("target/release/spin");
+    let alone = ns_per_call(&spin, calls)?;
+    println!("getppid alone: {alone:.0} ns per call ({calls} calls, best of 3)");
+
+    let mut hytrace = Command::new(hytrace_binary())
+        .args(["hist", "syscalls", "--json"])
+        .stdout(Stdio::null())
+        .spawn()?;
+    // hist prints nothing until it ends; give it time to load and attach.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let with_hytrace = ns_per_call(&spin, calls);
+    interrupt(&mut hytrace)?;
+    let with_hytrace = with_hytrace?;
+
+    let mut bpftrace = Command::new("bpftrace")
+        .args(["-e", BPFTRACE_SYSCALL_HIST])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut reader = std::io::BufReader::new(bpftrace.stdout.take().context("bpftrace stdout")?);
+    let mut line = String::new();
+    while !line.starts_with("Attaching") {
+        line.clear();
+        if std::io::BufRead::read_line(&mut reader, &mut line)? == 0 {
+            bail!("bpftrace ended before attaching");
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let with_bpftrace = ns_per_call(&spin, calls);
+    interrupt(&mut bpftrace)?;
+    let with_bpftrace = with_bpftrace?;
+
+    let added_hytrace = with_hytrace - alone;
+    let added_bpftrace = with_bpftrace - alone;
+    println!(
+        "under hytrace hist syscalls: {with_hytrace:.0} ns (+{added_hytrace:.0} ns); under bpftrace: {with_bpftrace:.0} ns (+{added_bpftrace:.0} ns)"
+    );
+    println!(
+        "hytrace's added cost is {:.2}x bpftrace's (goal: at most 0.25x)",
+        added_hytrace / added_bpftrace
+    );
+    Ok(())
 }

@@ -32,10 +32,10 @@ enum Task {
     Test,
     /// Run a benchmark against its peer tool and print the ratios.
     Bench {
-        /// Which benchmark: `report`.
+        /// Which benchmark.
         #[arg(value_enum)]
         which: bench::Which,
-        /// Number of events in the generated recording.
+        /// Size of the workload: events in the recording (report) or getppid calls (hist).
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
     },

@@ -3,10 +3,10 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap as BpfHashMap, MapError, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap as BpfHashMap, MapError, PerCpuArray},
     programs::RawTracePoint,
 };
-use ftrace_common::hist::{KeyTotals, PairStart, SlotKey, lost};
+use ftrace_common::hist::{CAPPED_SLOTS, KeyTotals, PairStart, SYSCALL_KEYS, lost};
 use thiserror::Error;
 
 use super::EBPF_OBJECT;
@@ -14,6 +14,7 @@ use crate::hist::{KeyHistogram, histogram::build, syscall_names::syscall_name};
 
 const ENTER: &str = "syscall_latency_enter";
 const EXIT: &str = "syscall_latency_exit";
+const SWITCH: &str = "syscall_latency_switch";
 
 #[derive(Debug, Error)]
 pub enum AggregatorError {
@@ -48,7 +49,11 @@ impl SyscallLatency {
             .override_global("TARGET_TGID", &tgid, true)
             .load(EBPF_OBJECT)
             .map_err(|e| AggregatorError::Load(Box::new(e)))?;
-        for (program, tracepoint) in [(ENTER, "sys_enter"), (EXIT, "sys_exit")] {
+        for (program, tracepoint) in [
+            (SWITCH, "sched_switch"),
+            (ENTER, "sys_enter"),
+            (EXIT, "sys_exit"),
+        ] {
             let attach_error = |source| AggregatorError::Attach {
                 program,
                 tracepoint,
@@ -72,20 +77,14 @@ impl SyscallLatency {
     /// The histograms so far, one per syscall, most samples first.
     pub fn histograms(&self) -> Result<Vec<KeyHistogram>, AggregatorError> {
         let map_error = |map| move |source| AggregatorError::Map { map, source };
-        let slots: PerCpuHashMap<_, SlotKey, u64> =
-            PerCpuHashMap::try_from(self.map("SYSCALL_SLOTS")?)
-                .map_err(map_error("SYSCALL_SLOTS"))?;
-        let mut slot_counts = Vec::new();
-        for entry in slots.iter() {
-            let (key, values) = entry.map_err(map_error("SYSCALL_SLOTS"))?;
-            slot_counts.push((key.key, key.slot, values.iter().sum::<u64>()));
-        }
-        let totals: PerCpuHashMap<_, u64, KeyTotals> =
-            PerCpuHashMap::try_from(self.map("SYSCALL_TOTALS")?)
-                .map_err(map_error("SYSCALL_TOTALS"))?;
+        let totals: PerCpuArray<_, KeyTotals> = PerCpuArray::try_from(self.map("SYSCALL_TOTALS")?)
+            .map_err(map_error("SYSCALL_TOTALS"))?;
+        let slots: Array<_, u64> =
+            Array::try_from(self.map("SYSCALL_SLOTS")?).map_err(map_error("SYSCALL_SLOTS"))?;
         let mut key_totals = Vec::new();
-        for entry in totals.iter() {
-            let (key, values) = entry.map_err(map_error("SYSCALL_TOTALS"))?;
+        let mut slot_counts = Vec::new();
+        for key in 0..SYSCALL_KEYS {
+            let values = totals.get(&key, 0).map_err(map_error("SYSCALL_TOTALS"))?;
             let sum = values
                 .iter()
                 .fold(KeyTotals::default(), |acc, t| KeyTotals {
@@ -93,7 +92,19 @@ impl SyscallLatency {
                     sum_ns: acc.sum_ns + t.sum_ns,
                     max_ns: acc.max_ns.max(t.max_ns),
                 });
-            key_totals.push((key, sum));
+            if sum.count == 0 {
+                continue;
+            }
+            key_totals.push((u64::from(key), sum));
+            // Only keys with samples have slots worth reading.
+            for slot in 0..CAPPED_SLOTS {
+                let n = slots
+                    .get(&(key * CAPPED_SLOTS + slot), 0)
+                    .map_err(map_error("SYSCALL_SLOTS"))?;
+                if n > 0 {
+                    slot_counts.push((u64::from(key), slot, n));
+                }
+            }
         }
         Ok(build(slot_counts, key_totals, syscall_name))
     }
@@ -109,8 +120,8 @@ impl SyscallLatency {
         let mut out = Vec::new();
         for (index, name) in [
             (lost::START_MAP_FULL, "start_map_full"),
-            (lost::HIST_MAP_FULL, "hist_map_full"),
             (lost::END_WITHOUT_START, "end_without_start"),
+            (lost::KEY_OUT_OF_RANGE, "key_out_of_range"),
         ] {
             let values = counters.get(&index, 0).map_err(map_error)?;
             out.push((name, values.iter().sum()));
@@ -118,8 +129,8 @@ impl SyscallLatency {
         Ok(out)
     }
 
-    /// Threads inside a syscall right now (started, not ended).
-    pub fn pending(&self) -> usize {
+    /// Threads the aggregator has seen enter a syscall.
+    pub fn threads_seen(&self) -> usize {
         self.map("SYSCALL_START")
             .ok()
             .and_then(|m| BpfHashMap::<_, u32, PairStart>::try_from(m).ok())
