@@ -14,6 +14,9 @@ pub const CAPPED_NS: u64 = 1 << 40;
 pub const CAPPED_SLOTS: u32 = (40 - SUB_BITS + 1) << SUB_BITS;
 /// Keys of the compact per-syscall tables (syscall numbers below this).
 pub const SYSCALL_KEYS: u32 = 512;
+/// Keys of the per-CPU pair aggregator's tables as built; the loader may shrink or
+/// grow them per spec (irq numbers, softirq vectors).
+pub const PAIR_KEYS: u32 = 1024;
 
 /// The slot of `value` in a compact table (values capped at [`CAPPED_NS`] - 1).
 #[inline(always)]

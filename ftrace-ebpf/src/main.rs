@@ -7,6 +7,9 @@
 //! `syscall_latency_enter`, `syscall_latency_exit`: per-syscall latency histograms
 //! (see syscall_latency.rs).
 //!
+//! `cpu_pair_begin`, `cpu_pair_end`: latency of irq and softirq handlers per number
+//! (see cpu_pair_latency.rs).
+//!
 //! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
 //! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -15,6 +18,8 @@
 #![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
+#[cfg(target_arch = "bpf")]
+mod cpu_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod syscall_latency;
 

@@ -150,3 +150,42 @@ fn unknown_specs_are_one_line_errors() {
         "{stderr}"
     );
 }
+
+/// Direct-I/O writes make the disk interrupt: the irq and softirq histograms of the
+/// run are non-empty (every listed key has samples) and the disk irqs number at least
+/// the writes.
+#[test]
+fn irq_and_softirq_fill_under_disk_load() {
+    require_root!();
+    let dir = hytrace_tests::TempDir::new("irq");
+    let target = dir.path_str("direct.bin");
+    let script =
+        format!("dd if=/dev/zero of={target} bs=64k count=64 oflag=direct,sync 2>/dev/null");
+    let json = hytrace_ok(&[
+        "hist", "irq", "softirq", "--json", "--", "sh", "-c", &script,
+    ]);
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    for (line, spec) in lines.iter().zip(["irq", "softirq"]) {
+        assert!(
+            line.starts_with(&format!("{{\"spec\":\"{spec}\"")),
+            "{line}"
+        );
+        let counts: Vec<u64> = line
+            .split("\"count\":")
+            .skip(1)
+            .map(|s| s.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            !counts.is_empty() && counts.iter().all(|&n| n > 0),
+            "{spec}: {line}"
+        );
+    }
+    // 64 synchronous 64 KiB writes complete with at least 64 disk interrupts.
+    let irq_total: u64 = lines[0]
+        .split("\"count\":")
+        .skip(1)
+        .map(|s| s.split(',').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(irq_total >= 64, "{}", lines[0]);
+}

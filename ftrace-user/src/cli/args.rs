@@ -203,11 +203,15 @@ pub struct ListArgs {
 ///
 /// SPEC:
 ///   syscalls    sys_enter -> sys_exit of each thread, keyed by syscall name
+///               (COMMAND's or -P's process only, when given)
+///   irq         irq_handler_entry -> irq_handler_exit, keyed by irq (all CPUs)
+///   softirq     softirq_entry -> softirq_exit, keyed by vector (all CPUs)
 ///
 /// Examples:
 ///   hytrace hist syscalls -- ./spin 1000000
 ///   hytrace hist syscalls --interval 1 --duration 10
 ///   hytrace hist syscalls -P 1234 --json
+///   hytrace hist irq softirq --duration 5
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct HistArgs {

@@ -9,14 +9,14 @@ use anyhow::{Context, Result, bail};
 
 use super::{args::HistArgs, record::is_root};
 use crate::{
-    bpf::syscall_latency::SyscallLatency,
+    bpf::latency::LatencyAggregator,
     hist::{Snapshot, render},
     record::child::GatedChild,
     session::{EndSignals, StopReason, wait_for_end},
 };
 
 /// Specs this version aggregates.
-const SPECS: &[&str] = &["syscalls"];
+const SPECS: &[&str] = &["syscalls", "irq", "softirq"];
 
 fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
@@ -62,7 +62,14 @@ async fn measure(
         Some(GatedChild::spawn(&args.command)?)
     };
     let tgid = args.pid.or(command.as_ref().map(|c| c.pid)).unwrap_or(0);
-    let aggregator = SyscallLatency::attach(tgid)?;
+    let mut aggregators = Vec::new();
+    for spec in &args.specs {
+        aggregators.push(match spec.as_str() {
+            "syscalls" => LatencyAggregator::syscalls(tgid)?,
+            "irq" => LatencyAggregator::irq()?,
+            _ => LatencyAggregator::softirq()?,
+        });
+    }
     let started = Instant::now();
     if let Some(child) = command.as_mut() {
         child.release()?;
@@ -70,7 +77,7 @@ async fn measure(
     let live = !args.json && std::io::stdout().is_terminal();
     let mut tick_error = None;
     let reason = wait_for_end(command.as_mut(), duration, &mut signals, interval, || {
-        if let Err(error) = print_snapshot(&aggregator, args, started, live) {
+        if let Err(error) = print_snapshots(&aggregators, args, started, live) {
             tick_error.get_or_insert(error);
         }
     })
@@ -78,8 +85,8 @@ async fn measure(
     if let Some(error) = tick_error {
         return Err(error);
     }
-    print_snapshot(&aggregator, args, started, false)?;
-    drop(aggregator);
+    print_snapshots(&aggregators, args, started, false)?;
+    drop(aggregators);
     match reason {
         StopReason::Signal(name) => eprintln!("hytrace: stopped by {name}"),
         StopReason::CommandExited(Some(code)) if code != 0 => {
@@ -90,28 +97,33 @@ async fn measure(
     Ok(0)
 }
 
-fn print_snapshot(
-    aggregator: &SyscallLatency,
+fn print_snapshots(
+    aggregators: &[LatencyAggregator],
     args: &HistArgs,
     started: Instant,
     live: bool,
 ) -> Result<()> {
-    let snapshot = Snapshot {
-        spec: "syscalls".to_string(),
-        time_ns: started.elapsed().as_nanos() as u64,
-        keys: aggregator.histograms()?,
-        lost: aggregator.lost()?,
-    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.json {
-        writeln!(out, "{}", render::json(&snapshot))?;
-    } else {
-        if live {
-            // Redraw in place.
-            write!(out, "\x1b[H\x1b[2J")?;
+    if live {
+        // Redraw in place.
+        write!(out, "\x1b[H\x1b[2J")?;
+    }
+    for (i, aggregator) in aggregators.iter().enumerate() {
+        let snapshot = Snapshot {
+            spec: aggregator.spec.to_string(),
+            time_ns: started.elapsed().as_nanos() as u64,
+            keys: aggregator.histograms()?,
+            lost: aggregator.lost()?,
+        };
+        if args.json {
+            writeln!(out, "{}", render::json(&snapshot))?;
+        } else {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write!(out, "{}", render::text(&snapshot, args.top))?;
         }
-        write!(out, "{}", render::text(&snapshot, args.top))?;
     }
     out.flush()?;
     Ok(())
