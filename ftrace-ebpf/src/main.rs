@@ -10,6 +10,9 @@
 //! `cpu_pair_begin`, `cpu_pair_end`: latency of irq and softirq handlers per number
 //! (see cpu_pair_latency.rs).
 //!
+//! `func_latency_entry`, `func_latency_exit`: latency of a user function per call
+//! (see thread_pair_latency.rs).
+//!
 //! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
 //! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -22,6 +25,8 @@
 mod cpu_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod syscall_latency;
+#[cfg(target_arch = "bpf")]
+mod thread_pair_latency;
 
 #[cfg(target_arch = "bpf")]
 mod programs {

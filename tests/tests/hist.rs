@@ -70,11 +70,49 @@ fn bpftrace_buckets(text: &str) -> Vec<(u64, u64)> {
 
 /// spin calls getppid 1000000 times under `hist syscalls -- spin`: exactly 1000000
 /// getppid samples (the command's pid filter keeps other processes out), and the p50 is
-/// in the same log2 bucket as bpftrace's hist() of the same run.
+/// in the same log2 bucket as bpftrace's hist() of the same run. hytrace attaches first
+/// and bpftrace second (spin waits for a start file), so each tool's span includes the
+/// other's probe work about equally.
 #[test]
 fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
     require_root!();
     require_tool!("bpftrace");
+    let dir = hytrace_tests::TempDir::new("bpftrace-peer");
+    let start_file = dir.path_str("go");
+    let hytrace = Command::new(hytrace_tests::hytrace_bin())
+        .args([
+            "hist",
+            "syscalls",
+            "--json",
+            "--",
+            SPIN,
+            "1000000",
+            &start_file,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start hytrace");
+    // hytrace has attached once its command has exec'd into spin (it waits at hytrace's
+    // start gate until then, and then at the start file).
+    let started = std::time::Instant::now();
+    let children = format!("/proc/{0}/task/{0}/children", hytrace.id());
+    loop {
+        let child = std::fs::read_to_string(&children).unwrap_or_default();
+        let comm = child
+            .split_whitespace()
+            .next()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+            .unwrap_or_default();
+        if comm.trim() == "spin" {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "hytrace did not start spin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let mut bpftrace = Command::new("bpftrace")
         .args([
             "-e",
@@ -94,7 +132,11 @@ fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
             "bpftrace ended early"
         );
     }
-    let json = hytrace_ok(&["hist", "syscalls", "--json", "--", SPIN, "1000000"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&start_file, b"").unwrap();
+    let out = hytrace.wait_with_output().expect("wait for hytrace");
+    assert!(out.status.success());
+    let json = String::from_utf8(out.stdout).unwrap();
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
         libc::kill(bpftrace.id() as libc::pid_t, libc::SIGINT);
@@ -188,4 +230,30 @@ fn irq_and_softirq_fill_under_disk_load() {
         .map(|s| s.split(',').next().unwrap().parse::<u64>().unwrap())
         .sum();
     assert!(irq_total >= 64, "{}", lines[0]);
+}
+
+const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
+
+/// sleeper calls nap (a 1 ms sleep) 200 times: 200 samples, p50 between 1 and 2 ms.
+#[test]
+fn uprobe_measures_each_call_of_a_user_function() {
+    require_root!();
+    let spec = format!("uprobe:{SLEEPER}:nap");
+    let json = hytrace_ok(&["hist", &spec, "--json", "--", SLEEPER, "200"]);
+    let (count, p50) = key_stats(json.lines().last().unwrap(), "nap");
+    assert_eq!(count, 200, "{json}");
+    assert!((1_000_000..2_000_000).contains(&p50), "p50 {p50} ns");
+    let out = hytrace(&[
+        "hist",
+        &format!("uprobe:{SLEEPER}:no_such_function"),
+        "--",
+        SLEEPER,
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no function named no_such_function"),
+        "{stderr}"
+    );
 }

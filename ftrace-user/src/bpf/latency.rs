@@ -6,13 +6,17 @@
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, MapError, PerCpuArray},
-    programs::RawTracePoint,
+    programs::{
+        RawTracePoint, UProbe,
+        uprobe::{UProbeAttachLocation, UProbeScope},
+    },
 };
 use ftrace_common::hist::{CAPPED_SLOTS, KeyTotals, PAIR_KEYS, SYSCALL_KEYS, lost};
 use thiserror::Error;
 
 use super::EBPF_OBJECT;
 use crate::hist::{KeyHistogram, histogram::build, syscall_names::syscall_name};
+use crate::symbols::elf::symbol_file_offset;
 
 /// Map names of one aggregator's tables (layout in `ftrace_common::hist`).
 struct Tables {
@@ -40,7 +44,9 @@ pub enum AggregatorError {
     Load(#[source] Box<aya::EbpfError>),
     #[error("the eBPF object lacks {0}")]
     Missing(&'static str),
-    #[error("cannot load or attach {program} on raw tracepoint {tracepoint}")]
+    #[error("{path}: {reason}")]
+    Target { path: String, reason: String },
+    #[error("cannot load or attach {program} at {tracepoint}")]
     Attach {
         program: &'static str,
         tracepoint: &'static str,
@@ -106,6 +112,60 @@ impl LatencyAggregator {
                 .get(vec as usize)
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| format!("vec{vec}"))
+        })
+    }
+
+    /// Latency per call of user function `symbol` in the ELF file `path` (symbol
+    /// resolved to a file offset with the object crate), in one process or all.
+    pub fn uprobe(
+        path: &str,
+        symbol: &str,
+        pid: Option<u32>,
+    ) -> Result<LatencyAggregator, AggregatorError> {
+        let elf = std::fs::read(path).map_err(|source| AggregatorError::Target {
+            path: path.to_string(),
+            reason: source.to_string(),
+        })?;
+        let offset = symbol_file_offset(&elf, symbol).map_err(|e| AggregatorError::Target {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        let scope = match pid.and_then(std::num::NonZeroU32::new) {
+            Some(pid) => UProbeScope::OneProcess(pid),
+            None => UProbeScope::AllProcesses,
+        };
+        let mut ebpf = EbpfLoader::new()
+            .load(EBPF_OBJECT)
+            .map_err(|e| AggregatorError::Load(Box::new(e)))?;
+        for (program, point) in [
+            ("func_latency_entry", "entry"),
+            ("func_latency_exit", "return"),
+        ] {
+            let attach_error = |source| AggregatorError::Attach {
+                program,
+                tracepoint: point,
+                source,
+            };
+            let prog: &mut UProbe = ebpf
+                .program_mut(program)
+                .ok_or(AggregatorError::Missing(program))?
+                .try_into()
+                .map_err(attach_error)?;
+            prog.load().map_err(attach_error)?;
+            prog.attach(UProbeAttachLocation::AbsoluteOffset(offset), path, scope)
+                .map_err(attach_error)?;
+        }
+        let name = symbol.to_string();
+        Ok(LatencyAggregator {
+            spec: "uprobe",
+            ebpf,
+            tables: Tables {
+                slots: "FUNC_SLOTS",
+                totals: "FUNC_TOTALS",
+                lost: "FUNC_LOST",
+                keys: 1,
+            },
+            key_name: Box::new(move |_| name.clone()),
         })
     }
 

@@ -206,12 +206,15 @@ pub struct ListArgs {
 ///               (COMMAND's or -P's process only, when given)
 ///   irq         irq_handler_entry -> irq_handler_exit, keyed by irq (all CPUs)
 ///   softirq     softirq_entry -> softirq_exit, keyed by vector (all CPUs)
+///   uprobe:PATH:SYMBOL
+///               entry -> return of a user function (uprobe + uretprobe), per call
 ///
 /// Examples:
 ///   hytrace hist syscalls -- ./spin 1000000
 ///   hytrace hist syscalls --interval 1 --duration 10
 ///   hytrace hist syscalls -P 1234 --json
 ///   hytrace hist irq softirq --duration 5
+///   hytrace hist uprobe:./sleeper:nap -- ./sleeper 200
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct HistArgs {

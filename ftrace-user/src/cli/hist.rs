@@ -15,8 +15,8 @@ use crate::{
     session::{EndSignals, StopReason, wait_for_end},
 };
 
-/// Specs this version aggregates.
-const SPECS: &[&str] = &["syscalls", "irq", "softirq"];
+/// Specs this version aggregates (uprobe:PATH:SYMBOL besides).
+const SPECS: &[&str] = &["syscalls", "irq", "softirq", "uprobe:PATH:SYMBOL"];
 
 fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
@@ -30,7 +30,7 @@ fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
 
 pub fn run(args: &HistArgs) -> Result<i32> {
     for spec in &args.specs {
-        if !SPECS.contains(&spec.as_str()) {
+        if !SPECS.contains(&spec.as_str()) && parse_uprobe(spec).is_none() {
             bail!(
                 "unknown histogram spec '{spec}' (available: {})",
                 SPECS.join(", ")
@@ -64,9 +64,12 @@ async fn measure(
     let tgid = args.pid.or(command.as_ref().map(|c| c.pid)).unwrap_or(0);
     let mut aggregators = Vec::new();
     for spec in &args.specs {
-        aggregators.push(match spec.as_str() {
-            "syscalls" => LatencyAggregator::syscalls(tgid)?,
-            "irq" => LatencyAggregator::irq()?,
+        aggregators.push(match (spec.as_str(), parse_uprobe(spec)) {
+            (_, Some((path, symbol))) => {
+                LatencyAggregator::uprobe(path, symbol, (tgid != 0).then_some(tgid))?
+            }
+            ("syscalls", _) => LatencyAggregator::syscalls(tgid)?,
+            ("irq", _) => LatencyAggregator::irq()?,
             _ => LatencyAggregator::softirq()?,
         });
     }
@@ -127,4 +130,27 @@ fn print_snapshots(
     }
     out.flush()?;
     Ok(())
+}
+
+/// `uprobe:PATH:SYMBOL` → (PATH, SYMBOL).
+fn parse_uprobe(spec: &str) -> Option<(&str, &str)> {
+    let rest = spec.strip_prefix("uprobe:")?;
+    let (path, symbol) = rest.rsplit_once(':')?;
+    (!path.is_empty() && !symbol.is_empty()).then_some((path, symbol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uprobe_specs_split_at_the_last_colon() {
+        assert_eq!(
+            parse_uprobe("uprobe:./sleeper:nap"),
+            Some(("./sleeper", "nap"))
+        );
+        assert_eq!(parse_uprobe("uprobe:/a:b/c:f"), Some(("/a:b/c", "f")));
+        assert_eq!(parse_uprobe("uprobe:nocolon"), None);
+        assert_eq!(parse_uprobe("syscalls"), None);
+    }
 }

@@ -1,6 +1,8 @@
 //! Kernel symbol tables stored in a recording: /proc/kallsyms and printk_formats text,
-//! parsed into lookup tables for rendering `%ps` and trace_printk formats.
+//! parsed into lookup tables for rendering `%ps` and trace_printk formats; and ELF
+//! function symbols to file offsets for uprobes.
 
+pub mod elf;
 pub mod kallsyms;
 pub mod printk;
 
