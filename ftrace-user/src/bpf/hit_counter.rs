@@ -1,7 +1,7 @@
 //! Counts how often each recorded tracepoint fires, in the kernel, with one raw
 //! tracepoint program per event (each copy owns a one-slot per-CPU counter).
 
-use aya::{Ebpf, EbpfLoader, maps::PerCpuArray, programs::RawTracePoint};
+use aya::{Ebpf, maps::PerCpuArray, programs::RawTracePoint};
 use ftrace_common::{HIT_COUNTER_MAP, HIT_COUNTER_PROGRAM};
 use thiserror::Error;
 
@@ -56,7 +56,7 @@ impl HitCounter {
 }
 
 fn load_and_attach(tracepoint: &str) -> Result<Ebpf, HitCounterError> {
-    let mut ebpf = EbpfLoader::new()
+    let mut ebpf = super::loader_keeping(&[])
         .load(EBPF_OBJECT)
         .map_err(|e| HitCounterError::Load(Box::new(e)))?;
     let program: &mut RawTracePoint = ebpf

@@ -72,7 +72,8 @@ pub struct LatencyAggregator {
 impl LatencyAggregator {
     /// Per-syscall latency; `tgid` limits it to one process (0 = all).
     pub fn syscalls(tgid: u32) -> Result<LatencyAggregator, AggregatorError> {
-        let mut loader = EbpfLoader::new();
+        let mut loader =
+            super::loader_keeping(&["SYSCALL_SLOTS", "SYSCALL_TOTALS", "SYSCALL_START"]);
         loader.override_global("TARGET_TGID", &tgid, true);
         let ebpf = load_attached(
             &mut loader,
@@ -134,7 +135,7 @@ impl LatencyAggregator {
             Some(pid) => UProbeScope::OneProcess(pid),
             None => UProbeScope::AllProcesses,
         };
-        let mut ebpf = EbpfLoader::new()
+        let mut ebpf = super::loader_keeping(&["FUNC_SLOTS", "FUNC_START"])
             .load(EBPF_OBJECT)
             .map_err(|e| AggregatorError::Load(Box::new(e)))?;
         for (program, point) in [
@@ -176,7 +177,7 @@ impl LatencyAggregator {
         keys: u32,
         key_name: impl Fn(u64) -> String + 'static,
     ) -> Result<LatencyAggregator, AggregatorError> {
-        let mut loader = EbpfLoader::new();
+        let mut loader = super::loader_keeping(&[]);
         loader
             .map_max_entries("PAIR_SLOTS", keys * CAPPED_SLOTS)
             .map_max_entries("PAIR_TOTALS", keys);

@@ -11,3 +11,25 @@ pub mod probe;
 /// The eBPF object built from `ftrace-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ftrace-ebpf"));
+
+/// The latency tables of the object, by aggregator.
+const TABLE_MAPS: &[&str] = &[
+    "SYSCALL_SLOTS",
+    "SYSCALL_TOTALS",
+    "SYSCALL_START",
+    "PAIR_SLOTS",
+    "PAIR_TOTALS",
+    "FUNC_SLOTS",
+    "FUNC_START",
+];
+
+/// A loader that shrinks every latency table but those named in `keep` to one entry:
+/// loading the object creates every map it defines (megabytes each at full size), and
+/// the hit counters load one copy per recorded event.
+pub(crate) fn loader_keeping<'a>(keep: &[&str]) -> aya::EbpfLoader<'a> {
+    let mut loader = aya::EbpfLoader::new();
+    for map in TABLE_MAPS.iter().filter(|m| !keep.contains(m)) {
+        loader.map_max_entries(map, 1);
+    }
+    loader
+}

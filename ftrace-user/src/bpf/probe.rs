@@ -3,7 +3,7 @@
 //! programs (from the embedded object) against real kernel functions.
 
 use aya::{
-    Btf, EbpfLoader,
+    Btf,
     programs::{BtfTracePoint, FEntry, Program, ProgramError, ProgramType},
 };
 use ftrace_common::{PROBE_FENTRY_PROGRAM, PROBE_TP_BTF_PROGRAM};
@@ -73,7 +73,7 @@ where
     for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
 {
     let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
-    let mut ebpf = EbpfLoader::new()
+    let mut ebpf = super::loader_keeping(&[])
         .load(EBPF_OBJECT)
         .map_err(|e| e.to_string())?;
     let program: &mut P = ebpf
