@@ -13,6 +13,8 @@
 //! `func_latency_entry`, `func_latency_exit`: latency of a user function per call
 //! (see thread_pair_latency.rs).
 //!
+//! `runq_wakeup`, `runq_switch`: run-queue latency per CPU (see runq_latency.rs).
+//!
 //! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
 //! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -23,6 +25,8 @@
 
 #[cfg(target_arch = "bpf")]
 mod cpu_pair_latency;
+#[cfg(target_arch = "bpf")]
+mod runq_latency;
 #[cfg(target_arch = "bpf")]
 mod syscall_latency;
 #[cfg(target_arch = "bpf")]

@@ -257,3 +257,24 @@ fn uprobe_measures_each_call_of_a_user_function() {
         "{stderr}"
     );
 }
+
+/// Two busy threads pinned to CPU 0 wait for each other on the run queue: the runq
+/// histogram of CPU 0 fills, with waits of a scheduler slice (over 1 ms) among them.
+#[test]
+fn runq_fills_when_two_busy_tasks_share_a_cpu() {
+    require_root!();
+    let script = format!("taskset -c 0 {SPIN} 3000000 & taskset -c 0 {SPIN} 3000000; wait");
+    let json = hytrace_ok(&["hist", "runq", "--json", "--", "sh", "-c", &script]);
+    let last = json.lines().last().expect("a snapshot");
+    assert!(last.starts_with("{\"spec\":\"runq\""), "{last}");
+    let (count, _) = key_stats(last, "cpu0");
+    assert!(count >= 10, "{last}");
+    let at = last.find("{\"key\":\"cpu0\"").unwrap();
+    let max: u64 = last[at..]
+        .split("\"max_ns\":")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(max >= 1_000_000, "longest wait {max} ns: {last}");
+}

@@ -7,7 +7,7 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, MapError, PerCpuArray},
     programs::{
-        RawTracePoint, UProbe,
+        RawTracePoint, TracePoint, UProbe,
         uprobe::{UProbeAttachLocation, UProbeScope},
     },
 };
@@ -16,7 +16,11 @@ use thiserror::Error;
 
 use super::EBPF_OBJECT;
 use crate::hist::{KeyHistogram, histogram::build, syscall_names::syscall_name};
-use crate::symbols::elf::symbol_file_offset;
+use crate::{
+    format::parse_event_format,
+    symbols::elf::symbol_file_offset,
+    tracefs::{EventId, Tracefs},
+};
 
 /// Map names of one aggregator's tables (layout in `ftrace_common::hist`).
 struct Tables {
@@ -167,6 +171,86 @@ impl LatencyAggregator {
                 keys: 1,
             },
             key_name: Box::new(move |_| name.clone()),
+        })
+    }
+
+    /// Run-queue latency (wakeup or preemption to switch-in) per CPU. Reads the sched
+    /// events' field offsets from their tracefs format files.
+    pub fn runq(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
+        let offset = |event: &str, field: &str| -> Result<u32, AggregatorError> {
+            let id = EventId {
+                system: "sched".into(),
+                name: event.into(),
+            };
+            let text = tracefs
+                .event_format(&id)
+                .map_err(|e| AggregatorError::Target {
+                    path: format!("sched:{event}"),
+                    reason: e.to_string(),
+                })?;
+            let format =
+                parse_event_format("sched", &text).map_err(|e| AggregatorError::Target {
+                    path: format!("sched:{event}"),
+                    reason: e.to_string(),
+                })?;
+            format
+                .field(field)
+                .map(|f| f.offset as u32)
+                .ok_or_else(|| AggregatorError::Target {
+                    path: format!("sched:{event}"),
+                    reason: format!("no field {field}"),
+                })
+        };
+        let wakeup_pid = offset("sched_wakeup", "pid")?;
+        let prev_pid = offset("sched_switch", "prev_pid")?;
+        let prev_state = offset("sched_switch", "prev_state")?;
+        let next_pid = offset("sched_switch", "next_pid")?;
+        let mut loader = super::loader_keeping(&["RUNQ_START", "RUNQ_SLOTS", "RUNQ_TOTALS"]);
+        loader
+            .override_global("RUNQ_WAKEUP_PID_OFFSET", &wakeup_pid, true)
+            .override_global("RUNQ_PREV_PID_OFFSET", &prev_pid, true)
+            .override_global("RUNQ_PREV_STATE_OFFSET", &prev_state, true)
+            .override_global("RUNQ_NEXT_PID_OFFSET", &next_pid, true);
+        let mut ebpf = loader
+            .load(EBPF_OBJECT)
+            .map_err(|e| AggregatorError::Load(Box::new(e)))?;
+        for (program, events) in [
+            ("runq_wakeup", &["sched_wakeup", "sched_wakeup_new"][..]),
+            ("runq_switch", &["sched_switch"][..]),
+        ] {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(program)
+                .ok_or(AggregatorError::Missing(program))?
+                .try_into()
+                .map_err(|source| AggregatorError::Attach {
+                    program,
+                    tracepoint: "sched",
+                    source,
+                })?;
+            prog.load().map_err(|source| AggregatorError::Attach {
+                program,
+                tracepoint: "sched",
+                source,
+            })?;
+            for event in events {
+                prog.attach("sched", event)
+                    .map_err(|source| AggregatorError::Attach {
+                        program,
+                        tracepoint: event,
+                        source,
+                    })?;
+            }
+        }
+        Ok(LatencyAggregator {
+            spec: "runq",
+            ebpf,
+            tables: Tables {
+                slots: "RUNQ_SLOTS",
+                totals: "RUNQ_TOTALS",
+                lost: "RUNQ_LOST",
+                keys: PAIR_KEYS,
+            },
+            key_name: Box::new(|cpu| format!("cpu{cpu}")),
         })
     }
 

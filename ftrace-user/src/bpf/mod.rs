@@ -21,6 +21,9 @@ const TABLE_MAPS: &[&str] = &[
     "PAIR_TOTALS",
     "FUNC_SLOTS",
     "FUNC_START",
+    "RUNQ_START",
+    "RUNQ_SLOTS",
+    "RUNQ_TOTALS",
 ];
 
 /// A loader that shrinks every latency table but those named in `keep` to one entry:

@@ -204,6 +204,7 @@ pub struct ListArgs {
 /// SPEC:
 ///   syscalls    sys_enter -> sys_exit of each thread, keyed by syscall name
 ///               (COMMAND's or -P's process only, when given)
+///   runq        wakeup (or preemption) -> switch-in of each task, keyed by CPU
 ///   irq         irq_handler_entry -> irq_handler_exit, keyed by irq (all CPUs)
 ///   softirq     softirq_entry -> softirq_exit, keyed by vector (all CPUs)
 ///   uprobe:PATH:SYMBOL

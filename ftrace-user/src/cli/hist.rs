@@ -13,10 +13,11 @@ use crate::{
     hist::{Snapshot, render},
     record::child::GatedChild,
     session::{EndSignals, StopReason, wait_for_end},
+    tracefs::Tracefs,
 };
 
 /// Specs this version aggregates (uprobe:PATH:SYMBOL besides).
-const SPECS: &[&str] = &["syscalls", "irq", "softirq", "uprobe:PATH:SYMBOL"];
+const SPECS: &[&str] = &["syscalls", "runq", "irq", "softirq", "uprobe:PATH:SYMBOL"];
 
 fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
@@ -70,6 +71,7 @@ async fn measure(
             }
             ("syscalls", _) => LatencyAggregator::syscalls(tgid)?,
             ("irq", _) => LatencyAggregator::irq()?,
+            ("runq", _) => LatencyAggregator::runq(&Tracefs::open()?)?,
             _ => LatencyAggregator::softirq()?,
         });
     }
