@@ -53,6 +53,15 @@ pub fn slot_bounds(slot: u32) -> (u64, u64) {
     (low, low + (width - 1))
 }
 
+/// Key of one slot in a hashed table (for keys too sparse for a flat array).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SlotKey {
+    pub key: u64,
+    pub slot: u32,
+    pub _pad: u32,
+}
+
 /// Per key totals beside the slots: for the average and the maximum.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,6 +89,32 @@ pub struct CpuPairStart {
     pub key: u64,
 }
 
+/// A block request in flight: its device (kernel dev_t) and first sector.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    pub dev: u64,
+    pub sector: u64,
+}
+
+/// A key (syscall number) of one command name's histogram.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CommKey {
+    pub comm: [u8; 16],
+    pub key: u64,
+}
+
+/// One slot of a (command name, key) histogram.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CommSlotKey {
+    pub comm: [u8; 16],
+    pub key: u64,
+    pub slot: u32,
+    pub _pad: u32,
+}
+
 /// Indexes of the counters of what the aggregator could not record.
 pub mod lost {
     /// A start could not be stored (start map full).
@@ -89,7 +124,9 @@ pub mod lost {
     pub const END_WITHOUT_START: u32 = 1;
     /// The key does not fit the compact table (a syscall number >= SYSCALL_KEYS).
     pub const KEY_OUT_OF_RANGE: u32 = 2;
-    pub const COUNT: u32 = 3;
+    /// A hashed table had no room for a new key or slot.
+    pub const HIST_MAP_FULL: u32 = 3;
+    pub const COUNT: u32 = 4;
 }
 
 #[cfg(feature = "user")]
@@ -100,7 +137,15 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::CpuPairStart {}
     // SAFETY: as above.
+    unsafe impl aya::Pod for super::SlotKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::PairStart {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::RequestKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CommKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CommSlotKey {}
 }
 
 #[cfg(test)]

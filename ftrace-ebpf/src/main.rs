@@ -15,6 +15,23 @@
 //!
 //! `runq_wakeup`, `runq_switch`: run-queue latency per CPU (see runq_latency.rs).
 //!
+//! `event_pair_begin`, `event_pair_end`: latency between any two trace events on one
+//! thread, keyed by a field (see event_pair_latency.rs).
+//!
+//! `syscall_comm_exit`: the same per command name (`syscalls:by-comm`).
+//!
+//! `kvm_run_enter`, `kvm_run_exit`: KVM_RUN ioctl round trips per thread (see
+//! kvm_run_latency.rs).
+//!
+//! `kfunc_fentry`, `kfunc_fexit`, `kfunc_kprobe`, `kfunc_kretprobe`: latency of a kernel
+//! function per call (see kernel_func_latency.rs).
+//!
+//! `block_issue`, `block_complete`: block request latency per device (see
+//! block_latency.rs).
+//!
+//! The per-thread and per-request aggregators share the hashed tables of
+//! hashed_tables.rs.
+//!
 //! `probe_tp_btf`, `probe_fentry`: empty programs `hytrace doctor` loads to learn
 //! whether the kernel accepts BTF tracepoints and fentry (the target is chosen at load).
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -24,7 +41,17 @@
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
 #[cfg(target_arch = "bpf")]
+mod block_latency;
+#[cfg(target_arch = "bpf")]
 mod cpu_pair_latency;
+#[cfg(target_arch = "bpf")]
+mod event_pair_latency;
+#[cfg(target_arch = "bpf")]
+mod hashed_tables;
+#[cfg(target_arch = "bpf")]
+mod kernel_func_latency;
+#[cfg(target_arch = "bpf")]
+mod kvm_run_latency;
 #[cfg(target_arch = "bpf")]
 mod runq_latency;
 #[cfg(target_arch = "bpf")]

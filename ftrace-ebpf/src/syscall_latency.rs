@@ -11,13 +11,14 @@
 //! Configured at load time: `TARGET_TGID` (0 = every process) limits it to one process.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
-    maps::{Array, LruHashMap, PerCpuArray},
+    maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap},
     programs::RawTracePointContext,
 };
 use ftrace_common::hist::{
-    CAPPED_SLOTS, CpuPairStart, KeyTotals, PairStart, SYSCALL_KEYS, capped_slot_of, lost,
+    CAPPED_SLOTS, CommKey, CommSlotKey, CpuPairStart, KeyTotals, PairStart, SYSCALL_KEYS,
+    capped_slot_of, lost,
 };
 
 #[unsafe(no_mangle)]
@@ -35,6 +36,14 @@ static SYSCALL_SLOTS: Array<u64> = Array::with_max_entries(SYSCALL_KEYS * CAPPED
 /// Count, sum and max per syscall, per CPU.
 #[map(name = "SYSCALL_TOTALS")]
 static SYSCALL_TOTALS: PerCpuArray<KeyTotals> = PerCpuArray::with_max_entries(SYSCALL_KEYS, 0);
+/// `syscalls:by-comm`: samples per (command name, syscall, slot), totals per (command
+/// name, syscall).
+#[map(name = "SYSCALL_COMM_SLOTS")]
+static SYSCALL_COMM_SLOTS: PerCpuHashMap<CommSlotKey, u64> =
+    PerCpuHashMap::with_max_entries(65536, 0);
+#[map(name = "SYSCALL_COMM_TOTALS")]
+static SYSCALL_COMM_TOTALS: PerCpuHashMap<CommKey, KeyTotals> =
+    PerCpuHashMap::with_max_entries(8192, 0);
 #[map(name = "SYSCALL_LOST")]
 static SYSCALL_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
@@ -114,6 +123,63 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
         totals.sum_ns += delta;
         if delta > totals.max_ns {
             totals.max_ns = delta;
+        }
+    }
+    0
+}
+
+/// sys_exit for `syscalls:by-comm`: the same pairing, samples keyed by the thread's
+/// command name and the syscall in hashed tables.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let target = target_tgid();
+    if target != 0 && (pid_tgid >> 32) as u32 != target {
+        return 0;
+    }
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let Some((began, key)) = take_start(pid_tgid as u32) else {
+        count_lost(lost::END_WITHOUT_START);
+        return 0;
+    };
+    let delta = now.saturating_sub(began);
+    let comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    let slot = CommSlotKey {
+        comm,
+        key,
+        slot: capped_slot_of(delta),
+        _pad: 0,
+    };
+    match SYSCALL_COMM_SLOTS.get_ptr_mut(&slot) {
+        // SAFETY: this CPU's value of a per-CPU map entry.
+        Some(count) => unsafe { *count += 1 },
+        None => {
+            if SYSCALL_COMM_SLOTS.insert(&slot, &1, 0).is_err() {
+                count_lost(lost::HIST_MAP_FULL);
+            }
+        }
+    }
+    let total_key = CommKey { comm, key };
+    match SYSCALL_COMM_TOTALS.get_ptr_mut(&total_key) {
+        Some(totals) => {
+            // SAFETY: this CPU's value of a per-CPU map entry.
+            let totals = unsafe { &mut *totals };
+            totals.count += 1;
+            totals.sum_ns += delta;
+            if delta > totals.max_ns {
+                totals.max_ns = delta;
+            }
+        }
+        None => {
+            let totals = KeyTotals {
+                count: 1,
+                sum_ns: delta,
+                max_ns: delta,
+            };
+            if SYSCALL_COMM_TOTALS.insert(&total_key, &totals, 0).is_err() {
+                count_lost(lost::HIST_MAP_FULL);
+            }
         }
     }
     0

@@ -9,6 +9,7 @@ use std::{
 use hytrace_tests::{hytrace, hytrace_instances, hytrace_ok, require_root, require_tool};
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
+const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
 
 /// Pulls (count, p50_ns) of one key out of a JSON snapshot line.
 fn key_stats(line: &str, key: &str) -> (u64, u64) {
@@ -277,4 +278,150 @@ fn runq_fills_when_two_busy_tasks_share_a_cpu() {
         .and_then(|s| s.parse().ok())
         .unwrap();
     assert!(max >= 1_000_000, "longest wait {max} ns: {last}");
+}
+
+/// A pair of any two events matched per thread: sys_enter_getppid → sys_exit_getppid of
+/// spin's 5000 calls gives exactly 5000 samples under key "all"; keyed by the begin
+/// event's `__syscall_nr` field, key "__syscall_nr=110" holds them.
+#[test]
+fn pair_matches_two_events_per_thread() {
+    require_root!();
+    let json = hytrace_ok(&[
+        "hist",
+        "pair:syscalls:sys_enter_getppid,syscalls:sys_exit_getppid",
+        "pair:syscalls:sys_enter_getppid,syscalls:sys_exit_getppid,key=__syscall_nr",
+        "--json",
+        "--",
+        SPIN,
+        "5000",
+    ]);
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    assert!(
+        lines[0]
+            .starts_with(r#"{"spec":"pair:syscalls:sys_enter_getppid,syscalls:sys_exit_getppid","#)
+    );
+    assert_eq!(key_stats(lines[0], "all").0, 5000, "{}", lines[0]);
+    assert_eq!(
+        key_stats(lines[1], "__syscall_nr=110").0,
+        5000,
+        "{}",
+        lines[1]
+    );
+    assert_eq!(hytrace_instances(), Vec::<String>::new());
+}
+
+/// A pair naming an event the kernel lacks, or a key field the begin event lacks, fails
+/// with the reason before running anything.
+#[test]
+fn pair_with_unknown_event_or_field_fails() {
+    require_root!();
+    for (spec, reason) in [
+        (
+            "pair:sched:no_such_event,sched:sched_switch",
+            "sched:no_such_event",
+        ),
+        (
+            "pair:sched:sched_wakeup,sched:sched_switch,key=no_such_field",
+            "no integer field no_such_field",
+        ),
+    ] {
+        let out = hytrace(&["hist", spec, "--", "true"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(reason), "{spec}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+/// `syscalls:by-comm` keys by command name and syscall: spin's 3000 getppid calls are
+/// the key "spin getppid" with exactly 3000 samples.
+#[test]
+fn syscalls_by_comm_keys_by_command_and_syscall() {
+    require_root!();
+    let json = hytrace_ok(&["hist", "syscalls:by-comm", "--json", "--", SPIN, "3000"]);
+    assert!(json.starts_with(r#"{"spec":"syscalls:by-comm","#), "{json}");
+    assert_eq!(key_stats(&json, "spin getppid").0, 3000, "{json}");
+}
+
+/// kvm-exit on this kernel: KVM runs (kvm_pvm here) but the kvm_exit / kvm_entry
+/// tracepoints never fire, so hytrace says so and measures KVM_RUN round trips. A
+/// real-mode guest doing 1000 port writes makes 1001 KVM_RUN calls: exactly 1001
+/// samples for the vCPU thread, named by its command.
+#[test]
+fn kvm_exit_measures_each_kvm_run_of_a_guest() {
+    require_root!();
+    if !std::path::Path::new("/dev/kvm").exists() {
+        eprintln!("skipped: no /dev/kvm");
+        return;
+    }
+    let out = hytrace(&["hist", "kvm-exit", "--json", "--", KVMGUEST, "1000"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json = String::from_utf8_lossy(&out.stdout);
+    let line = json
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a snapshot");
+    let vendor_emits_kvm_exit = ["kvm_intel", "kvm_amd"]
+        .iter()
+        .any(|m| std::path::Path::new(&format!("/sys/module/{m}")).exists());
+    if vendor_emits_kvm_exit {
+        // Per exit reason: every I/O exit (30 on VMX, 0x7b on SVM) and more.
+        let count: u64 = line.matches("\"count\":").count() as u64;
+        assert!(count > 0, "{line}");
+        return;
+    }
+    assert!(
+        stderr.contains("measuring KVM_RUN ioctl round trips per vCPU thread instead"),
+        "{stderr}"
+    );
+    let at = line.find(r#"{"key":"kvmguest tid "#).expect(line);
+    let key_end = line[at + 8..].find('"').unwrap() + at + 8;
+    let key = &line[at + 8..key_end];
+    assert_eq!(key_stats(line, key).0, 1001, "{line}");
+}
+
+/// Direct 4 KiB writes reach the disk as block requests: the block histogram has the
+/// root filesystem's device with at least as many requests as writes.
+#[test]
+fn block_measures_requests_per_device() {
+    require_root!();
+    let dir = hytrace_tests::TempDir::new("block");
+    let target = dir.path_str("direct.bin");
+    let script = format!("dd if=/dev/zero of={target} bs=4k count=200 oflag=direct 2>/dev/null");
+    let json = hytrace_ok(&["hist", "block", "--json", "--", "sh", "-c", &script]);
+    assert!(json.starts_with(r#"{"spec":"block","#), "{json}");
+    let counts: Vec<u64> = json
+        .match_indices("\"count\":")
+        .map(|(at, m)| {
+            json[at + m.len()..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(counts.iter().sum::<u64>() >= 200, "{json}");
+}
+
+/// func:KFUNC needs fentry or kprobes; where the kernel refuses both (this machine),
+/// hist fails naming each refusal, and leaves nothing attached.
+#[test]
+fn func_names_what_the_kernel_refused() {
+    require_root!();
+    let out = hytrace(&["hist", "func:do_nanosleep", "--", "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        // A kernel with fentry or kprobes: one key for the function.
+        assert!(String::from_utf8_lossy(&out.stdout).contains("func:do_nanosleep"));
+        return;
+    }
+    assert!(
+        stderr.contains("the kernel refused every way to probe do_nanosleep: fentry/fexit: ")
+            && stderr.contains("; kprobe/kretprobe: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }

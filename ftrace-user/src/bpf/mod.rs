@@ -1,12 +1,14 @@
 //! Loading hytrace's eBPF programs and reading their maps.
 //!
 //! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
-//! - [`latency`]: latency histograms aggregated in the kernel (syscalls, irq, softirq).
+//! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
+//! - [`prog_info`]: the kernel's per-program counters (recursion misses).
 //! - [`probe`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
 pub mod hit_counter;
 pub mod latency;
 pub mod probe;
+pub mod prog_info;
 
 /// The eBPF object built from `ftrace-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] =
@@ -24,6 +26,13 @@ const TABLE_MAPS: &[&str] = &[
     "RUNQ_START",
     "RUNQ_SLOTS",
     "RUNQ_TOTALS",
+    "THREAD_START",
+    "THREAD_COMM",
+    "HASHED_SLOTS",
+    "HASHED_TOTALS",
+    "BLOCK_START",
+    "SYSCALL_COMM_SLOTS",
+    "SYSCALL_COMM_TOTALS",
 ];
 
 /// A loader that shrinks every latency table but those named in `keep` to one entry:

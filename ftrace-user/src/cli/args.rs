@@ -204,11 +204,26 @@ pub struct ListArgs {
 /// SPEC:
 ///   syscalls    sys_enter -> sys_exit of each thread, keyed by syscall name
 ///               (COMMAND's or -P's process only, when given)
+///   syscalls:by-comm
+///               the same, keyed by command name and syscall
 ///   runq        wakeup (or preemption) -> switch-in of each task, keyed by CPU
 ///   irq         irq_handler_entry -> irq_handler_exit, keyed by irq (all CPUs)
 ///   softirq     softirq_entry -> softirq_exit, keyed by vector (all CPUs)
+///   kvm-exit    kvm_exit -> kvm_entry keyed by exit reason, where the KVM backend
+///               emits them (kvm_intel, kvm_amd); elsewhere KVM_RUN ioctl round
+///               trips keyed by vCPU thread, with a note saying so
+///   block       block_rq_issue -> block_rq_complete of each request, keyed by
+///               device
 ///   uprobe:PATH:SYMBOL
 ///               entry -> return of a user function (uprobe + uretprobe), per call
+///   func:KFUNC  entry -> return of a kernel function (fentry + fexit, else kprobe +
+///               kretprobe); fails naming what the kernel refused if neither loads
+///   pair:SYS:BEGIN,SYS:END[,key=FIELD]
+///               any two trace events on the same thread, keyed by an integer
+///               field of BEGIN
+///
+/// Lost samples (start or histogram table full, ends without a start, programs the
+/// kernel skipped because they were already running on the CPU) are counted per spec.
 ///
 /// Examples:
 ///   hytrace hist syscalls -- ./spin 1000000
@@ -216,6 +231,9 @@ pub struct ListArgs {
 ///   hytrace hist syscalls -P 1234 --json
 ///   hytrace hist irq softirq --duration 5
 ///   hytrace hist uprobe:./sleeper:nap -- ./sleeper 200
+///   hytrace hist pair:syscalls:sys_enter_openat,syscalls:sys_exit_openat -- ls
+///   hytrace hist kvm-exit block --interval 1
+///   hytrace hist syscalls:by-comm --duration 10
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct HistArgs {

@@ -10,14 +10,10 @@ use anyhow::{Context, Result, bail};
 use super::{args::HistArgs, record::is_root};
 use crate::{
     bpf::latency::LatencyAggregator,
-    hist::{Snapshot, render},
+    hist::{Snapshot, Spec, render},
     record::child::GatedChild,
     session::{EndSignals, StopReason, wait_for_end},
-    tracefs::Tracefs,
 };
-
-/// Specs this version aggregates (uprobe:PATH:SYMBOL besides).
-const SPECS: &[&str] = &["syscalls", "runq", "irq", "softirq", "uprobe:PATH:SYMBOL"];
 
 fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
@@ -30,14 +26,11 @@ fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
 }
 
 pub fn run(args: &HistArgs) -> Result<i32> {
-    for spec in &args.specs {
-        if !SPECS.contains(&spec.as_str()) && parse_uprobe(spec).is_none() {
-            bail!(
-                "unknown histogram spec '{spec}' (available: {})",
-                SPECS.join(", ")
-            );
-        }
-    }
+    let specs = args
+        .specs
+        .iter()
+        .map(|s| s.parse::<Spec>())
+        .collect::<Result<Vec<_>, _>>()?;
     if !is_root() {
         bail!("hist needs root: it loads eBPF programs");
     }
@@ -47,11 +40,12 @@ pub fn run(args: &HistArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(measure(args, interval, duration))
+    runtime.block_on(measure(args, &specs, interval, duration))
 }
 
 async fn measure(
     args: &HistArgs,
+    specs: &[Spec],
     interval: Option<Duration>,
     duration: Option<Duration>,
 ) -> Result<i32> {
@@ -64,16 +58,13 @@ async fn measure(
     };
     let tgid = args.pid.or(command.as_ref().map(|c| c.pid)).unwrap_or(0);
     let mut aggregators = Vec::new();
-    for spec in &args.specs {
-        aggregators.push(match (spec.as_str(), parse_uprobe(spec)) {
-            (_, Some((path, symbol))) => {
-                LatencyAggregator::uprobe(path, symbol, (tgid != 0).then_some(tgid))?
-            }
-            ("syscalls", _) => LatencyAggregator::syscalls(tgid)?,
-            ("irq", _) => LatencyAggregator::irq()?,
-            ("runq", _) => LatencyAggregator::runq(&Tracefs::open()?)?,
-            _ => LatencyAggregator::softirq()?,
-        });
+    for spec in specs {
+        let aggregator = LatencyAggregator::start(spec, tgid)
+            .with_context(|| format!("cannot start the {spec} histogram"))?;
+        if let Some(note) = &aggregator.note {
+            eprintln!("hytrace: {spec}: {note}");
+        }
+        aggregators.push(aggregator);
     }
     let started = Instant::now();
     if let Some(child) = command.as_mut() {
@@ -132,27 +123,4 @@ fn print_snapshots(
     }
     out.flush()?;
     Ok(())
-}
-
-/// `uprobe:PATH:SYMBOL` → (PATH, SYMBOL).
-fn parse_uprobe(spec: &str) -> Option<(&str, &str)> {
-    let rest = spec.strip_prefix("uprobe:")?;
-    let (path, symbol) = rest.rsplit_once(':')?;
-    (!path.is_empty() && !symbol.is_empty()).then_some((path, symbol))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uprobe_specs_split_at_the_last_colon() {
-        assert_eq!(
-            parse_uprobe("uprobe:./sleeper:nap"),
-            Some(("./sleeper", "nap"))
-        );
-        assert_eq!(parse_uprobe("uprobe:/a:b/c:f"), Some(("/a:b/c", "f")));
-        assert_eq!(parse_uprobe("uprobe:nocolon"), None);
-        assert_eq!(parse_uprobe("syscalls"), None);
-    }
 }

@@ -25,7 +25,7 @@ pub struct Snapshot {
     /// Keys, most samples first.
     pub keys: Vec<KeyHistogram>,
     /// Named loss counters (start map full, histogram map full, ends without start).
-    pub lost: Vec<(&'static str, u64)>,
+    pub lost: Vec<(String, u64)>,
 }
 
 impl KeyHistogram {

@@ -2,10 +2,13 @@
 //!
 //! - [`histogram`]: one key's slots and totals, percentiles and log2 buckets (pure).
 //! - [`render`]: the table with bar charts, and the JSON snapshot lines (pure).
+//! - [`spec`]: the specs (`syscalls`, `irq`, `pair:…`) parsed and printed back.
 //! - [`syscall_names`]: syscall numbers to names.
 
 pub mod histogram;
 pub mod render;
+pub mod spec;
 pub mod syscall_names;
 
 pub use histogram::{KeyHistogram, Snapshot};
+pub use spec::{SPEC_FORMS, Spec};

@@ -159,7 +159,10 @@ mod tests {
                 max_ns: 500,
                 slots: vec![(slot_of(200), 2), (slot_of(500), 1)],
             }],
-            lost: vec![("start_map_full", 0), ("end_without_start", 1)],
+            lost: vec![
+                ("start_map_full".into(), 0),
+                ("end_without_start".into(), 1),
+            ],
         }
     }
 

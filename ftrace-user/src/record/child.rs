@@ -118,7 +118,8 @@ impl GatedChild {
 }
 
 /// The gate side: called by `main` first thing when [`GATE_FD_ENV`] is set. Waits for
-/// the session's go, then execs the command; returns only if the exec fails.
+/// the session's go, then execs the command; returns only if the exec fails. Exits with
+/// status 125, silently, when the session ends without releasing the command.
 pub fn run_gate(fd: OsString, argv: Vec<OsString>) -> std::io::Error {
     // SAFETY: the descriptor number comes from the parent session, which created this
     // pipe end for us alone and made it inheritable; nothing else in this process uses it.
@@ -134,7 +135,8 @@ pub fn run_gate(fd: OsString, argv: Vec<OsString>) -> std::io::Error {
     match gate.read(&mut byte) {
         Ok(1) => {}
         Ok(_) => {
-            return std::io::Error::other("the recording session ended before the command started");
+            // The session failed while setting up and says why itself.
+            std::process::exit(125);
         }
         Err(e) => return e,
     }

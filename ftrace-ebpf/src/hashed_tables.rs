@@ -1,0 +1,136 @@
+//! Histogram tables for sparse keys (pids, devices, field values), shared by the
+//! aggregators that match a begin and an end per thread or per request: samples per
+//! (key, slot) and totals per key in per-CPU hashes, a per-thread start table, and
+//! the loss counters. Each aggregator loads its own copy of the object, so each has
+//! its own tables.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    macros::map,
+    maps::{LruHashMap, PerCpuArray, PerCpuHashMap},
+};
+use ftrace_common::hist::{KeyTotals, PairStart, SlotKey, capped_slot_of, lost};
+
+/// Only this process's threads start pairs (0: every process).
+#[unsafe(no_mangle)]
+static HASHED_TARGET_TGID: u32 = 0;
+
+/// Begin timestamps waiting for their end, per thread; `ts_ns == 0` once consumed.
+#[map(name = "THREAD_START")]
+static THREAD_START: LruHashMap<u32, PairStart> = LruHashMap::with_max_entries(65536, 0);
+/// Command names of the threads whose ids are keys (for the per-thread aggregators).
+#[map(name = "THREAD_COMM")]
+static THREAD_COMM: LruHashMap<u32, [u8; 16]> = LruHashMap::with_max_entries(16384, 0);
+#[map(name = "HASHED_SLOTS")]
+static HASHED_SLOTS: PerCpuHashMap<SlotKey, u64> = PerCpuHashMap::with_max_entries(65536, 0);
+#[map(name = "HASHED_TOTALS")]
+static HASHED_TOTALS: PerCpuHashMap<u64, KeyTotals> = PerCpuHashMap::with_max_entries(4096, 0);
+#[map(name = "HASHED_LOST")]
+static HASHED_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
+
+#[inline(always)]
+pub fn count_lost(what: u32) {
+    if let Some(counter) = HASHED_LOST.get_ptr_mut(what) {
+        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
+        unsafe { *counter += 1 };
+    }
+}
+
+#[inline(always)]
+pub fn now_ns() -> u64 {
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    unsafe { bpf_ktime_get_ns() }
+}
+
+/// Whether the current thread belongs to the target process (or there is none).
+#[inline(always)]
+pub fn current_is_target() -> bool {
+    // SAFETY: a read of a constant global the loader may have overridden.
+    let target = unsafe { core::ptr::read_volatile(&HASHED_TARGET_TGID) };
+    target == 0 || (bpf_get_current_pid_tgid() >> 32) as u32 == target
+}
+
+/// Notes the current thread's command name the first time it is seen.
+#[inline(always)]
+pub fn remember_comm() {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    if THREAD_COMM.get_ptr(tid).is_none()
+        && let Ok(comm) = bpf_get_current_comm()
+    {
+        let _ = THREAD_COMM.insert(tid, comm, 0);
+    }
+}
+
+/// Stores the current thread's begin, keyed by `key`.
+#[inline(always)]
+pub fn thread_begin(key: u64) {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let start = PairStart {
+        ts_ns: now_ns(),
+        key,
+    };
+    if THREAD_START.insert(tid, start, 0).is_err() {
+        count_lost(lost::START_MAP_FULL);
+    }
+}
+
+/// Ends the current thread's pair, if it began, and records its latency.
+#[inline(always)]
+pub fn thread_end() {
+    let now = now_ns();
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(start) = THREAD_START.get_ptr_mut(tid) else {
+        count_lost(lost::END_WITHOUT_START);
+        return;
+    };
+    // SAFETY: the thread's own entry; only this thread writes it.
+    let start = unsafe { &mut *start };
+    if start.ts_ns == 0 {
+        count_lost(lost::END_WITHOUT_START);
+        return;
+    }
+    let delta = now.saturating_sub(start.ts_ns);
+    let key = start.key;
+    start.ts_ns = 0;
+    record(key, delta);
+}
+
+/// Adds one sample of `delta_ns` to `key`'s histogram.
+#[inline(always)]
+pub fn record(key: u64, delta_ns: u64) {
+    let slot = SlotKey {
+        key,
+        slot: capped_slot_of(delta_ns),
+        _pad: 0,
+    };
+    match HASHED_SLOTS.get_ptr_mut(&slot) {
+        // SAFETY: this CPU's value of a per-CPU map entry.
+        Some(count) => unsafe { *count += 1 },
+        None => {
+            if HASHED_SLOTS.insert(&slot, &1, 0).is_err() {
+                count_lost(lost::HIST_MAP_FULL);
+            }
+        }
+    }
+    match HASHED_TOTALS.get_ptr_mut(&key) {
+        Some(totals) => {
+            // SAFETY: this CPU's value of a per-CPU map entry.
+            let totals = unsafe { &mut *totals };
+            totals.count += 1;
+            totals.sum_ns += delta_ns;
+            if delta_ns > totals.max_ns {
+                totals.max_ns = delta_ns;
+            }
+        }
+        None => {
+            let totals = KeyTotals {
+                count: 1,
+                sum_ns: delta_ns,
+                max_ns: delta_ns,
+            };
+            if HASHED_TOTALS.insert(&key, &totals, 0).is_err() {
+                count_lost(lost::HIST_MAP_FULL);
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Latency of a kernel function per call (`func:KFUNC`), matched per thread: fentry and
+//! fexit where the kernel allows them, else kprobe and kretprobe. One key.
+
+use aya_ebpf::{
+    macros::{fentry, fexit, kprobe, kretprobe},
+    programs::{FEntryContext, FExitContext, ProbeContext, RetProbeContext},
+};
+
+use crate::hashed_tables::{current_is_target, thread_begin, thread_end};
+
+#[fentry]
+pub fn kfunc_fentry(_ctx: FEntryContext) -> u32 {
+    if current_is_target() {
+        thread_begin(0);
+    }
+    0
+}
+
+#[fexit]
+pub fn kfunc_fexit(_ctx: FExitContext) -> u32 {
+    if current_is_target() {
+        thread_end();
+    }
+    0
+}
+
+#[kprobe]
+pub fn kfunc_kprobe(_ctx: ProbeContext) -> u32 {
+    if current_is_target() {
+        thread_begin(0);
+    }
+    0
+}
+
+#[kretprobe]
+pub fn kfunc_kretprobe(_ctx: RetProbeContext) -> u32 {
+    if current_is_target() {
+        thread_end();
+    }
+    0
+}

@@ -1,0 +1,245 @@
+//! Latency aggregators in the kernel and the reading of their tables. Each spec loads
+//! its own copy of the eBPF object (see [`start`] for what each attaches); dropping the
+//! aggregator detaches everything.
+//!
+//! - [`start`]: loading and attaching per spec.
+//! - [`names`]: key names (irqs, softirq vectors, devices, threads).
+
+pub mod names;
+pub mod start;
+
+use aya::{
+    Ebpf,
+    maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
+};
+use ftrace_common::hist::{CAPPED_SLOTS, CommKey, CommSlotKey, KeyTotals, SlotKey, lost};
+use thiserror::Error;
+
+use super::prog_info::recursion_misses;
+use crate::hist::{KeyHistogram, Spec, histogram::build, syscall_names::syscall_name};
+
+#[derive(Debug, Error)]
+pub enum AggregatorError {
+    #[error("cannot load the eBPF object")]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF object lacks {0}")]
+    Missing(&'static str),
+    #[error("{path}: {reason}")]
+    Target { path: String, reason: String },
+    #[error("cannot load or attach {program} at {target}")]
+    Attach {
+        program: &'static str,
+        target: String,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error(
+        "the kernel refused every way to probe {function}: fentry/fexit: {fentry}; \
+         kprobe/kretprobe: {kprobe}"
+    )]
+    Refused {
+        function: String,
+        fentry: String,
+        kprobe: String,
+    },
+    #[error("cannot read map {map}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: MapError,
+    },
+}
+
+/// Where an aggregator keeps its samples (layouts in `ftrace_common::hist`).
+enum Tables {
+    /// Flat arrays indexed by key * CAPPED_SLOTS + slot, keys below `keys`.
+    Flat {
+        slots: &'static str,
+        totals: &'static str,
+        lost: &'static str,
+        keys: u32,
+    },
+    /// The per-CPU hashes of hashed_tables.rs (sparse keys); with `thread_keys` the
+    /// keys are thread ids named from the THREAD_COMM table.
+    Hashed { thread_keys: bool },
+    /// Per (command name, syscall) hashes of `syscalls:by-comm`.
+    ByComm,
+}
+
+/// A loaded and attached aggregator; detached when dropped.
+pub struct LatencyAggregator {
+    pub spec: Spec,
+    /// What the user should know about how it measures (e.g. a fallback taken).
+    pub note: Option<String>,
+    ebpf: Ebpf,
+    tables: Tables,
+    /// The attached programs, for their recursion-miss counters.
+    programs: Vec<&'static str>,
+    key_name: Box<dyn Fn(u64) -> String + Send>,
+}
+
+fn map_error(map: &'static str) -> impl Fn(MapError) -> AggregatorError {
+    move |source| AggregatorError::Map { map, source }
+}
+
+/// Per-CPU totals added up.
+fn sum_totals<'a>(values: impl Iterator<Item = &'a KeyTotals>) -> KeyTotals {
+    values.fold(KeyTotals::default(), |acc, t| KeyTotals {
+        count: acc.count + t.count,
+        sum_ns: acc.sum_ns + t.sum_ns,
+        max_ns: acc.max_ns.max(t.max_ns),
+    })
+}
+
+impl LatencyAggregator {
+    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AggregatorError> {
+        self.ebpf.map(name).ok_or(AggregatorError::Missing(name))
+    }
+
+    /// The histograms so far, one per key, most samples first.
+    pub fn histograms(&self) -> Result<Vec<KeyHistogram>, AggregatorError> {
+        match self.tables {
+            Tables::Flat {
+                slots,
+                totals,
+                keys,
+                ..
+            } => self.flat_histograms(slots, totals, keys),
+            Tables::Hashed { thread_keys } => self.hashed_histograms(thread_keys),
+            Tables::ByComm => self.comm_histograms(),
+        }
+    }
+
+    fn flat_histograms(
+        &self,
+        slots_map: &'static str,
+        totals_map: &'static str,
+        keys: u32,
+    ) -> Result<Vec<KeyHistogram>, AggregatorError> {
+        let totals: PerCpuArray<_, KeyTotals> =
+            PerCpuArray::try_from(self.map(totals_map)?).map_err(map_error(totals_map))?;
+        let slots: Array<_, u64> =
+            Array::try_from(self.map(slots_map)?).map_err(map_error(slots_map))?;
+        let mut key_totals = Vec::new();
+        let mut slot_counts = Vec::new();
+        for key in 0..keys {
+            let values = totals.get(&key, 0).map_err(map_error(totals_map))?;
+            let sum = sum_totals(values.iter());
+            if sum.count == 0 {
+                continue;
+            }
+            key_totals.push((u64::from(key), sum));
+            // Only keys with samples have slots worth reading.
+            for slot in 0..CAPPED_SLOTS {
+                let n = slots
+                    .get(&(key * CAPPED_SLOTS + slot), 0)
+                    .map_err(map_error(slots_map))?;
+                if n > 0 {
+                    slot_counts.push((u64::from(key), slot, n));
+                }
+            }
+        }
+        Ok(build(slot_counts, key_totals, &self.key_name))
+    }
+
+    fn hashed_histograms(&self, thread_keys: bool) -> Result<Vec<KeyHistogram>, AggregatorError> {
+        let slots: PerCpuHashMap<_, SlotKey, u64> =
+            PerCpuHashMap::try_from(self.map("HASHED_SLOTS")?)
+                .map_err(map_error("HASHED_SLOTS"))?;
+        let mut slot_counts = Vec::new();
+        for entry in slots.iter() {
+            let (key, values) = entry.map_err(map_error("HASHED_SLOTS"))?;
+            slot_counts.push((key.key, key.slot, values.iter().sum::<u64>()));
+        }
+        let totals: PerCpuHashMap<_, u64, KeyTotals> =
+            PerCpuHashMap::try_from(self.map("HASHED_TOTALS")?)
+                .map_err(map_error("HASHED_TOTALS"))?;
+        let mut key_totals = Vec::new();
+        for entry in totals.iter() {
+            let (key, values) = entry.map_err(map_error("HASHED_TOTALS"))?;
+            key_totals.push((key, sum_totals(values.iter())));
+        }
+        if !thread_keys {
+            return Ok(build(slot_counts, key_totals, &self.key_name));
+        }
+        let comms: aya::maps::HashMap<_, u32, [u8; 16]> =
+            aya::maps::HashMap::try_from(self.map("THREAD_COMM")?)
+                .map_err(map_error("THREAD_COMM"))?;
+        let name = |tid: u64| match comms.get(&(tid as u32), 0) {
+            Ok(comm) => format!("{} tid {tid}", names::comm_text(&comm)),
+            Err(_) => (self.key_name)(tid),
+        };
+        Ok(build(slot_counts, key_totals, name))
+    }
+
+    fn comm_histograms(&self) -> Result<Vec<KeyHistogram>, AggregatorError> {
+        // (command name, syscall) pairs get dense ids in the order they are met.
+        let mut ids: Vec<([u8; 16], u64)> = Vec::new();
+        let mut id_of = |comm: [u8; 16], key: u64| -> u64 {
+            match ids.iter().position(|&(c, k)| c == comm && k == key) {
+                Some(i) => i as u64,
+                None => {
+                    ids.push((comm, key));
+                    (ids.len() - 1) as u64
+                }
+            }
+        };
+        let slots: PerCpuHashMap<_, CommSlotKey, u64> =
+            PerCpuHashMap::try_from(self.map("SYSCALL_COMM_SLOTS")?)
+                .map_err(map_error("SYSCALL_COMM_SLOTS"))?;
+        let mut slot_counts = Vec::new();
+        for entry in slots.iter() {
+            let (key, values) = entry.map_err(map_error("SYSCALL_COMM_SLOTS"))?;
+            slot_counts.push((
+                id_of(key.comm, key.key),
+                key.slot,
+                values.iter().sum::<u64>(),
+            ));
+        }
+        let totals: PerCpuHashMap<_, CommKey, KeyTotals> =
+            PerCpuHashMap::try_from(self.map("SYSCALL_COMM_TOTALS")?)
+                .map_err(map_error("SYSCALL_COMM_TOTALS"))?;
+        let mut key_totals = Vec::new();
+        for entry in totals.iter() {
+            let (key, values) = entry.map_err(map_error("SYSCALL_COMM_TOTALS"))?;
+            key_totals.push((id_of(key.comm, key.key), sum_totals(values.iter())));
+        }
+        let names: Vec<String> = ids
+            .iter()
+            .map(|(comm, key)| format!("{} {}", names::comm_text(comm), syscall_name(*key)))
+            .collect();
+        Ok(build(slot_counts, key_totals, |id| {
+            names[id as usize].clone()
+        }))
+    }
+
+    /// What the aggregator could not record, by reason, and how often the kernel
+    /// skipped its programs (recursion misses).
+    pub fn lost(&self) -> Result<Vec<(String, u64)>, AggregatorError> {
+        let lost_map = match self.tables {
+            Tables::Flat { lost, .. } => lost,
+            Tables::Hashed { .. } => "HASHED_LOST",
+            Tables::ByComm => "SYSCALL_LOST",
+        };
+        let counters: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.map(lost_map)?).map_err(map_error(lost_map))?;
+        let mut out = Vec::new();
+        for (index, name) in [
+            (lost::START_MAP_FULL, "start_map_full"),
+            (lost::END_WITHOUT_START, "end_without_start"),
+            (lost::KEY_OUT_OF_RANGE, "key_out_of_range"),
+            (lost::HIST_MAP_FULL, "hist_map_full"),
+        ] {
+            let values = counters.get(&index, 0).map_err(map_error(lost_map))?;
+            out.push((name.to_string(), values.iter().sum()));
+        }
+        let misses = self
+            .programs
+            .iter()
+            .filter_map(|name| self.ebpf.program(name)?.fd().ok())
+            .filter_map(recursion_misses)
+            .sum();
+        out.push(("prog_recursion_misses".to_string(), misses));
+        Ok(out)
+    }
+}
