@@ -425,3 +425,153 @@ fn func_names_what_the_kernel_refused() {
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+/// `record --hist syscalls` beside `-e raw_syscalls` for spin's 100000 getppid calls:
+/// the stored eBPF histogram's getppid count equals the number of spin's getppid
+/// sys_enter events in the recording, and `report --hist` says eBPF and the recorded
+/// events agree on every key.
+#[test]
+fn record_hist_agrees_with_the_recorded_events() {
+    require_root!();
+    let dir = hytrace_tests::TempDir::new("record-hist");
+    let file = dir.path_str("h.dat");
+    let summary = hytrace_tests::record_ok(&[
+        "record",
+        "--hist",
+        "syscalls",
+        "-e",
+        "raw_syscalls",
+        "-o",
+        &file,
+        "--",
+        SPIN,
+        "100000",
+    ]);
+    assert!(summary.contains("histogram syscalls: "), "{summary}");
+    let events = hytrace_ok(&[
+        "report",
+        "-i",
+        &file,
+        "--comm",
+        "spin",
+        "--event",
+        "sys_enter",
+    ]);
+    let getppid_enters = events.lines().filter(|l| l.contains("NR 110 ")).count();
+    assert_eq!(getppid_enters, 100000);
+
+    let report = hytrace_ok(&["report", "-i", &file, "--hist"]);
+    let row = |label: &str| -> u64 {
+        let prefix = format!("{label}: getppid ");
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {label} getppid row in\n{report}"));
+        line[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(row("syscalls"), getppid_enters as u64, "{report}");
+    assert_eq!(row("syscalls (stream)"), getppid_enters as u64, "{report}");
+    let verdict = report
+        .lines()
+        .find(|l| l.starts_with("syscalls: eBPF and recorded events "))
+        .expect("a verdict line");
+    assert!(
+        verdict.starts_with("syscalls: eBPF and recorded events agree: "),
+        "{report}"
+    );
+
+    // trace-cmd skips the stored histograms and still reads the file.
+    if hytrace_tests::have_tool("trace-cmd") {
+        let out = Command::new("trace-cmd")
+            .args(["report", &file])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+}
+
+/// A system-wide pair histogram recorded beside its two events: the stream
+/// recomputation is keyed like the aggregator (by the begin event's field).
+#[test]
+fn record_hist_pair_is_recomputed_from_its_events() {
+    require_root!();
+    let dir = hytrace_tests::TempDir::new("record-hist-pair");
+    let file = dir.path_str("p.dat");
+    let spec = "pair:syscalls:sys_enter_getppid,syscalls:sys_exit_getppid,key=__syscall_nr";
+    hytrace_tests::record_ok(&[
+        "record",
+        "--hist",
+        spec,
+        "-e",
+        "syscalls:sys_enter_getppid",
+        "-e",
+        "syscalls:sys_exit_getppid",
+        "-o",
+        &file,
+        "--",
+        SPIN,
+        "2000",
+    ]);
+    let report = hytrace_ok(&["report", "-i", &file, "--hist"]);
+    let stream_row = report
+        .lines()
+        .find(|l| l.starts_with(&format!("{spec} (stream): __syscall_nr=110 ")))
+        .unwrap_or_else(|| panic!("no stream row in\n{report}"));
+    let count: u64 = stream_row
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(count, 2000, "{report}");
+    assert!(
+        report.contains(&format!(
+            "{spec}: eBPF and recorded events agree: 2000 samples in 1 keys"
+        )),
+        "{report}"
+    );
+}
+
+/// `report --hist` on a recording without histograms, and `record --hist` with a bad
+/// spec: one-line errors, nothing recorded, no instance left.
+#[test]
+fn hist_errors_in_record_and_report() {
+    require_root!();
+    let dir = hytrace_tests::TempDir::new("record-hist-errors");
+    let file = dir.path_str("plain.dat");
+    hytrace_tests::record_ok(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-o",
+        &file,
+        "--",
+        "true",
+    ]);
+    let out = hytrace(&["report", "-i", &file, "--hist"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the file holds no BPF histograms"),
+        "{stderr}"
+    );
+
+    let bad = dir.path_str("bad.dat");
+    let out = hytrace(&[
+        "record", "--hist", "sycalls", "-e", "sched", "-o", &bad, "--", "true",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown histogram spec 'sycalls'"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!std::path::Path::new(&bad).exists());
+    assert_eq!(hytrace_instances(), Vec::<String>::new());
+}

@@ -51,6 +51,7 @@ pub enum Command {
 ///   hytrace record -e sched -f 'prev_pid != 0' --duration 5 -o sched.dat
 ///   hytrace record -e 'irq:*' -e softirq_entry -M 1 -b 8192 -- make -j2
 ///   hytrace record -e syscalls:sys_enter_openat -F -- cat /etc/hostname
+///   hytrace record --hist syscalls -e raw_syscalls -o h.dat -- ./spin 100000
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RecordArgs {
@@ -112,6 +113,14 @@ pub struct RecordArgs {
     #[arg(long)]
     pub no_bpf: bool,
 
+    /// Also aggregate this latency histogram in eBPF on the same hooks (any SPEC of
+    /// `hytrace hist`), limited to COMMAND's process when there is one, else to a single
+    /// -P process, else all. Stored in the file; `hytrace report --hist` prints it and
+    /// compares it with the same histogram computed from the recorded events.
+    /// Repeatable.
+    #[arg(long = "hist", value_name = "SPEC")]
+    pub hists: Vec<String>,
+
     /// Command to run while recording (after `--`).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -170,6 +179,13 @@ pub struct ReportArgs {
     /// Print the number of events of each name (after filters) instead of the events.
     #[arg(long)]
     pub count: bool,
+
+    /// Print the latency histograms aggregated in eBPF during the recording (record
+    /// --hist), each followed by the same histogram recomputed from the recorded begin
+    /// and end events (syscalls: raw_syscalls, irq/softirq: irq events, block: block
+    /// events, pair: its two events) and whether their counts agree per key.
+    #[arg(long)]
+    pub hist: bool,
 }
 
 /// What `list` lists.

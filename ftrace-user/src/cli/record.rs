@@ -5,7 +5,10 @@ use std::{io::IsTerminal, time::Duration};
 use anyhow::{Context, Result, bail};
 
 use super::args::RecordArgs;
-use crate::record::{RecordOptions, StopReason, record};
+use crate::{
+    hist::Spec,
+    record::{RecordOptions, StopReason, record},
+};
 
 pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32> {
     if !is_root() {
@@ -24,7 +27,13 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
     if !args.filters.is_empty() && events.iter().all(|(_, f)| f.is_none()) {
         bail!("-f must follow the -e it filters");
     }
+    let hists = args
+        .hists
+        .iter()
+        .map(|s| s.parse::<Spec>())
+        .collect::<Result<Vec<_>, _>>()?;
     let options = RecordOptions {
+        hists,
         output: args.output.clone(),
         events: events.to_vec(),
         pids: args.pids.clone(),

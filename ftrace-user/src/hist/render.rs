@@ -30,7 +30,37 @@ fn bound(value: u64) -> String {
     value.to_string()
 }
 
+/// The table, then a bar chart per key, then the loss counters that are not zero.
 pub fn text(snapshot: &Snapshot, top: usize) -> String {
+    text_with_charts(snapshot, top, top)
+}
+
+/// [`text`] with bar charts for the first `charts` keys only.
+pub fn text_with_charts(snapshot: &Snapshot, top: usize, charts: usize) -> String {
+    let mut out = table(snapshot, top);
+    for key in snapshot.keys.iter().take(top.min(charts)) {
+        let _ = writeln!(out, "\n@{}[{}] (ns):", snapshot.spec, key.key);
+        out.push_str(&bars(key));
+    }
+    let lost: Vec<String> = snapshot
+        .lost
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+    if !lost.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}: lost samples: {}",
+            snapshot.spec,
+            lost.join(", ")
+        );
+    }
+    out
+}
+
+/// One row per key (the `top` keys with most samples): count, avg, p50, p90, p99, max.
+pub fn table(snapshot: &Snapshot, top: usize) -> String {
     let mut out = String::new();
     let width = snapshot
         .keys
@@ -57,24 +87,6 @@ pub fn text(snapshot: &Snapshot, top: usize) -> String {
             human_ns(key.percentile(90.0)),
             human_ns(key.percentile(99.0)),
             human_ns(key.max_ns)
-        );
-    }
-    for key in snapshot.keys.iter().take(top) {
-        let _ = writeln!(out, "\n@{}[{}] (ns):", snapshot.spec, key.key);
-        out.push_str(&bars(key));
-    }
-    let lost: Vec<String> = snapshot
-        .lost
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(what, n)| format!("{what} {n}"))
-        .collect();
-    if !lost.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{}: lost samples: {}",
-            snapshot.spec,
-            lost.join(", ")
         );
     }
     out

@@ -121,6 +121,21 @@ impl FromStr for Spec {
     }
 }
 
+impl Spec {
+    /// Whether the aggregator matches per thread and so can be limited to one process
+    /// (irq, softirq, runq and block see every process).
+    pub fn per_thread(&self) -> bool {
+        matches!(
+            self,
+            Spec::Syscalls { .. }
+                | Spec::KvmExit
+                | Spec::Uprobe { .. }
+                | Spec::Func { .. }
+                | Spec::Pair { .. }
+        )
+    }
+}
+
 impl fmt::Display for Spec {
     /// The spec as written on the command line (parses back to the same spec).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,16 +22,23 @@ use thiserror::Error;
 
 pub use crate::session::StopReason;
 use crate::{
-    bpf::hit_counter::HitCounter,
+    bpf::{
+        hit_counter::HitCounter,
+        latency::{AggregatorError, LatencyAggregator},
+    },
     capture::{CaptureError, CpuCapture, CpuProgress, progress},
     decode::PageLayout,
+    hist::{
+        Snapshot, Spec,
+        codec::{self, StoredSnapshot},
+    },
     session::{EndSignals, wait_for_end},
     store::{self, StoreError},
     tracefs::{EventId, Instance, Tracefs, TracefsError, resolve_events},
 };
 use child::{ChildError, GatedChild};
 use spool::SpoolFiles;
-use summary::{CpuSummary, EventSummary, RecordSummary};
+use summary::{CpuSummary, EventSummary, HistSummary, RecordSummary};
 
 /// What to record, as the command line asked.
 #[derive(Debug, Clone)]
@@ -47,6 +54,8 @@ pub struct RecordOptions {
     pub clock: String,
     pub duration: Option<Duration>,
     pub bpf: bool,
+    /// Latency histograms aggregated in eBPF beside the capture.
+    pub hists: Vec<Spec>,
     pub command: Vec<String>,
     /// Print a progress line on stderr every second.
     pub progress: bool,
@@ -71,6 +80,12 @@ pub enum RecordError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("cannot start the {spec} histogram")]
+    Histogram {
+        spec: String,
+        #[source]
+        source: Box<AggregatorError>,
     },
     #[error("cannot install a handler for {0}")]
     Signal(&'static str, #[source] std::io::Error),
@@ -112,6 +127,26 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     } else {
         Vec::new()
     };
+
+    // Histograms are scoped like `hytrace hist`: the command's process, else one -P
+    // process, else every process.
+    let hist_tgid = match (&command, options.pids.as_slice()) {
+        (Some(child), _) => child.pid,
+        (None, [pid]) => *pid,
+        _ => 0,
+    };
+    let mut aggregators = Vec::new();
+    for spec in &options.hists {
+        let aggregator =
+            LatencyAggregator::start(spec, hist_tgid).map_err(|source| RecordError::Histogram {
+                spec: spec.to_string(),
+                source: Box::new(source),
+            })?;
+        if let Some(note) = &aggregator.note {
+            eprintln!("hytrace: {spec}: {note}");
+        }
+        aggregators.push(aggregator);
+    }
 
     let cpus = tracefs.online_cpus()?;
     let page_size = page_size();
@@ -177,8 +212,34 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         .map(|c| c.total().map_err(short_reason))
         .collect();
     drop(counters);
+    let mut histograms = Vec::new();
+    for aggregator in &aggregators {
+        let snapshot = Snapshot {
+            spec: aggregator.spec.to_string(),
+            time_ns: (seconds * 1e9) as u64,
+            keys: aggregator
+                .histograms()
+                .map_err(|source| RecordError::Histogram {
+                    spec: aggregator.spec.to_string(),
+                    source: Box::new(source),
+                })?,
+            lost: aggregator.lost().map_err(|source| RecordError::Histogram {
+                spec: aggregator.spec.to_string(),
+                source: Box::new(source),
+            })?,
+        };
+        histograms.push(StoredSnapshot {
+            snapshot,
+            tgid: if aggregator.spec.per_thread() {
+                hist_tgid
+            } else {
+                0
+            },
+        });
+    }
+    drop(aggregators);
 
-    let meta = meta::gather(
+    let mut meta = meta::gather(
         &tracefs,
         &events,
         &options.clock,
@@ -187,6 +248,12 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         command.as_ref(),
         page_size as u32,
     )?;
+    if !histograms.is_empty() {
+        meta.options.push(store::TraceOption::Hytrace {
+            kind: store::hytrace_kind::BPF_HISTOGRAMS,
+            data: codec::encode(&histograms),
+        });
+    }
     let file_bytes = write_file(&options.output, &meta, &captured)?;
     drop(spools);
     instance.remove()?;
@@ -237,6 +304,15 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
             file_bytes,
             cpus: cpus_summary,
             events: event_summaries,
+            histograms: histograms
+                .iter()
+                .map(|h| HistSummary {
+                    spec: h.snapshot.spec.clone(),
+                    samples: h.snapshot.keys.iter().map(|k| k.count).sum(),
+                    keys: h.snapshot.keys.len(),
+                    lost: h.snapshot.lost.iter().map(|(_, n)| n).sum(),
+                })
+                .collect(),
         },
         reason,
     ))

@@ -36,6 +36,16 @@ pub struct EventSummary {
     pub bpf_hits: Result<u64, String>,
 }
 
+/// One histogram aggregated beside the recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistSummary {
+    pub spec: String,
+    pub samples: u64,
+    pub keys: usize,
+    /// Samples lost, all reasons together (ends without a start included).
+    pub lost: u64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordSummary {
     pub output: PathBuf,
@@ -43,6 +53,7 @@ pub struct RecordSummary {
     pub file_bytes: u64,
     pub cpus: Vec<CpuSummary>,
     pub events: Vec<EventSummary>,
+    pub histograms: Vec<HistSummary>,
 }
 
 impl RecordSummary {
@@ -117,6 +128,13 @@ impl RecordSummary {
                 );
             }
         }
+        for hist in &self.histograms {
+            let _ = writeln!(
+                out,
+                "  histogram {}: {} samples in {} keys, {} lost (hytrace report --hist)",
+                hist.spec, hist.samples, hist.keys, hist.lost
+            );
+        }
         let unknown = if self.unknown_loss() {
             " (and pages that lost an unknown number)"
         } else {
@@ -166,6 +184,12 @@ mod tests {
                     bpf_hits: Err("not a tracepoint".into()),
                 },
             ],
+            histograms: vec![HistSummary {
+                spec: "syscalls".into(),
+                samples: 100,
+                keys: 3,
+                lost: 1,
+            }],
         };
         assert_eq!(summary.total_lost(), 5);
         let text = summary.render();
@@ -177,6 +201,7 @@ hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
   event                      recorded   bpf hits (all)
   raw_syscalls:sys_enter           12               14
   ftrace:print                      3 - (not a tracepoint)
+  histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
   lost events: 5
 ";
         assert_eq!(text, expected);

@@ -3,9 +3,11 @@
 //!
 //! - [`recording`]: a parsed trace.dat with its event formats, symbols and comms.
 //! - [`filter`]: which records the user asked for.
+//! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
 //! - [`render`]: one record as a text or JSON line.
 
 pub mod filter;
+pub mod histograms;
 pub mod mapped;
 pub mod recording;
 pub mod render;
