@@ -11,10 +11,6 @@ use aya_ebpf::{
 };
 use ftrace_common::hist::{KeyTotals, PairStart, SlotKey, capped_slot_of, lost};
 
-/// Only this process's threads start pairs (0: every process).
-#[unsafe(no_mangle)]
-static HASHED_TARGET_TGID: u32 = 0;
-
 /// Begin timestamps waiting for their end, per thread; `ts_ns == 0` once consumed.
 #[map(name = "THREAD_START")]
 static THREAD_START: LruHashMap<u32, PairStart> = LruHashMap::with_max_entries(65536, 0);
@@ -42,12 +38,10 @@ pub fn now_ns() -> u64 {
     unsafe { bpf_ktime_get_ns() }
 }
 
-/// Whether the current thread belongs to the target process (or there is none).
+/// Whether the current thread is one the aggregator measures (see scope.rs).
 #[inline(always)]
 pub fn current_is_target() -> bool {
-    // SAFETY: a read of a constant global the loader may have overridden.
-    let target = unsafe { core::ptr::read_volatile(&HASHED_TARGET_TGID) };
-    target == 0 || (bpf_get_current_pid_tgid() >> 32) as u32 == target
+    crate::scope::in_scope(bpf_get_current_pid_tgid())
 }
 
 /// Notes the current thread's command name the first time it is seen.

@@ -55,6 +55,8 @@ mod kvm_run_latency;
 #[cfg(target_arch = "bpf")]
 mod runq_latency;
 #[cfg(target_arch = "bpf")]
+mod scope;
+#[cfg(target_arch = "bpf")]
 mod syscall_latency;
 #[cfg(target_arch = "bpf")]
 mod thread_pair_latency;

@@ -8,8 +8,9 @@
 //! counters are one flat array indexed by (syscall, slot) bumped with an atomic add;
 //! totals are a per-CPU array indexed by syscall.
 //!
-//! Configured at load time: `TARGET_TGID` (0 = every process) limits it to one process.
+//! Configured at load time: the scope (scope.rs) limits it to one process or command.
 
+use crate::scope::in_scope;
 use aya_ebpf::{
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
@@ -20,9 +21,6 @@ use ftrace_common::hist::{
     CAPPED_SLOTS, CommKey, CommSlotKey, CpuPairStart, KeyTotals, PairStart, SYSCALL_KEYS,
     capped_slot_of, lost,
 };
-
-#[unsafe(no_mangle)]
-static TARGET_TGID: u32 = 0;
 
 /// Start of the syscall running on this CPU.
 #[map(name = "SYSCALL_CPU_START")]
@@ -48,12 +46,6 @@ static SYSCALL_COMM_TOTALS: PerCpuHashMap<CommKey, KeyTotals> =
 static SYSCALL_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
 #[inline(always)]
-fn target_tgid() -> u32 {
-    // SAFETY: a read of a constant global the loader may have overridden.
-    unsafe { core::ptr::read_volatile(&TARGET_TGID) }
-}
-
-#[inline(always)]
 fn count_lost(what: u32) {
     if let Some(counter) = SYSCALL_LOST.get_ptr_mut(what) {
         // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
@@ -64,8 +56,7 @@ fn count_lost(what: u32) {
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let target = target_tgid();
-    if target != 0 && (pid_tgid >> 32) as u32 != target {
+    if !in_scope(pid_tgid) {
         return 0;
     }
     // sys_enter(struct pt_regs *regs, long id)
@@ -89,8 +80,7 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let target = target_tgid();
-    if target != 0 && (pid_tgid >> 32) as u32 != target {
+    if !in_scope(pid_tgid) {
         return 0;
     }
     // SAFETY: bpf_ktime_get_ns has no preconditions.
@@ -133,8 +123,7 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let target = target_tgid();
-    if target != 0 && (pid_tgid >> 32) as u32 != target {
+    if !in_scope(pid_tgid) {
         return 0;
     }
     // SAFETY: bpf_ktime_get_ns has no preconditions.

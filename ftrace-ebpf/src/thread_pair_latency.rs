@@ -28,7 +28,11 @@ fn count_lost(what: u32) {
 
 #[uprobe]
 pub fn func_latency_entry(_ctx: ProbeContext) -> u32 {
-    let tid = bpf_get_current_pid_tgid() as u32;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !crate::scope::in_scope(pid_tgid) {
+        return 0;
+    }
+    let tid = pid_tgid as u32;
     let start = PairStart {
         // SAFETY: bpf_ktime_get_ns has no preconditions.
         ts_ns: unsafe { bpf_ktime_get_ns() },
@@ -44,7 +48,11 @@ pub fn func_latency_entry(_ctx: ProbeContext) -> u32 {
 pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
-    let tid = bpf_get_current_pid_tgid() as u32;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !crate::scope::in_scope(pid_tgid) {
+        return 0;
+    }
+    let tid = pid_tgid as u32;
     let Some(start) = FUNC_START.get_ptr_mut(tid) else {
         count_lost(lost::END_WITHOUT_START);
         return 0;

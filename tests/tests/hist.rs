@@ -575,3 +575,22 @@ fn hist_errors_in_record_and_report() {
     assert!(!std::path::Path::new(&bad).exists());
     assert_eq!(hytrace_instances(), Vec::<String>::new());
 }
+
+/// `--comm spin` keeps only threads named spin, in every process: a shell running
+/// spin (4000 getppid calls) and then sleeper gives a syscalls histogram whose only
+/// getppid samples are spin's 4000, no key from the shell, and an empty uprobe
+/// histogram for sleeper's nap.
+#[test]
+fn comm_limits_per_thread_specs_to_one_command_name() {
+    require_root!();
+    let script = format!("{SPIN} 4000; {SLEEPER} 5");
+    let uprobe = format!("uprobe:{SLEEPER}:nap");
+    let json = hytrace_ok(&[
+        "hist", "syscalls", &uprobe, "--comm", "spin", "--json", "--", "sh", "-c", &script,
+    ]);
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    assert_eq!(key_stats(lines[0], "getppid").0, 4000, "{}", lines[0]);
+    assert!(!lines[0].contains(r#""key":"wait4""#), "{}", lines[0]);
+    assert!(lines[1].contains(r#""keys":[]"#), "{}", lines[1]);
+}

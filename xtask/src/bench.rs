@@ -155,15 +155,11 @@ fn hist(calls: u64) -> Result<()> {
     let alone = ns_per_call(&spin, calls)?;
     println!("getppid alone: {alone:.0} ns per call ({calls} calls, best of 3)");
 
-    let mut hytrace = Command::new(hytrace_binary())
-        .args(["hist", "syscalls", "--json"])
-        .stdout(Stdio::null())
-        .spawn()?;
-    // hist prints nothing until it ends; give it time to load and attach.
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let with_hytrace = ns_per_call(&spin, calls);
-    interrupt(&mut hytrace)?;
-    let with_hytrace = with_hytrace?;
+    let with_hytrace = under_hytrace(&spin, calls, &["hist", "syscalls", "--json"])?;
+    // The same programs attached but returning at once (every thread filtered out but
+    // init's): what the kernel charges for running raw tracepoint programs on
+    // sys_enter and sys_exit at all.
+    let with_floor = under_hytrace(&spin, calls, &["hist", "syscalls", "--json", "-P", "1"])?;
 
     let mut bpftrace = Command::new("bpftrace")
         .args(["-e", BPFTRACE_SYSCALL_HIST])
@@ -192,5 +188,23 @@ fn hist(calls: u64) -> Result<()> {
         "hytrace's added cost is {:.2}x bpftrace's (goal: at most 0.25x)",
         added_hytrace / added_bpftrace
     );
+    println!(
+        "of which the programs' dispatch alone (attached, returning at once, -P 1): +{:.0} ns ({:.2}x bpftrace's)",
+        with_floor - alone,
+        (with_floor - alone) / added_bpftrace
+    );
     Ok(())
+}
+
+/// ns per getppid while `hytrace ARGS` runs in the background.
+fn under_hytrace(spin: &Path, calls: u64, args: &[&str]) -> Result<f64> {
+    let mut hytrace = Command::new(hytrace_binary())
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()?;
+    // hist prints nothing until it ends; give it time to load and attach.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let measured = ns_per_call(spin, calls);
+    interrupt(&mut hytrace)?;
+    measured
 }

@@ -245,6 +245,7 @@ pub struct ListArgs {
 ///   hytrace hist syscalls -- ./spin 1000000
 ///   hytrace hist syscalls --interval 1 --duration 10
 ///   hytrace hist syscalls -P 1234 --json
+///   hytrace hist syscalls --comm qemu-system-x86 --interval 1
 ///   hytrace hist irq softirq --duration 5
 ///   hytrace hist uprobe:./sleeper:nap -- ./sleeper 200
 ///   hytrace hist pair:syscalls:sys_enter_openat,syscalls:sys_exit_openat -- ls
@@ -265,9 +266,16 @@ pub struct HistArgs {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// Only this process (by default: COMMAND if given, else every process).
+    /// Only this process (by default: COMMAND's if given and --comm is not, else every
+    /// process). Applies to the per-thread specs (syscalls, kvm-exit, uprobe, func,
+    /// pair).
     #[arg(short = 'P', long = "pid", value_name = "PID")]
     pub pid: Option<u32>,
+
+    /// Only threads with this command name (the kernel's comm: at most 15 characters,
+    /// longer names are cut). Applies to the per-thread specs.
+    #[arg(long, value_name = "COMM")]
+    pub comm: Option<String>,
 
     /// One JSON object per snapshot per line.
     #[arg(long)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{args::HistArgs, record::is_root};
 use crate::{
-    bpf::latency::LatencyAggregator,
+    bpf::latency::{LatencyAggregator, Scope},
     hist::{Snapshot, Spec, render},
     record::child::GatedChild,
     session::{EndSignals, StopReason, wait_for_end},
@@ -56,10 +56,20 @@ async fn measure(
     } else {
         Some(GatedChild::spawn(&args.command)?)
     };
-    let tgid = args.pid.or(command.as_ref().map(|c| c.pid)).unwrap_or(0);
+    let scope = Scope {
+        // --comm names the threads itself; without it COMMAND's process is the default.
+        tgid: args
+            .pid
+            .or(command
+                .as_ref()
+                .filter(|_| args.comm.is_none())
+                .map(|c| c.pid))
+            .unwrap_or(0),
+        comm: args.comm.clone(),
+    };
     let mut aggregators = Vec::new();
     for spec in specs {
-        let aggregator = LatencyAggregator::start(spec, tgid)
+        let aggregator = LatencyAggregator::start(spec, &scope)
             .with_context(|| format!("cannot start the {spec} histogram"))?;
         if let Some(note) = &aggregator.note {
             eprintln!("hytrace: {spec}: {note}");

@@ -24,7 +24,7 @@ pub use crate::session::StopReason;
 use crate::{
     bpf::{
         hit_counter::HitCounter,
-        latency::{AggregatorError, LatencyAggregator},
+        latency::{AggregatorError, LatencyAggregator, Scope},
     },
     capture::{CaptureError, CpuCapture, CpuProgress, progress},
     decode::PageLayout,
@@ -137,11 +137,17 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     };
     let mut aggregators = Vec::new();
     for spec in &options.hists {
-        let aggregator =
-            LatencyAggregator::start(spec, hist_tgid).map_err(|source| RecordError::Histogram {
-                spec: spec.to_string(),
-                source: Box::new(source),
-            })?;
+        let aggregator = LatencyAggregator::start(
+            spec,
+            &Scope {
+                tgid: hist_tgid,
+                comm: None,
+            },
+        )
+        .map_err(|source| RecordError::Histogram {
+            spec: spec.to_string(),
+            source: Box::new(source),
+        })?;
         if let Some(note) = &aggregator.note {
             eprintln!("hytrace: {spec}: {note}");
         }

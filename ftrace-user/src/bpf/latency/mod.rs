@@ -50,6 +50,33 @@ pub enum AggregatorError {
     },
 }
 
+/// The threads the per-thread aggregators measure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// One process (0: all).
+    pub tgid: u32,
+    /// One command name (as the kernel keeps it: at most 15 bytes, longer names cut).
+    pub comm: Option<String>,
+}
+
+impl Scope {
+    /// The command name as the BPF side compares it: the kernel's NUL-padded 16-byte
+    /// comm as two little-endian words (all zero: any name).
+    pub fn comm_words(&self) -> [u64; 2] {
+        let mut bytes = [0u8; 16];
+        if let Some(comm) = &self.comm {
+            let name = comm.as_bytes();
+            let len = name.len().min(15);
+            bytes[..len].copy_from_slice(&name[..len]);
+        }
+        let (low, high) = bytes.split_at(8);
+        [
+            u64::from_le_bytes(low.try_into().unwrap_or_default()),
+            u64::from_le_bytes(high.try_into().unwrap_or_default()),
+        ]
+    }
+}
+
 /// Where an aggregator keeps its samples (layouts in `ftrace_common::hist`).
 enum Tables {
     /// Flat arrays indexed by key * CAPPED_SLOTS + slot, keys below `keys`.
@@ -76,6 +103,32 @@ pub struct LatencyAggregator {
     /// The attached programs, for their recursion-miss counters.
     programs: Vec<&'static str>,
     key_name: Box<dyn Fn(u64) -> String + Send>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comm_words_are_the_padded_comm() {
+        assert_eq!(Scope::default().comm_words(), [0, 0]);
+        let spin = Scope {
+            tgid: 0,
+            comm: Some("spin".into()),
+        };
+        assert_eq!(spin.comm_words(), [u64::from_le_bytes(*b"spin\0\0\0\0"), 0]);
+        let long = Scope {
+            tgid: 0,
+            comm: Some("0123456789abcdefXYZ".into()),
+        };
+        assert_eq!(
+            long.comm_words(),
+            [
+                u64::from_le_bytes(*b"01234567"),
+                u64::from_le_bytes(*b"89abcde\0")
+            ]
+        );
+    }
 }
 
 fn map_error(map: &'static str) -> impl Fn(MapError) -> AggregatorError {

@@ -21,7 +21,7 @@ use aya::{
 };
 use ftrace_common::hist::{CAPPED_SLOTS, PAIR_KEYS, SYSCALL_KEYS};
 
-use super::{AggregatorError, LatencyAggregator, Tables, names};
+use super::{AggregatorError, LatencyAggregator, Scope, Tables, names};
 use crate::{
     bpf::{EBPF_OBJECT, loader_keeping},
     format::{FieldKind, parse_event_format},
@@ -29,6 +29,9 @@ use crate::{
     symbols::elf::symbol_file_offset,
     tracefs::{EventId, Tracefs},
 };
+
+/// A loader keeping the named tables, with the scope's globals set.
+type ScopedLoader<'a> = dyn Fn(&[&str]) -> EbpfLoader<'a> + 'a;
 
 /// The tables of the per-thread and per-request aggregators.
 const HASHED_MAPS: [&str; 4] = [
@@ -39,16 +42,26 @@ const HASHED_MAPS: [&str; 4] = [
 ];
 
 impl LatencyAggregator {
-    /// Loads and attaches the aggregator of `spec`; `tgid` limits the per-thread specs
-    /// (syscalls, uprobe, func, pair, kvm-exit) to one process (0 = all).
-    pub fn start(spec: &Spec, tgid: u32) -> Result<LatencyAggregator, AggregatorError> {
+    /// Loads and attaches the aggregator of `spec`; `scope` limits the per-thread specs
+    /// (syscalls, uprobe, func, pair, kvm-exit) to one process or command name.
+    pub fn start(spec: &Spec, scope: &Scope) -> Result<LatencyAggregator, AggregatorError> {
+        let tgid = scope.tgid;
+        let comm = scope.comm_words();
+        let (tgid_ref, comm_ref) = (&tgid, &comm);
+        let scoped = move |keep: &[&str]| {
+            let mut loader = loader_keeping(keep);
+            loader
+                .override_global("TARGET_TGID", tgid_ref, true)
+                .override_global("TARGET_COMM", comm_ref, true);
+            loader
+        };
         let mut aggregator = match spec {
-            Spec::Syscalls { by_comm } => syscalls(tgid, *by_comm),
+            Spec::Syscalls { by_comm } => syscalls(&scoped, *by_comm),
             Spec::Irq => irq(),
             Spec::Softirq => cpu_pair("softirq_entry", "softirq_exit", 16, names::softirq_name),
             Spec::Runq => runq(&tracefs()?),
-            Spec::Uprobe { path, symbol } => uprobe(path, symbol, tgid),
-            Spec::Func { function } => kernel_function(function, tgid),
+            Spec::Uprobe { path, symbol } => uprobe(&scoped, path, symbol, tgid),
+            Spec::Func { function } => kernel_function(&scoped, function),
             Spec::Pair { begin, end, key } => {
                 let event = |(system, name): &(String, String)| EventId {
                     system: system.clone(),
@@ -56,18 +69,18 @@ impl LatencyAggregator {
                 };
                 let label = key.clone();
                 event_pair(
+                    &scoped,
                     &tracefs()?,
                     &event(begin),
                     &event(end),
                     key.as_deref(),
-                    tgid,
                     move |value| match &label {
                         Some(field) => format!("{field}={value}"),
                         None => "all".to_string(),
                     },
                 )
             }
-            Spec::KvmExit => kvm_exit(&tracefs()?, tgid),
+            Spec::KvmExit => kvm_exit(&scoped, &tracefs()?),
             Spec::Block => block(&tracefs()?),
         }?;
         aggregator.spec = spec.clone();
@@ -158,7 +171,10 @@ fn attach_classic(
     })
 }
 
-fn syscalls(tgid: u32, by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
+fn syscalls(
+    scoped: &ScopedLoader<'_>,
+    by_comm: bool,
+) -> Result<LatencyAggregator, AggregatorError> {
     let exit = if by_comm {
         "syscall_comm_exit"
     } else {
@@ -169,9 +185,7 @@ fn syscalls(tgid: u32, by_comm: bool) -> Result<LatencyAggregator, AggregatorErr
     } else {
         &["SYSCALL_SLOTS", "SYSCALL_TOTALS", "SYSCALL_START"]
     };
-    let mut loader = loader_keeping(keep);
-    loader.override_global("TARGET_TGID", &tgid, true);
-    let mut ebpf = load(&mut loader)?;
+    let mut ebpf = load(&mut scoped(keep))?;
     attach_raw(&mut ebpf, "syscall_latency_switch", "sched_switch")?;
     attach_raw(&mut ebpf, "syscall_latency_enter", "sys_enter")?;
     attach_raw(&mut ebpf, exit, "sys_exit")?;
@@ -229,7 +243,12 @@ fn cpu_pair(
     ))
 }
 
-fn uprobe(path: &str, symbol: &str, tgid: u32) -> Result<LatencyAggregator, AggregatorError> {
+fn uprobe(
+    scoped: &ScopedLoader<'_>,
+    path: &str,
+    symbol: &str,
+    tgid: u32,
+) -> Result<LatencyAggregator, AggregatorError> {
     let target_error = |reason: String| AggregatorError::Target {
         path: path.to_string(),
         reason,
@@ -240,7 +259,7 @@ fn uprobe(path: &str, symbol: &str, tgid: u32) -> Result<LatencyAggregator, Aggr
         Some(pid) => UProbeScope::OneProcess(pid),
         None => UProbeScope::AllProcesses,
     };
-    let mut ebpf = load(&mut loader_keeping(&["FUNC_SLOTS", "FUNC_START"]))?;
+    let mut ebpf = load(&mut scoped(&["FUNC_SLOTS", "FUNC_START"]))?;
     let target = format!("{path}:{symbol}");
     for program in ["func_latency_entry", "func_latency_exit"] {
         attach(&mut ebpf, program, &target, |p: &mut UProbe| {
@@ -272,7 +291,10 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn kernel_function(function: &str, tgid: u32) -> Result<LatencyAggregator, AggregatorError> {
+fn kernel_function(
+    scoped: &ScopedLoader<'_>,
+    function: &str,
+) -> Result<LatencyAggregator, AggregatorError> {
     let hashed = |ebpf, programs| {
         let name = function.to_string();
         aggregator(
@@ -282,11 +304,7 @@ fn kernel_function(function: &str, tgid: u32) -> Result<LatencyAggregator, Aggre
             move |_| name.clone(),
         )
     };
-    let loader = || {
-        let mut loader = loader_keeping(&HASHED_MAPS);
-        loader.override_global("HASHED_TARGET_TGID", &tgid, true);
-        loader
-    };
+    let loader = || scoped(&HASHED_MAPS);
     let fentry_error = match fentry(&mut loader(), function) {
         Ok(ebpf) => return Ok(hashed(ebpf, vec!["kfunc_fentry", "kfunc_fexit"])),
         Err(e) => chain(&e),
@@ -390,11 +408,11 @@ fn runq(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
 }
 
 fn event_pair(
+    scoped: &ScopedLoader<'_>,
     tracefs: &Tracefs,
     begin: &EventId,
     end: &EventId,
     key: Option<&str>,
-    tgid: u32,
     key_name: impl Fn(u64) -> String + Send + 'static,
 ) -> Result<LatencyAggregator, AggregatorError> {
     // Both events must exist; the key comes from the begin event.
@@ -414,11 +432,10 @@ fn event_pair(
         path: end.to_string(),
         reason: e.to_string(),
     })?;
-    let mut loader = loader_keeping(&HASHED_MAPS);
+    let mut loader = scoped(&HASHED_MAPS);
     loader
         .override_global("EVENT_PAIR_KEY_OFFSET", &offset, true)
-        .override_global("EVENT_PAIR_KEY_SIZE", &size, true)
-        .override_global("HASHED_TARGET_TGID", &tgid, true);
+        .override_global("EVENT_PAIR_KEY_SIZE", &size, true);
     let mut ebpf = load(&mut loader)?;
     attach_classic(&mut ebpf, "event_pair_begin", std::slice::from_ref(begin))?;
     attach_classic(&mut ebpf, "event_pair_end", std::slice::from_ref(end))?;
@@ -439,7 +456,10 @@ fn kvm_vendor() -> Option<String> {
         .find(|name| name.starts_with("kvm_") && name != "kvm_common")
 }
 
-fn kvm_exit(tracefs: &Tracefs, tgid: u32) -> Result<LatencyAggregator, AggregatorError> {
+fn kvm_exit(
+    scoped: &ScopedLoader<'_>,
+    tracefs: &Tracefs,
+) -> Result<LatencyAggregator, AggregatorError> {
     let kvm = |name: &str| EventId {
         system: "kvm".into(),
         name: name.into(),
@@ -450,11 +470,11 @@ fn kvm_exit(tracefs: &Tracefs, tgid: u32) -> Result<LatencyAggregator, Aggregato
     // Only the VMX and SVM backends call the kvm_exit and kvm_entry tracepoints.
     if has_events && matches!(vendor.as_deref(), Some("kvm_intel" | "kvm_amd")) {
         return event_pair(
+            scoped,
             tracefs,
             &kvm("kvm_exit"),
             &kvm("kvm_entry"),
             Some("exit_reason"),
-            tgid,
             |reason| format!("exit_reason {reason}"),
         );
     }
@@ -466,9 +486,7 @@ fn kvm_exit(tracefs: &Tracefs, tgid: u32) -> Result<LatencyAggregator, Aggregato
         ),
         (true, None) => "no KVM backend module is loaded, so kvm:kvm_exit never fires".to_string(),
     };
-    let mut loader = loader_keeping(&HASHED_MAPS);
-    loader.override_global("HASHED_TARGET_TGID", &tgid, true);
-    let mut ebpf = load(&mut loader)?;
+    let mut ebpf = load(&mut scoped(&HASHED_MAPS))?;
     attach_raw(&mut ebpf, "kvm_run_enter", "sys_enter")?;
     attach_raw(&mut ebpf, "kvm_run_exit", "sys_exit")?;
     let mut aggregator = aggregator(
