@@ -55,6 +55,13 @@ pub fn remember_comm() {
     }
 }
 
+/// Notes thread `tid`'s command name as it is now (a thread renamed by exec or
+/// prctl is counted under its latest name).
+#[inline(always)]
+pub fn remember_comm_of(tid: u32, comm: [u8; 16]) {
+    let _ = THREAD_COMM.insert(tid, comm, 0);
+}
+
 /// Stores the current thread's begin, keyed by `key`.
 #[inline(always)]
 pub fn thread_begin(key: u64) {

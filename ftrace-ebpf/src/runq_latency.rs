@@ -1,5 +1,6 @@
 //! Run-queue latency: from a task's wakeup (sched_wakeup / sched_wakeup_new), or from
-//! being preempted while still runnable, to its switch-in; keyed by the CPU it runs on.
+//! being preempted while still runnable, to its switch-in; keyed by the CPU it runs on,
+//! or (`runq:by-comm`) by task in the hashed tables, with its command name.
 //!
 //! Classic tracepoint programs, because they see the event record, whose field offsets
 //! the loader passes from the events' format files (the raw tracepoints' arguments are
@@ -14,6 +15,8 @@ use aya_ebpf::{
 };
 use ftrace_common::hist::{CAPPED_SLOTS, KeyTotals, PAIR_KEYS, capped_slot_of, lost};
 
+use crate::hashed_tables::{record, remember_comm_of};
+
 /// Offsets in the event records, from the format files.
 #[unsafe(no_mangle)]
 static RUNQ_WAKEUP_PID_OFFSET: u32 = 24;
@@ -23,6 +26,12 @@ static RUNQ_PREV_PID_OFFSET: u32 = 24;
 static RUNQ_PREV_STATE_OFFSET: u32 = 32;
 #[unsafe(no_mangle)]
 static RUNQ_NEXT_PID_OFFSET: u32 = 56;
+#[unsafe(no_mangle)]
+static RUNQ_NEXT_COMM_OFFSET: u32 = 40;
+/// Non-zero: key by task (named by command in userspace) in the hashed tables instead
+/// of by CPU.
+#[unsafe(no_mangle)]
+static RUNQ_BY_COMM: u32 = 0;
 
 #[map(name = "RUNQ_START")]
 static RUNQ_START: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 0);
@@ -96,6 +105,14 @@ pub fn runq_switch(ctx: TracePointContext) -> u32 {
     let _ = RUNQ_START.remove(next_pid);
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let delta = unsafe { bpf_ktime_get_ns() }.saturating_sub(began);
+    if global(&RUNQ_BY_COMM) != 0 {
+        // SAFETY: reading the 16-byte next_comm field at its offset in the record.
+        if let Ok(comm) = unsafe { ctx.read_at::<[u8; 16]>(global(&RUNQ_NEXT_COMM_OFFSET)) } {
+            remember_comm_of(next_pid, comm);
+        }
+        record(u64::from(next_pid), delta);
+        return 0;
+    }
     // SAFETY: no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     if cpu >= PAIR_KEYS {

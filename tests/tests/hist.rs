@@ -260,12 +260,30 @@ fn uprobe_measures_each_call_of_a_user_function() {
 }
 
 /// Two busy threads pinned to CPU 0 wait for each other on the run queue: the runq
-/// histogram of CPU 0 fills, with waits of a scheduler slice (over 1 ms) among them.
+/// histogram of CPU 0 fills, with waits of a scheduler slice (over 1 ms) among them;
+/// keyed by command (`runq:by-comm`), spin's median wait is a slice of the other spin
+/// (over 0.5 ms).
 #[test]
 fn runq_fills_when_two_busy_tasks_share_a_cpu() {
     require_root!();
     let script = format!("taskset -c 0 {SPIN} 3000000 & taskset -c 0 {SPIN} 3000000; wait");
-    let json = hytrace_ok(&["hist", "runq", "--json", "--", "sh", "-c", &script]);
+    let json = hytrace_ok(&[
+        "hist",
+        "runq:by-comm",
+        "runq",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let by_comm = json.lines().next().expect("a runq:by-comm snapshot");
+    assert!(
+        by_comm.starts_with("{\"spec\":\"runq:by-comm\""),
+        "{by_comm}"
+    );
+    let (count, p50) = key_stats(by_comm, "spin");
+    assert!(count >= 10 && p50 >= 500_000, "{by_comm}");
     let last = json.lines().last().expect("a snapshot");
     assert!(last.starts_with("{\"spec\":\"runq\""), "{last}");
     let (count, _) = key_stats(last, "cpu0");

@@ -223,6 +223,8 @@ pub struct ListArgs {
 ///   syscalls:by-comm
 ///               the same, keyed by command name and syscall
 ///   runq        wakeup (or preemption) -> switch-in of each task, keyed by CPU
+///   runq:by-comm
+///               the same, keyed by the task's command name
 ///   irq         irq_handler_entry -> irq_handler_exit, keyed by irq (all CPUs)
 ///   softirq     softirq_entry -> softirq_exit, keyed by vector (all CPUs)
 ///   kvm-exit    kvm_exit -> kvm_entry keyed by exit reason, where the KVM backend

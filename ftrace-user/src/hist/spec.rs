@@ -10,8 +10,8 @@ use thiserror::Error;
 pub enum Spec {
     /// sys_enter → sys_exit per thread, keyed by syscall (and by comm with `by_comm`).
     Syscalls { by_comm: bool },
-    /// Wakeup or preemption → the task's switch-in, per CPU.
-    Runq,
+    /// Wakeup or preemption → the task's switch-in, per CPU (or per command name).
+    Runq { by_comm: bool },
     /// Hard irq handler entry → exit, per irq number.
     Irq,
     /// Softirq handler entry → exit, per vector.
@@ -38,6 +38,7 @@ pub const SPEC_FORMS: &[&str] = &[
     "syscalls",
     "syscalls:by-comm",
     "runq",
+    "runq:by-comm",
     "irq",
     "softirq",
     "kvm-exit",
@@ -65,7 +66,8 @@ impl FromStr for Spec {
         match text {
             "syscalls" => return Ok(Spec::Syscalls { by_comm: false }),
             "syscalls:by-comm" => return Ok(Spec::Syscalls { by_comm: true }),
-            "runq" => return Ok(Spec::Runq),
+            "runq" => return Ok(Spec::Runq { by_comm: false }),
+            "runq:by-comm" => return Ok(Spec::Runq { by_comm: true }),
             "irq" => return Ok(Spec::Irq),
             "softirq" => return Ok(Spec::Softirq),
             "kvm-exit" => return Ok(Spec::KvmExit),
@@ -142,7 +144,8 @@ impl fmt::Display for Spec {
         match self {
             Spec::Syscalls { by_comm: false } => f.write_str("syscalls"),
             Spec::Syscalls { by_comm: true } => f.write_str("syscalls:by-comm"),
-            Spec::Runq => f.write_str("runq"),
+            Spec::Runq { by_comm: false } => f.write_str("runq"),
+            Spec::Runq { by_comm: true } => f.write_str("runq:by-comm"),
             Spec::Irq => f.write_str("irq"),
             Spec::Softirq => f.write_str("softirq"),
             Spec::KvmExit => f.write_str("kvm-exit"),
@@ -174,6 +177,7 @@ mod tests {
             "syscalls",
             "syscalls:by-comm",
             "runq",
+            "runq:by-comm",
             "irq",
             "softirq",
             "kvm-exit",

@@ -167,7 +167,7 @@ pub fn from_stream(
                 tgid,
             }
         }
-        Spec::Runq => return not_here("runq (wakeup to switch-in per CPU)"),
+        Spec::Runq { .. } => return not_here("runq (wakeup to switch-in per CPU)"),
         Spec::KvmExit => return not_here("kvm-exit"),
         Spec::Uprobe { .. } => return not_here("a uprobe histogram"),
         Spec::Func { .. } => return not_here("a func histogram"),

@@ -16,7 +16,9 @@ use ftrace_common::hist::{CAPPED_SLOTS, CommKey, CommSlotKey, KeyTotals, SlotKey
 use thiserror::Error;
 
 use super::prog_info::recursion_misses;
-use crate::hist::{KeyHistogram, Spec, histogram::build, syscall_names::syscall_name};
+use crate::hist::{
+    KeyHistogram, Spec, histogram::build, pairing::merge_same_names, syscall_names::syscall_name,
+};
 
 #[derive(Debug, Error)]
 pub enum AggregatorError {
@@ -86,11 +88,21 @@ enum Tables {
         lost: &'static str,
         keys: u32,
     },
-    /// The per-CPU hashes of hashed_tables.rs (sparse keys); with `thread_keys` the
-    /// keys are thread ids named from the THREAD_COMM table.
-    Hashed { thread_keys: bool },
+    /// The per-CPU hashes of hashed_tables.rs (sparse keys).
+    Hashed { keys: HashedKeys },
     /// Per (command name, syscall) hashes of `syscalls:by-comm`.
     ByComm,
+}
+
+/// What the keys of the hashed tables are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HashedKeys {
+    /// Named by the aggregator's key namer.
+    Plain,
+    /// Thread ids, named "comm tid N" from the THREAD_COMM table.
+    Threads,
+    /// Thread ids, merged per command name from the THREAD_COMM table.
+    Comms,
 }
 
 /// A loaded and attached aggregator; detached when dropped.
@@ -158,7 +170,7 @@ impl LatencyAggregator {
                 keys,
                 ..
             } => self.flat_histograms(slots, totals, keys),
-            Tables::Hashed { thread_keys } => self.hashed_histograms(thread_keys),
+            Tables::Hashed { keys } => self.hashed_histograms(keys),
             Tables::ByComm => self.comm_histograms(),
         }
     }
@@ -195,7 +207,7 @@ impl LatencyAggregator {
         Ok(build(slot_counts, key_totals, &self.key_name))
     }
 
-    fn hashed_histograms(&self, thread_keys: bool) -> Result<Vec<KeyHistogram>, AggregatorError> {
+    fn hashed_histograms(&self, keys: HashedKeys) -> Result<Vec<KeyHistogram>, AggregatorError> {
         let slots: PerCpuHashMap<_, SlotKey, u64> =
             PerCpuHashMap::try_from(self.map("HASHED_SLOTS")?)
                 .map_err(map_error("HASHED_SLOTS"))?;
@@ -212,17 +224,18 @@ impl LatencyAggregator {
             let (key, values) = entry.map_err(map_error("HASHED_TOTALS"))?;
             key_totals.push((key, sum_totals(values.iter())));
         }
-        if !thread_keys {
+        if keys == HashedKeys::Plain {
             return Ok(build(slot_counts, key_totals, &self.key_name));
         }
         let comms: aya::maps::HashMap<_, u32, [u8; 16]> =
             aya::maps::HashMap::try_from(self.map("THREAD_COMM")?)
                 .map_err(map_error("THREAD_COMM"))?;
-        let name = |tid: u64| match comms.get(&(tid as u32), 0) {
-            Ok(comm) => format!("{} tid {tid}", names::comm_text(&comm)),
-            Err(_) => (self.key_name)(tid),
+        let name = |tid: u64| match (comms.get(&(tid as u32), 0), keys) {
+            (Ok(comm), HashedKeys::Comms) => names::comm_text(&comm),
+            (Ok(comm), _) => format!("{} tid {tid}", names::comm_text(&comm)),
+            (Err(_), _) => (self.key_name)(tid),
         };
-        Ok(build(slot_counts, key_totals, name))
+        Ok(merge_same_names(build(slot_counts, key_totals, name)))
     }
 
     fn comm_histograms(&self) -> Result<Vec<KeyHistogram>, AggregatorError> {

@@ -21,10 +21,10 @@ use aya::{
 };
 use ftrace_common::hist::{CAPPED_SLOTS, PAIR_KEYS, SYSCALL_KEYS};
 
-use super::{AggregatorError, LatencyAggregator, Scope, Tables, names};
+use super::{AggregatorError, HashedKeys, LatencyAggregator, Scope, Tables, names};
 use crate::{
     bpf::{EBPF_OBJECT, loader_keeping},
-    format::{FieldKind, parse_event_format},
+    format::{EventFormat, FieldKind, parse_event_format},
     hist::{Spec, syscall_names::syscall_name},
     symbols::elf::symbol_file_offset,
     tracefs::{EventId, Tracefs},
@@ -59,7 +59,7 @@ impl LatencyAggregator {
             Spec::Syscalls { by_comm } => syscalls(&scoped, *by_comm),
             Spec::Irq => irq(),
             Spec::Softirq => cpu_pair("softirq_entry", "softirq_exit", 16, names::softirq_name),
-            Spec::Runq => runq(&tracefs()?),
+            Spec::Runq { by_comm } => runq(&tracefs()?, *by_comm),
             Spec::Uprobe { path, symbol } => uprobe(&scoped, path, symbol, tgid),
             Spec::Func { function } => kernel_function(&scoped, function),
             Spec::Pair { begin, end, key } => {
@@ -299,7 +299,9 @@ fn kernel_function(
         let name = function.to_string();
         aggregator(
             ebpf,
-            Tables::Hashed { thread_keys: false },
+            Tables::Hashed {
+                keys: HashedKeys::Plain,
+            },
             programs,
             move |_| name.clone(),
         )
@@ -348,12 +350,8 @@ fn kprobe(loader: &mut EbpfLoader<'_>, function: &str) -> Result<Ebpf, Aggregato
     Ok(ebpf)
 }
 
-/// The offset and size of `field` in `event`'s record.
-fn field_of(
-    tracefs: &Tracefs,
-    event: &EventId,
-    field: &str,
-) -> Result<(u32, u32), AggregatorError> {
+/// The parsed format of `event`.
+fn format_of(tracefs: &Tracefs, event: &EventId) -> Result<EventFormat, AggregatorError> {
     let target_error = |reason: String| AggregatorError::Target {
         path: event.to_string(),
         reason,
@@ -361,16 +359,26 @@ fn field_of(
     let text = tracefs
         .event_format(event)
         .map_err(|e| target_error(e.to_string()))?;
-    let format =
-        parse_event_format(&event.system, &text).map_err(|e| target_error(e.to_string()))?;
-    format
+    parse_event_format(&event.system, &text).map_err(|e| target_error(e.to_string()))
+}
+
+/// The offset and size of integer field `field` in `event`'s record.
+fn field_of(
+    tracefs: &Tracefs,
+    event: &EventId,
+    field: &str,
+) -> Result<(u32, u32), AggregatorError> {
+    format_of(tracefs, event)?
         .field(field)
         .filter(|f| matches!(f.size, 1 | 2 | 4 | 8) && f.kind == FieldKind::Scalar)
         .map(|f| (f.offset as u32, f.size as u32))
-        .ok_or_else(|| target_error(format!("no integer field {field}")))
+        .ok_or_else(|| AggregatorError::Target {
+            path: event.to_string(),
+            reason: format!("no integer field {field}"),
+        })
 }
 
-fn runq(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
+fn runq(tracefs: &Tracefs, by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
     let sched = |name: &str| EventId {
         system: "sched".into(),
         name: name.into(),
@@ -380,8 +388,23 @@ fn runq(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
     let prev_pid = offset("sched_switch", "prev_pid")?;
     let prev_state = offset("sched_switch", "prev_state")?;
     let next_pid = offset("sched_switch", "next_pid")?;
-    let mut loader = loader_keeping(&["RUNQ_START", "RUNQ_SLOTS", "RUNQ_TOTALS"]);
+    let next_comm = format_of(tracefs, &sched("sched_switch"))?
+        .field("next_comm")
+        .filter(|f| f.size == 16)
+        .map(|f| f.offset as u32)
+        .ok_or_else(|| AggregatorError::Target {
+            path: "sched:sched_switch".into(),
+            reason: "no 16-byte next_comm field".into(),
+        })?;
+    let by_comm_flag = u32::from(by_comm);
+    let mut keep = vec!["RUNQ_START", "RUNQ_SLOTS", "RUNQ_TOTALS"];
+    if by_comm {
+        keep.extend(HASHED_MAPS);
+    }
+    let mut loader = loader_keeping(&keep);
     loader
+        .override_global("RUNQ_NEXT_COMM_OFFSET", &next_comm, true)
+        .override_global("RUNQ_BY_COMM", &by_comm_flag, true)
         .override_global("RUNQ_WAKEUP_PID_OFFSET", &wakeup_pid, true)
         .override_global("RUNQ_PREV_PID_OFFSET", &prev_pid, true)
         .override_global("RUNQ_PREV_STATE_OFFSET", &prev_state, true)
@@ -393,11 +416,17 @@ fn runq(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
         &[sched("sched_wakeup"), sched("sched_wakeup_new")],
     )?;
     attach_classic(&mut ebpf, "runq_switch", &[sched("sched_switch")])?;
-    let tables = Tables::Flat {
-        slots: "RUNQ_SLOTS",
-        totals: "RUNQ_TOTALS",
-        lost: "RUNQ_LOST",
-        keys: PAIR_KEYS,
+    let tables = if by_comm {
+        Tables::Hashed {
+            keys: HashedKeys::Comms,
+        }
+    } else {
+        Tables::Flat {
+            slots: "RUNQ_SLOTS",
+            totals: "RUNQ_TOTALS",
+            lost: "RUNQ_LOST",
+            keys: PAIR_KEYS,
+        }
     };
     Ok(aggregator(
         ebpf,
@@ -442,7 +471,9 @@ fn event_pair(
     let programs = vec!["event_pair_begin", "event_pair_end"];
     Ok(aggregator(
         ebpf,
-        Tables::Hashed { thread_keys: false },
+        Tables::Hashed {
+            keys: HashedKeys::Plain,
+        },
         programs,
         key_name,
     ))
@@ -491,7 +522,9 @@ fn kvm_exit(
     attach_raw(&mut ebpf, "kvm_run_exit", "sys_exit")?;
     let mut aggregator = aggregator(
         ebpf,
-        Tables::Hashed { thread_keys: true },
+        Tables::Hashed {
+            keys: HashedKeys::Threads,
+        },
         vec!["kvm_run_enter", "kvm_run_exit"],
         |tid| format!("tid {tid}"),
     );
@@ -525,7 +558,9 @@ fn block(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
     let programs = vec!["block_issue", "block_complete"];
     Ok(aggregator(
         ebpf,
-        Tables::Hashed { thread_keys: false },
+        Tables::Hashed {
+            keys: HashedKeys::Plain,
+        },
         programs,
         names::block_device_name,
     ))
