@@ -1,33 +1,26 @@
 //! Run-queue latency: from a task's wakeup (sched_wakeup / sched_wakeup_new), or from
-//! being preempted while still runnable, to its switch-in; keyed by the CPU it runs on,
-//! or (`runq:by-comm`) by task in the hashed tables, with its command name.
+//! being switched out while still runnable, to its switch-in; keyed by the CPU it runs
+//! on, or (`runq:by-comm`) by task in the hashed tables, with its command name.
 //!
-//! Classic tracepoint programs, because they see the event record, whose field offsets
-//! the loader passes from the events' format files (the raw tracepoints' arguments are
-//! task_struct pointers, whose layout needs BTF relocations). These events fire per
-//! scheduling decision, not per syscall, so the extra cost is acceptable.
+//! Raw tracepoints: the programs get the kernel's own arguments (task_struct
+//! pointers) and read the task's pid and comm at offsets the loader takes from the
+//! kernel's BTF.
 
 use aya_ebpf::{
-    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
-    macros::{map, tracepoint},
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    macros::{map, raw_tracepoint},
     maps::{Array, LruHashMap, PerCpuArray},
-    programs::TracePointContext,
+    programs::RawTracePointContext,
 };
 use ftrace_common::hist::{CAPPED_SLOTS, KeyTotals, PAIR_KEYS, capped_slot_of, lost};
 
 use crate::hashed_tables::{record, remember_comm_of};
 
-/// Offsets in the event records, from the format files.
+/// Offsets of `pid` and `comm` in struct task_struct, from BTF.
 #[unsafe(no_mangle)]
-static RUNQ_WAKEUP_PID_OFFSET: u32 = 24;
+static RUNQ_TASK_PID_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
-static RUNQ_PREV_PID_OFFSET: u32 = 24;
-#[unsafe(no_mangle)]
-static RUNQ_PREV_STATE_OFFSET: u32 = 32;
-#[unsafe(no_mangle)]
-static RUNQ_NEXT_PID_OFFSET: u32 = 56;
-#[unsafe(no_mangle)]
-static RUNQ_NEXT_COMM_OFFSET: u32 = 40;
+static RUNQ_TASK_COMM_OFFSET: u32 = 0;
 /// Non-zero: key by task (named by command in userspace) in the hashed tables instead
 /// of by CPU.
 #[unsafe(no_mangle)]
@@ -68,33 +61,36 @@ fn enqueued(pid: u32) {
     }
 }
 
-#[tracepoint]
-pub fn runq_wakeup(ctx: TracePointContext) -> u32 {
-    // SAFETY: reading an i32 field at its offset inside the event record.
-    if let Ok(pid) = unsafe { ctx.read_at::<i32>(global(&RUNQ_WAKEUP_PID_OFFSET)) } {
-        enqueued(pid as u32);
+/// A task's pid (0 when unreadable).
+#[inline(always)]
+fn task_pid(task: *const u8) -> u32 {
+    // SAFETY: bpf_probe_read_kernel checks the address; a fault reads as 0.
+    unsafe {
+        bpf_probe_read_kernel(task.wrapping_add(global(&RUNQ_TASK_PID_OFFSET)) as *const i32)
+            .unwrap_or(0) as u32
     }
+}
+
+/// sched_wakeup(struct task_struct *p), sched_wakeup_new(struct task_struct *p)
+#[raw_tracepoint]
+pub fn runq_wakeup(ctx: RawTracePointContext) -> i32 {
+    enqueued(task_pid(ctx.arg(0)));
     0
 }
 
-#[tracepoint]
-pub fn runq_switch(ctx: TracePointContext) -> u32 {
-    // SAFETY: reading fields at their offsets inside the event record.
-    let (prev_pid, prev_state, next_pid) = unsafe {
-        (
-            ctx.read_at::<i32>(global(&RUNQ_PREV_PID_OFFSET)),
-            ctx.read_at::<i64>(global(&RUNQ_PREV_STATE_OFFSET)),
-            ctx.read_at::<i32>(global(&RUNQ_NEXT_PID_OFFSET)),
-        )
-    };
-    // A task preempted while runnable goes straight back on the run queue.
-    if let (Ok(prev_pid), Ok(0)) = (prev_pid, prev_state) {
-        enqueued(prev_pid as u32);
+/// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+/// unsigned int prev_state)
+#[raw_tracepoint]
+pub fn runq_switch(ctx: RawTracePointContext) -> i32 {
+    let preempt: u64 = ctx.arg(0);
+    let prev_state: u64 = ctx.arg(3);
+    // A task switched out while runnable (preempted, or yielding) waits on the run
+    // queue again.
+    if preempt & 0xff != 0 || prev_state & 0xffff_ffff == 0 {
+        enqueued(task_pid(ctx.arg(1)));
     }
-    let Ok(next_pid) = next_pid else {
-        return 0;
-    };
-    let next_pid = next_pid as u32;
+    let next: *const u8 = ctx.arg(2);
+    let next_pid = task_pid(next);
     if next_pid == 0 {
         return 0;
     }
@@ -106,8 +102,13 @@ pub fn runq_switch(ctx: TracePointContext) -> u32 {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let delta = unsafe { bpf_ktime_get_ns() }.saturating_sub(began);
     if global(&RUNQ_BY_COMM) != 0 {
-        // SAFETY: reading the 16-byte next_comm field at its offset in the record.
-        if let Ok(comm) = unsafe { ctx.read_at::<[u8; 16]>(global(&RUNQ_NEXT_COMM_OFFSET)) } {
+        // SAFETY: bpf_probe_read_kernel checks the address of the task's comm.
+        let comm = unsafe {
+            bpf_probe_read_kernel(
+                next.wrapping_add(global(&RUNQ_TASK_COMM_OFFSET)) as *const [u8; 16]
+            )
+        };
+        if let Ok(comm) = comm {
             remember_comm_of(next_pid, comm);
         }
         record(u64::from(next_pid), delta);

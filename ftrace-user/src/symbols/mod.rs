@@ -1,7 +1,8 @@
 //! Kernel symbol tables stored in a recording: /proc/kallsyms and printk_formats text,
 //! parsed into lookup tables for rendering `%ps` and trace_printk formats; and ELF
-//! function symbols to file offsets for uprobes.
+//! function symbols to file offsets for uprobes; struct member offsets from kernel BTF.
 
+pub mod btf;
 pub mod elf;
 pub mod kallsyms;
 pub mod printk;

@@ -3,8 +3,8 @@
 //! - `syscalls`: raw tracepoints sys_enter, sys_exit and sched_switch (flat tables, or
 //!   hashed per command name for `syscalls:by-comm`);
 //! - `irq`, `softirq`: raw tracepoints on the handlers' entry and exit (per CPU);
-//! - `runq`: classic sched tracepoints (wakeup, wakeup_new, switch) with field offsets
-//!   from their format files;
+//! - `runq`: raw sched tracepoints (wakeup, wakeup_new, switch) reading task_struct at
+//!   offsets from the kernel's BTF;
 //! - `uprobe:PATH:SYMBOL`: uprobe and uretprobe at the symbol's file offset;
 //! - `func:KFUNC`: fentry and fexit, else kprobe and kretprobe;
 //! - `pair:…`: classic tracepoints on the two events (their records hold the key);
@@ -26,7 +26,7 @@ use crate::{
     bpf::{EBPF_OBJECT, loader_keeping},
     format::{EventFormat, FieldKind, parse_event_format},
     hist::{Spec, syscall_names::syscall_name},
-    symbols::elf::symbol_file_offset,
+    symbols::{btf::Btf as KernelTypes, elf::symbol_file_offset},
     tracefs::{EventId, Tracefs},
 };
 
@@ -59,7 +59,7 @@ impl LatencyAggregator {
             Spec::Syscalls { by_comm } => syscalls(&scoped, *by_comm),
             Spec::Irq => irq(),
             Spec::Softirq => cpu_pair("softirq_entry", "softirq_exit", 16, names::softirq_name),
-            Spec::Runq { by_comm } => runq(&tracefs()?, *by_comm),
+            Spec::Runq { by_comm } => runq(*by_comm),
             Spec::Uprobe { path, symbol } => uprobe(&scoped, path, symbol, tgid),
             Spec::Func { function } => kernel_function(&scoped, function),
             Spec::Pair { begin, end, key } => {
@@ -378,24 +378,32 @@ fn field_of(
         })
 }
 
-fn runq(tracefs: &Tracefs, by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
-    let sched = |name: &str| EventId {
-        system: "sched".into(),
-        name: name.into(),
+fn runq(by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
+    let btf_error = |reason: String| AggregatorError::Target {
+        path: "/sys/kernel/btf/vmlinux".into(),
+        reason,
     };
-    let offset = |event: &str, field: &str| field_of(tracefs, &sched(event), field).map(|f| f.0);
-    let wakeup_pid = offset("sched_wakeup", "pid")?;
-    let prev_pid = offset("sched_switch", "prev_pid")?;
-    let prev_state = offset("sched_switch", "prev_state")?;
-    let next_pid = offset("sched_switch", "next_pid")?;
-    let next_comm = format_of(tracefs, &sched("sched_switch"))?
-        .field("next_comm")
-        .filter(|f| f.size == 16)
-        .map(|f| f.offset as u32)
-        .ok_or_else(|| AggregatorError::Target {
-            path: "sched:sched_switch".into(),
-            reason: "no 16-byte next_comm field".into(),
-        })?;
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux")
+        .map_err(|e| btf_error(format!("{e} (runq reads task_struct through kernel BTF)")))?;
+    let btf = KernelTypes::parse(&bytes).map_err(|e| btf_error(e.to_string()))?;
+    let pid = btf
+        .member_offset("task_struct", "pid")
+        .map_err(|e| btf_error(e.to_string()))?;
+    let comm = btf
+        .member_offset("task_struct", "comm")
+        .map_err(|e| btf_error(e.to_string()))?;
+    // The context pointer, then (preempt, prev, next, prev_state) since Linux 5.18.
+    match btf.typedef_proto_params("btf_trace_sched_switch") {
+        Ok(5) => {}
+        Ok(n) => {
+            return Err(btf_error(format!(
+                "sched_switch's raw tracepoint has {} arguments, not (preempt, prev, next, \
+                 prev_state) as since Linux 5.18",
+                n.saturating_sub(1)
+            )));
+        }
+        Err(e) => return Err(btf_error(e.to_string())),
+    }
     let by_comm_flag = u32::from(by_comm);
     let mut keep = vec!["RUNQ_START", "RUNQ_SLOTS", "RUNQ_TOTALS"];
     if by_comm {
@@ -403,19 +411,21 @@ fn runq(tracefs: &Tracefs, by_comm: bool) -> Result<LatencyAggregator, Aggregato
     }
     let mut loader = loader_keeping(&keep);
     loader
-        .override_global("RUNQ_NEXT_COMM_OFFSET", &next_comm, true)
-        .override_global("RUNQ_BY_COMM", &by_comm_flag, true)
-        .override_global("RUNQ_WAKEUP_PID_OFFSET", &wakeup_pid, true)
-        .override_global("RUNQ_PREV_PID_OFFSET", &prev_pid, true)
-        .override_global("RUNQ_PREV_STATE_OFFSET", &prev_state, true)
-        .override_global("RUNQ_NEXT_PID_OFFSET", &next_pid, true);
+        .override_global("RUNQ_TASK_PID_OFFSET", &pid, true)
+        .override_global("RUNQ_TASK_COMM_OFFSET", &comm, true)
+        .override_global("RUNQ_BY_COMM", &by_comm_flag, true);
     let mut ebpf = load(&mut loader)?;
-    attach_classic(
+    attach(
         &mut ebpf,
         "runq_wakeup",
-        &[sched("sched_wakeup"), sched("sched_wakeup_new")],
+        "sched_wakeup, sched_wakeup_new",
+        |p: &mut RawTracePoint| {
+            p.load()?;
+            p.attach("sched_wakeup")?;
+            p.attach("sched_wakeup_new").map(drop)
+        },
     )?;
-    attach_classic(&mut ebpf, "runq_switch", &[sched("sched_switch")])?;
+    attach_raw(&mut ebpf, "runq_switch", "sched_switch")?;
     let tables = if by_comm {
         Tables::Hashed {
             keys: HashedKeys::Comms,
