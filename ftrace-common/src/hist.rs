@@ -71,6 +71,38 @@ pub struct KeyTotals {
     pub max_ns: u64,
 }
 
+impl KeyTotals {
+    /// Totals of one sample.
+    #[inline(always)]
+    pub fn of(delta_ns: u64) -> KeyTotals {
+        KeyTotals {
+            count: 1,
+            sum_ns: delta_ns,
+            max_ns: delta_ns,
+        }
+    }
+
+    /// Adds one sample.
+    #[inline(always)]
+    pub fn add(&mut self, delta_ns: u64) {
+        self.count += 1;
+        self.sum_ns += delta_ns;
+        if delta_ns > self.max_ns {
+            self.max_ns = delta_ns;
+        }
+    }
+
+    /// Adds another set of totals (another CPU's).
+    #[inline(always)]
+    pub fn merge(&mut self, other: &KeyTotals) {
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        if other.max_ns > self.max_ns {
+            self.max_ns = other.max_ns;
+        }
+    }
+}
+
 /// A begin timestamp waiting for its end, per thread (`ts_ns == 0`: none).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

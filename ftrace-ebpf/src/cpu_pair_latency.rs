@@ -77,12 +77,7 @@ pub fn cpu_pair_end(_ctx: RawTracePointContext) -> i32 {
     }
     if let Some(totals) = PAIR_TOTALS.get_ptr_mut(key as u32) {
         // SAFETY: this CPU's entry of a per-CPU array.
-        let totals = unsafe { &mut *totals };
-        totals.count += 1;
-        totals.sum_ns += delta;
-        if delta > totals.max_ns {
-            totals.max_ns = delta;
-        }
+        unsafe { (*totals).add(delta) };
     }
     0
 }

@@ -104,34 +104,30 @@ pub fn record(key: u64, delta_ns: u64) {
         slot: capped_slot_of(delta_ns),
         _pad: 0,
     };
-    match HASHED_SLOTS.get_ptr_mut(&slot) {
+    if !bump(&HASHED_SLOTS, &slot) || !add_to_totals(&HASHED_TOTALS, &key, delta_ns) {
+        count_lost(lost::HIST_MAP_FULL);
+    }
+}
+
+/// Adds one to this CPU's count of `key` in a per-CPU hash; false when the hash is full.
+#[inline(always)]
+pub fn bump<K>(counts: &PerCpuHashMap<K, u64>, key: &K) -> bool {
+    match counts.get_ptr_mut(key) {
         // SAFETY: this CPU's value of a per-CPU map entry.
         Some(count) => unsafe { *count += 1 },
-        None => {
-            if HASHED_SLOTS.insert(&slot, &1, 0).is_err() {
-                count_lost(lost::HIST_MAP_FULL);
-            }
-        }
+        None => return counts.insert(key, &1, 0).is_ok(),
     }
-    match HASHED_TOTALS.get_ptr_mut(&key) {
-        Some(totals) => {
-            // SAFETY: this CPU's value of a per-CPU map entry.
-            let totals = unsafe { &mut *totals };
-            totals.count += 1;
-            totals.sum_ns += delta_ns;
-            if delta_ns > totals.max_ns {
-                totals.max_ns = delta_ns;
-            }
-        }
-        None => {
-            let totals = KeyTotals {
-                count: 1,
-                sum_ns: delta_ns,
-                max_ns: delta_ns,
-            };
-            if HASHED_TOTALS.insert(&key, &totals, 0).is_err() {
-                count_lost(lost::HIST_MAP_FULL);
-            }
-        }
+    true
+}
+
+/// Adds one sample to this CPU's totals of `key` in a per-CPU hash; false when the hash
+/// is full.
+#[inline(always)]
+pub fn add_to_totals<K>(totals: &PerCpuHashMap<K, KeyTotals>, key: &K, delta_ns: u64) -> bool {
+    match totals.get_ptr_mut(key) {
+        // SAFETY: this CPU's value of a per-CPU map entry.
+        Some(entry) => unsafe { (*entry).add(delta_ns) },
+        None => return totals.insert(key, &KeyTotals::of(delta_ns), 0).is_ok(),
     }
+    true
 }

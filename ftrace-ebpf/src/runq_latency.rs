@@ -131,12 +131,7 @@ pub fn runq_switch(ctx: RawTracePointContext) -> i32 {
     }
     if let Some(totals) = RUNQ_TOTALS.get_ptr_mut(cpu) {
         // SAFETY: this CPU's entry of a per-CPU array.
-        let totals = unsafe { &mut *totals };
-        totals.count += 1;
-        totals.sum_ns += delta;
-        if delta > totals.max_ns {
-            totals.max_ns = delta;
-        }
+        unsafe { (*totals).add(delta) };
     }
     0
 }

@@ -10,7 +10,10 @@
 //!
 //! Configured at load time: the scope (scope.rs) limits it to one process or command.
 
-use crate::scope::in_scope;
+use crate::{
+    hashed_tables::{add_to_totals, bump},
+    scope::in_scope,
+};
 use aya_ebpf::{
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
@@ -108,12 +111,7 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
     }
     if let Some(totals) = SYSCALL_TOTALS.get_ptr_mut(key as u32) {
         // SAFETY: this CPU's entry of a per-CPU array.
-        let totals = unsafe { &mut *totals };
-        totals.count += 1;
-        totals.sum_ns += delta;
-        if delta > totals.max_ns {
-            totals.max_ns = delta;
-        }
+        unsafe { (*totals).add(delta) };
     }
     0
 }
@@ -140,36 +138,10 @@ pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
         slot: capped_slot_of(delta),
         _pad: 0,
     };
-    match SYSCALL_COMM_SLOTS.get_ptr_mut(&slot) {
-        // SAFETY: this CPU's value of a per-CPU map entry.
-        Some(count) => unsafe { *count += 1 },
-        None => {
-            if SYSCALL_COMM_SLOTS.insert(&slot, &1, 0).is_err() {
-                count_lost(lost::HIST_MAP_FULL);
-            }
-        }
-    }
-    let total_key = CommKey { comm, key };
-    match SYSCALL_COMM_TOTALS.get_ptr_mut(&total_key) {
-        Some(totals) => {
-            // SAFETY: this CPU's value of a per-CPU map entry.
-            let totals = unsafe { &mut *totals };
-            totals.count += 1;
-            totals.sum_ns += delta;
-            if delta > totals.max_ns {
-                totals.max_ns = delta;
-            }
-        }
-        None => {
-            let totals = KeyTotals {
-                count: 1,
-                sum_ns: delta,
-                max_ns: delta,
-            };
-            if SYSCALL_COMM_TOTALS.insert(&total_key, &totals, 0).is_err() {
-                count_lost(lost::HIST_MAP_FULL);
-            }
-        }
+    if !bump(&SYSCALL_COMM_SLOTS, &slot)
+        || !add_to_totals(&SYSCALL_COMM_TOTALS, &CommKey { comm, key }, delta)
+    {
+        count_lost(lost::HIST_MAP_FULL);
     }
     0
 }

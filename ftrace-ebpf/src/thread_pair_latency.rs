@@ -76,12 +76,7 @@ pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
     }
     if let Some(totals) = FUNC_TOTALS.get_ptr_mut(0) {
         // SAFETY: this CPU's entry of a per-CPU array.
-        let totals = unsafe { &mut *totals };
-        totals.count += 1;
-        totals.sum_ns += delta;
-        if delta > totals.max_ns {
-            totals.max_ns = delta;
-        }
+        unsafe { (*totals).add(delta) };
     }
     0
 }

@@ -612,3 +612,37 @@ fn comm_limits_per_thread_specs_to_one_command_name() {
     assert!(!lines[0].contains(r#""key":"wait4""#), "{}", lines[0]);
     assert!(lines[1].contains(r#""keys":[]"#), "{}", lines[1]);
 }
+
+/// `--interval 0.25 --duration 1.2 --json`: one snapshot line per interval and a final
+/// one (at least 4 lines in all), each a syscalls snapshot whose time grows.
+#[test]
+fn interval_prints_a_snapshot_per_interval_and_a_final_one() {
+    require_root!();
+    let json = hytrace_ok(&[
+        "hist",
+        "syscalls",
+        "--interval",
+        "0.25",
+        "--duration",
+        "1.2",
+        "--json",
+    ]);
+    let times: Vec<u64> = json
+        .lines()
+        .map(|line| {
+            assert!(
+                line.starts_with(r#"{"spec":"syscalls","time_ns":"#),
+                "{line}"
+            );
+            line[r#"{"spec":"syscalls","time_ns":"#.len()..]
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(times.len() >= 4, "{json}");
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert!(*times.last().unwrap() >= 1_200_000_000, "{times:?}");
+}

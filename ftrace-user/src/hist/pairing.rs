@@ -50,10 +50,7 @@ impl PairSamples {
 
     fn sample(&mut self, key: u64, delta: u64) {
         *self.slots.entry((key, capped_slot_of(delta))).or_default() += 1;
-        let totals = self.totals.entry(key).or_default();
-        totals.count += 1;
-        totals.sum_ns += delta;
-        totals.max_ns = totals.max_ns.max(delta);
+        self.totals.entry(key).or_default().add(delta);
     }
 
     /// The histograms, one per key named by `name`, most samples first; keys that get

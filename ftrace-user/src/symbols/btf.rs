@@ -184,9 +184,11 @@ impl<'a> Btf<'a> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Builds little-endian BTF from (name, kind, kind_flag, vlen, size_or_type, extra
-    /// words) records.
-    pub fn build(types: &[(&str, u32, bool, u32, u32, Vec<u32>)], extra_names: &[&str]) -> Vec<u8> {
+    /// One type for [`build`]: (name, kind, kind_flag, vlen, size_or_type, extra words).
+    pub type TypeSpec<'a> = (&'a str, u32, bool, u32, u32, Vec<u32>);
+
+    /// Builds little-endian BTF from type records and extra member names.
+    pub fn build(types: &[TypeSpec<'_>], extra_names: &[&str]) -> Vec<u8> {
         let mut strings = vec![0u8];
         let mut name_offsets = std::collections::HashMap::new();
         for name in types.iter().map(|t| t.0).chain(extra_names.iter().copied()) {
@@ -222,11 +224,7 @@ pub(crate) mod tests {
     }
 
     /// The name offset `build` gives `name` (names are laid out in first-use order).
-    fn name_off(
-        types: &[(&str, u32, bool, u32, u32, Vec<u32>)],
-        extra: &[&str],
-        name: &str,
-    ) -> u32 {
+    fn name_off(types: &[TypeSpec<'_>], extra: &[&str], name: &str) -> u32 {
         let mut offset = 1u32;
         let mut seen = Vec::new();
         for n in types.iter().map(|t| t.0).chain(extra.iter().copied()) {
@@ -245,7 +243,7 @@ pub(crate) mod tests {
     #[test]
     fn member_offsets_and_proto_params() {
         let names = ["pid", "comm", "flags"];
-        let mut types: Vec<(&str, u32, bool, u32, u32, Vec<u32>)> = vec![
+        let mut types: Vec<TypeSpec<'_>> = vec![
             ("int", KIND_INT, false, 0, 4, vec![32]),             // 1
             ("char", KIND_INT, false, 0, 1, vec![8]),             // 2
             ("", KIND_ARRAY, false, 0, 0, vec![2, 1, 16]),        // 3: char[16]

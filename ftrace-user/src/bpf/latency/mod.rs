@@ -117,42 +117,15 @@ pub struct LatencyAggregator {
     key_name: Box<dyn Fn(u64) -> String + Send>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn comm_words_are_the_padded_comm() {
-        assert_eq!(Scope::default().comm_words(), [0, 0]);
-        let spin = Scope {
-            tgid: 0,
-            comm: Some("spin".into()),
-        };
-        assert_eq!(spin.comm_words(), [u64::from_le_bytes(*b"spin\0\0\0\0"), 0]);
-        let long = Scope {
-            tgid: 0,
-            comm: Some("0123456789abcdefXYZ".into()),
-        };
-        assert_eq!(
-            long.comm_words(),
-            [
-                u64::from_le_bytes(*b"01234567"),
-                u64::from_le_bytes(*b"89abcde\0")
-            ]
-        );
-    }
-}
-
 fn map_error(map: &'static str) -> impl Fn(MapError) -> AggregatorError {
     move |source| AggregatorError::Map { map, source }
 }
 
 /// Per-CPU totals added up.
 fn sum_totals<'a>(values: impl Iterator<Item = &'a KeyTotals>) -> KeyTotals {
-    values.fold(KeyTotals::default(), |acc, t| KeyTotals {
-        count: acc.count + t.count,
-        sum_ns: acc.sum_ns + t.sum_ns,
-        max_ns: acc.max_ns.max(t.max_ns),
+    values.fold(KeyTotals::default(), |mut acc, t| {
+        acc.merge(t);
+        acc
     })
 }
 
@@ -307,5 +280,31 @@ impl LatencyAggregator {
             .sum();
         out.push(("prog_recursion_misses".to_string(), misses));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comm_words_are_the_padded_comm() {
+        assert_eq!(Scope::default().comm_words(), [0, 0]);
+        let spin = Scope {
+            tgid: 0,
+            comm: Some("spin".into()),
+        };
+        assert_eq!(spin.comm_words(), [u64::from_le_bytes(*b"spin\0\0\0\0"), 0]);
+        let long = Scope {
+            tgid: 0,
+            comm: Some("0123456789abcdefXYZ".into()),
+        };
+        assert_eq!(
+            long.comm_words(),
+            [
+                u64::from_le_bytes(*b"01234567"),
+                u64::from_le_bytes(*b"89abcde\0")
+            ]
+        );
     }
 }
