@@ -19,6 +19,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod format;
+pub mod graph;
 pub mod hist;
 pub mod output;
 pub mod record;

@@ -59,3 +59,16 @@ fn count_adds_up_to_every_event() {
         .sum();
     assert_eq!(total, 1778);
 }
+
+/// A recording without function_graph events cannot be shown as a call graph: the
+/// graph reader says so instead of printing comments only.
+#[test]
+fn graph_of_a_recording_without_graph_events_is_an_error() {
+    let recording = Recording::open(Path::new(DAT)).expect("open fixture");
+    let error = ftrace_user::graph::events::graph_events(&recording, |_, _| String::new())
+        .expect_err("no graph events");
+    assert_eq!(
+        error,
+        ftrace_user::graph::events::GraphEventsError::NoGraphEvents
+    );
+}

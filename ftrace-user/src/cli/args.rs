@@ -186,6 +186,13 @@ pub struct ReportArgs {
     /// events, pair: its two events) and whether their counts agree per key.
     #[arg(long)]
     pub hist: bool,
+
+    /// Print a function_graph recording as ftrace prints its call graph: CPU column,
+    /// durations with the + ! # * @ $ marks, nesting, leaf calls on one line, `} /* func
+    /// */` for calls whose entry was not recorded, irq arrows, task-switch separators,
+    /// `[module]` annotations; other recorded events appear as `/* comments */`.
+    #[arg(long, conflicts_with = "hist")]
+    pub graph: bool,
 }
 
 /// What `list` lists.

@@ -6,9 +6,32 @@ use anyhow::Result;
 
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
+    graph::{
+        self,
+        events::{KallsymsGraphSymbols, graph_events},
+    },
     hist::{Snapshot, Spec, pairing::count_differences, render},
     report::{RecordFilter, Recording, ReportStyle, histograms, report},
 };
+
+/// `report --graph`: the function_graph events as ftrace's call graph.
+fn call_graph(recording: &Recording) -> Result<i32> {
+    let symbols = &recording.symbols;
+    let events = graph_events(recording, |format, data| {
+        let mut payload = Vec::new();
+        format.render_payload(data, symbols, &mut payload);
+        format!("{}: {}", format.name, String::from_utf8_lossy(&payload))
+    })?;
+    let comms = |pid: i32| recording.comm_at(pid, u64::MAX).into_owned();
+    let kernel = KallsymsGraphSymbols::new(symbols.kernel(), &comms);
+    let cpus = recording.file.cpu_count.max(1);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(graph::HEADER.as_bytes())?;
+    out.write_all(graph::render(&events, cpus, &kernel).as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
 
 /// Keys shown per histogram.
 const TOP_KEYS: usize = 20;
@@ -121,6 +144,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     let recording = Recording::open(&args.input)?;
     if args.hist {
         return histograms(&recording, args.format);
+    }
+    if args.graph {
+        return call_graph(&recording);
     }
     let filter = RecordFilter::build(
         &recording,

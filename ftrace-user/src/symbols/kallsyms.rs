@@ -6,13 +6,15 @@
 pub struct KernelSymbols {
     addrs: Vec<u64>,
     names: Vec<Box<str>>,
+    /// The module of each symbol (`[kvm]` in kallsyms), if any.
+    modules: Vec<Option<Box<str>>>,
 }
 
 impl KernelSymbols {
     /// Parses kallsyms text; malformed lines are skipped. Zero addresses (kptr_restrict)
     /// are dropped since they cannot be told apart.
     pub fn parse(text: &[u8]) -> KernelSymbols {
-        let mut entries: Vec<(u64, Box<str>)> = Vec::new();
+        let mut entries: Vec<(u64, Box<str>, Option<Box<str>>)> = Vec::new();
         for line in text.split(|&b| b == b'\n') {
             let Ok(line) = std::str::from_utf8(line) else {
                 continue;
@@ -28,11 +30,20 @@ impl KernelSymbols {
             if addr == 0 {
                 continue;
             }
-            entries.push((addr, name.into()));
+            let module = parts
+                .next()
+                .and_then(|m| m.strip_prefix('[')?.strip_suffix(']'))
+                .map(Box::from);
+            entries.push((addr, name.into(), module));
         }
-        entries.sort_by_key(|(addr, _)| *addr);
-        let (addrs, names) = entries.into_iter().unzip();
-        KernelSymbols { addrs, names }
+        entries.sort_by_key(|(addr, _, _)| *addr);
+        let mut symbols = KernelSymbols::default();
+        for (addr, name, module) in entries {
+            symbols.addrs.push(addr);
+            symbols.names.push(name);
+            symbols.modules.push(module);
+        }
+        symbols
     }
 
     pub fn len(&self) -> usize {
@@ -51,6 +62,22 @@ impl KernelSymbols {
             Err(i) => i - 1,
         };
         Some((&self.names[index], addr - self.addrs[index]))
+    }
+
+    /// The module of the symbol at or below `addr` (None: built into the kernel).
+    pub fn module_of(&self, addr: u64) -> Option<&str> {
+        let index = match self.addrs.binary_search(&addr) {
+            Ok(i) => i,
+            Err(0) => return None,
+            Err(i) => i - 1,
+        };
+        self.modules[index].as_deref()
+    }
+
+    /// The address of symbol `name` (the first one, if several share the name).
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        let index = self.names.iter().position(|n| &**n == name)?;
+        Some(self.addrs[index])
     }
 }
 
@@ -71,5 +98,9 @@ mod tests {
             Some(("kvm_exit_handler", 0x10))
         );
         assert_eq!(syms.lookup(0x1000), None);
+        assert_eq!(syms.module_of(0xffffffffc0001010), Some("kvm"));
+        assert_eq!(syms.module_of(0xffffffff81000105), None);
+        assert_eq!(syms.address_of("second"), Some(0xffffffff81000100));
+        assert_eq!(syms.address_of("nope"), None);
     }
 }

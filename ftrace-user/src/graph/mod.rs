@@ -1,0 +1,15 @@
+//! function_graph recordings printed the way ftrace prints them.
+//!
+//! - [`layout`]: the CPU, duration and task columns (pure).
+//! - [`render`]: graph events into the call-graph text (pure).
+//! - [`events`]: funcgraph_entry / funcgraph_exit records of a recording into graph
+//!   events, with the kernel symbols the text needs.
+
+pub mod events;
+pub mod layout;
+pub mod render;
+
+pub use render::{GraphEvent, GraphSymbols, HEADER, render};
+
+#[cfg(test)]
+mod golden_tests;
