@@ -211,3 +211,78 @@ fn missing_command_is_a_one_line_error_and_leaves_nothing() {
     );
     assert_eq!(hytrace_instances(), Vec::<String>::new());
 }
+
+/// A tracer this kernel's instances lack (function_graph here), a kprobe on a kernel
+/// without kprobe_events, a uprobe on a symbol the binary lacks: each is a one-line
+/// error naming what is missing, records nothing and leaves no instance or probe.
+#[test]
+fn missing_tracers_and_probes_fail_fast_naming_the_feature() {
+    require_root!();
+    let before = global_snapshot();
+    let dir = TempDir::new("missing-features");
+    let out = dir.path_str("x.dat");
+    let tracers =
+        std::fs::read_to_string("/sys/kernel/tracing/available_tracers").unwrap_or_default();
+    if !tracers.split_whitespace().any(|t| t == "function_graph") {
+        assert_one_line_error(
+            &[
+                "record",
+                "-p",
+                "function_graph",
+                "-g",
+                "vfs_read",
+                "-o",
+                &out,
+                "--",
+                "true",
+            ],
+            "the kernel has no function_graph tracer in tracefs instances",
+        );
+    } else {
+        eprintln!("function_graph present: its recording is tested in the VM");
+    }
+    if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
+        assert_one_line_error(
+            &[
+                "record",
+                "--kprobe",
+                "p:op do_sys_openat2",
+                "-o",
+                &out,
+                "--",
+                "true",
+            ],
+            "the kernel has no kprobe_events",
+        );
+    }
+    let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    assert_one_line_error(
+        &[
+            "record",
+            "--uprobe",
+            &format!("p:nap {sleeper}:no_such_function"),
+            "-o",
+            &out,
+            "--",
+            "true",
+        ],
+        "no function named no_such_function",
+    );
+    assert_one_line_error(
+        &[
+            "record",
+            "--uprobe",
+            "p:bad-name /bin/true:main",
+            "-o",
+            &out,
+            "--",
+            "true",
+        ],
+        "NAME must be letters, digits and _",
+    );
+    assert!(!dir.path("x.dat").exists());
+    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    let probes = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
+    assert!(!probes.contains("hytrace_"), "{probes}");
+    assert_eq!(global_snapshot(), before);
+}

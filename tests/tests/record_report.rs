@@ -242,3 +242,51 @@ fn pid_filter_records_only_that_pid() {
     assert_eq!(report.lines().count(), 1, "{report}");
     assert!(report.contains(&format!("sleep-{pid} ")), "{report}");
 }
+
+/// `--uprobe` entry and return probes on sleeper's nap, resolved from its symbol table:
+/// 50 calls give exactly 50 `nap` and 50 `napret` events of sleeper, trace-cmd reads
+/// them alike, and the session's probes are gone afterwards.
+#[test]
+fn uprobes_record_every_call_and_are_removed() {
+    hytrace_tests::require_root!();
+    let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    let dir = hytrace_tests::TempDir::new("uprobes");
+    let file = dir.path_str("u.dat");
+    let summary = hytrace_tests::record_ok(&[
+        "record",
+        "--uprobe",
+        &format!("p:nap {sleeper}:nap"),
+        "--uprobe",
+        &format!("r:napret {sleeper}:nap $retval"),
+        "-o",
+        &file,
+        "--",
+        sleeper,
+        "50",
+    ]);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.contains(":nap ") && l.contains(" 50 ")),
+        "{summary}"
+    );
+    let report = hytrace_tests::hytrace_ok(&["report", "-i", &file, "--comm", "sleeper"]);
+    let count = |name: &str| {
+        report
+            .lines()
+            .filter(|l| hytrace_tests::event_name_of(l) == Some(name))
+            .count()
+    };
+    assert_eq!((count("nap"), count("napret")), (50, 50), "{report}");
+    if hytrace_tests::have_tool("trace-cmd") {
+        let out = std::process::Command::new("trace-cmd")
+            .args(["report", &file])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().filter(|l| l.contains(" nap: ")).count(), 50);
+    }
+    let probes = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
+    assert!(!probes.contains("hytrace_"), "{probes}");
+    assert_eq!(hytrace_tests::hytrace_instances(), Vec::<String>::new());
+}

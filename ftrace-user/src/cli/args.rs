@@ -52,6 +52,8 @@ pub enum Command {
 ///   hytrace record -e 'irq:*' -e softirq_entry -M 1 -b 8192 -- make -j2
 ///   hytrace record -e syscalls:sys_enter_openat -F -- cat /etc/hostname
 ///   hytrace record --hist syscalls -e raw_syscalls -o h.dat -- ./spin 100000
+///   hytrace record -p function_graph -g vfs_read -o g.dat -- cat /proc/version
+///   hytrace record --uprobe 'p:nap ./sleeper:nap' --uprobe 'r:napret ./sleeper:nap' -- ./sleeper 50
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RecordArgs {
@@ -66,8 +68,74 @@ pub struct RecordArgs {
 
     /// Event to record: SYS:EVENT, SYS (all its events), EVENT (in any system), a glob
     /// (`sched:sched_wak*`, `*:sys_enter`) or `all`. Repeatable.
-    #[arg(short = 'e', long = "event", value_name = "EVENT", required = true)]
+    #[arg(
+        short = 'e',
+        long = "event",
+        value_name = "EVENT",
+        required_unless_present_any = ["tracer", "kprobes", "uprobes"]
+    )]
     pub events: Vec<String>,
+
+    /// Tracer of the instance: function_graph (every call with its duration, nested) or
+    /// function (every call). Needs the tracer in tracefs instances (`hytrace doctor`).
+    #[arg(short = 'p', long = "tracer", value_name = "TRACER")]
+    pub tracer: Option<String>,
+
+    /// With -p function_graph: graph only what FUNC calls (set_graph_function; globs
+    /// allowed). Repeatable.
+    #[arg(
+        short = 'g',
+        long = "graph-function",
+        value_name = "FUNC",
+        requires = "tracer"
+    )]
+    pub graph_functions: Vec<String>,
+
+    /// Trace only FUNC (set_ftrace_filter; globs allowed). Repeatable.
+    #[arg(short = 'l', long = "limit", value_name = "FUNC", requires = "tracer")]
+    pub limit_functions: Vec<String>,
+
+    /// Never trace FUNC (set_ftrace_notrace; globs allowed). Repeatable.
+    #[arg(
+        short = 'n',
+        long = "notrace",
+        value_name = "FUNC",
+        requires = "tracer"
+    )]
+    pub notrace_functions: Vec<String>,
+
+    /// With -p function_graph: do not descend below this call depth.
+    #[arg(long, value_name = "N", requires = "tracer")]
+    pub max_graph_depth: Option<u32>,
+
+    /// Set a tracer option of the instance, or clear it with a `no` prefix:
+    /// funcgraph-irqs, funcgraph-tail, funcgraph-duration, nofuncgraph-irqs…
+    /// Repeatable.
+    #[arg(
+        short = 'O',
+        long = "option",
+        value_name = "OPTION",
+        requires = "tracer"
+    )]
+    pub tracer_options: Vec<String>,
+
+    /// With -p function: record the kernel stack of every traced call
+    /// (func_stack_trace).
+    #[arg(long, requires = "tracer")]
+    pub func_stack: bool,
+
+    /// Record a kernel probe: 'p:NAME SYMBOL[+OFF] [FETCHARGS]' or 'r:NAME SYMBOL
+    /// [$retval]' in kprobe_events syntax. Created for the session (group
+    /// hytrace_<pid>) and removed at its end. Repeatable.
+    #[arg(long = "kprobe", value_name = "SPEC")]
+    pub kprobes: Vec<String>,
+
+    /// Record a user probe: 'p:NAME PATH:SYMBOL [FETCHARGS]', 'p:NAME PATH:0xOFFSET …'
+    /// or 'r:NAME PATH:SYMBOL [$retval]'; SYMBOL is resolved to its file offset from
+    /// the ELF symbol tables. Created for the session and removed at its end.
+    /// Repeatable.
+    #[arg(long = "uprobe", value_name = "SPEC")]
+    pub uprobes: Vec<String>,
 
     /// Filter for the events of the -e just before it, in the kernel's filter syntax
     /// (`prev_pid != 0 && next_comm ~ "kworker*"`). A filter the kernel rejects is shown

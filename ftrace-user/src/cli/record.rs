@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 use super::args::RecordArgs;
 use crate::{
     hist::Spec,
-    record::{RecordOptions, StopReason, record},
+    record::{RecordOptions, StopReason, TracerOptions, record},
+    tracefs::probes::{ProbeKind, ProbeSpec},
 };
 
 pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32> {
@@ -27,12 +28,53 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
     if !args.filters.is_empty() && events.iter().all(|(_, f)| f.is_none()) {
         bail!("-f must follow the -e it filters");
     }
+    let tracer = match &args.tracer {
+        None => None,
+        Some(name) => {
+            if name != "function_graph"
+                && (!args.graph_functions.is_empty() || args.max_graph_depth.is_some())
+            {
+                bail!("-g and --max-graph-depth need -p function_graph");
+            }
+            if args.func_stack && name != "function" {
+                bail!("--func-stack needs -p function");
+            }
+            let mut options = Vec::new();
+            for option in &args.tracer_options {
+                let (name, on) = match option.strip_prefix("no") {
+                    Some(rest) if !rest.is_empty() => (rest.to_string(), false),
+                    _ => (option.clone(), true),
+                };
+                options.push((name, on));
+            }
+            if args.func_stack {
+                options.push(("func_stack_trace".to_string(), true));
+            }
+            Some(TracerOptions {
+                name: name.clone(),
+                graph_functions: args.graph_functions.clone(),
+                limit_functions: args.limit_functions.clone(),
+                notrace_functions: args.notrace_functions.clone(),
+                max_graph_depth: args.max_graph_depth,
+                options,
+            })
+        }
+    };
+    let mut probes = Vec::new();
+    for spec in &args.kprobes {
+        probes.push(ProbeSpec::parse(ProbeKind::Kprobe, spec)?);
+    }
+    for spec in &args.uprobes {
+        probes.push(ProbeSpec::parse(ProbeKind::Uprobe, spec)?);
+    }
     let hists = args
         .hists
         .iter()
         .map(|s| s.parse::<Spec>())
         .collect::<Result<Vec<_>, _>>()?;
     let options = RecordOptions {
+        tracer,
+        probes,
         hists,
         output: args.output.clone(),
         events: events.to_vec(),

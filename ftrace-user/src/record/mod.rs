@@ -34,11 +34,27 @@ use crate::{
     },
     session::{EndSignals, wait_for_end},
     store::{self, StoreError},
-    tracefs::{EventId, Instance, Tracefs, TracefsError, resolve_events},
+    tracefs::{
+        EventId, Instance, Tracefs, TracefsError,
+        probes::{ProbeError, ProbeSpec, SessionProbes},
+        resolve_events,
+    },
 };
 use child::{ChildError, GatedChild};
 use spool::SpoolFiles;
 use summary::{CpuSummary, EventSummary, HistSummary, RecordSummary};
+
+/// The instance's tracer and its settings.
+#[derive(Debug, Clone)]
+pub struct TracerOptions {
+    pub name: String,
+    pub graph_functions: Vec<String>,
+    pub limit_functions: Vec<String>,
+    pub notrace_functions: Vec<String>,
+    pub max_graph_depth: Option<u32>,
+    /// Instance options to set (true) or clear (false).
+    pub options: Vec<(String, bool)>,
+}
 
 /// What to record, as the command line asked.
 #[derive(Debug, Clone)]
@@ -54,6 +70,10 @@ pub struct RecordOptions {
     pub clock: String,
     pub duration: Option<Duration>,
     pub bpf: bool,
+    /// Dynamic probes to create for the session and record.
+    pub probes: Vec<ProbeSpec>,
+    /// A tracer (function_graph, function) besides the events.
+    pub tracer: Option<TracerOptions>,
     /// Latency histograms aggregated in eBPF beside the capture.
     pub hists: Vec<Spec>,
     pub command: Vec<String>,
@@ -67,6 +87,8 @@ pub enum RecordError {
     Tracefs(#[from] TracefsError),
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
     #[error(transparent)]
     Child(#[from] ChildError),
     #[error("cannot write {path}")]
@@ -100,7 +122,11 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     let mut signals = EndSignals::install().map_err(|(name, e)| RecordError::Signal(name, e))?;
 
     let tracefs = Tracefs::open()?;
-    let events = resolve_all(&tracefs, &options.events)?;
+    let mut events = resolve_all(&tracefs, &options.events)?;
+    // Created before the instance so they are removed after it (an enabled event
+    // cannot be deleted).
+    let probes = SessionProbes::create(&tracefs, &options.probes)?;
+    events.extend(probes.events().into_iter().map(|id| (id, None)));
     let instance = Instance::create(&tracefs, &format!("hytrace-{}", std::process::id()))?;
     configure(&instance, options, &events)?;
 
@@ -262,7 +288,13 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     }
     let file_bytes = write_file(&options.output, &meta, &captured)?;
     drop(spools);
+    // Type ids while the session's probe events still exist.
+    let type_ids: Vec<Option<u16>> = events
+        .iter()
+        .map(|(id, _)| tracefs.event_id(id).ok())
+        .collect();
     instance.remove()?;
+    drop(probes);
 
     let mut by_type: Vec<u64> = Vec::new();
     for cpu in &captured {
@@ -275,9 +307,7 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     }
     let mut event_summaries = Vec::new();
     for (index, (id, _)) in events.iter().enumerate() {
-        let recorded = tracefs
-            .event_id(id)
-            .ok()
+        let recorded = type_ids[index]
             .and_then(|type_id| by_type.get(usize::from(type_id)).copied())
             .unwrap_or(0);
         let bpf_hits = bpf_totals
@@ -364,7 +394,70 @@ fn configure(
         if let Some(filter) = filter {
             instance.set_filter(id, filter)?;
         }
-        instance.enable_event(id)?;
+        instance.enable_event(id).map_err(|e| match e {
+            TracefsError::Write { source, .. } if id.system.starts_with("hytrace_") => {
+                TracefsError::ProbeNotEnabled {
+                    name: id.name.clone(),
+                    reason: source.to_string(),
+                }
+            }
+            other => other,
+        })?;
+    }
+    if let Some(tracer) = &options.tracer {
+        configure_tracer(instance, tracer)?;
+    }
+    Ok(())
+}
+
+/// Sets the instance's tracer after its filters, depth and options (tracing is still
+/// off, so nothing is recorded before the start).
+fn configure_tracer(instance: &Instance, tracer: &TracerOptions) -> Result<(), RecordError> {
+    let available = instance.available_tracers()?;
+    if !available.contains(&tracer.name) {
+        return Err(TracefsError::Missing {
+            what: format!("{} tracer in tracefs instances", tracer.name),
+            detail: format!(
+                "an instance offers only: {}; the kernel was built without it or keeps it to \
+                 the top level. Static events (-e), uprobes and `hytrace hist` work without \
+                 it; `hytrace doctor` lists what this kernel has",
+                available.join(" ")
+            ),
+        }
+        .into());
+    }
+    instance.set_function_list("set_graph_function", &tracer.graph_functions)?;
+    instance.set_function_list("set_ftrace_filter", &tracer.limit_functions)?;
+    instance.set_function_list("set_ftrace_notrace", &tracer.notrace_functions)?;
+    if let Some(depth) = tracer.max_graph_depth {
+        instance.set_max_graph_depth(depth)?;
+    }
+    instance.set_tracer(&tracer.name).map_err(|e| match e {
+        TracefsError::Write { source, .. } if source.raw_os_error() == Some(libc::EPERM) => {
+            TracefsError::Missing {
+                what: format!("usable {} tracer", tracer.name),
+                detail: format!(
+                    "it is listed, but setting it is refused: {source} (kernel lockdown or \
+                     ftrace disabled); static events (-e), uprobes and `hytrace hist` work \
+                     without it"
+                ),
+            }
+        }
+        other => other,
+    })?;
+    // Tracer options (funcgraph-*, func_stack_trace) exist once the tracer is set.
+    for (name, on) in &tracer.options {
+        if !instance.has_option(name) {
+            return Err(TracefsError::Missing {
+                what: format!("option {name}"),
+                detail: format!(
+                    "not in the instance's options with the {} tracer",
+                    tracer.name
+                ),
+            }
+            .into());
+        }
+        instance.set_option(name, *on)?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{
-    EventId, Tracefs, TracefsError, read,
+    EventId, Tracefs, TracefsError, append, read,
     stats::{CpuStats, parse_cpu_stats, validate_cpumask},
     write,
 };
@@ -83,6 +83,43 @@ impl Instance {
     pub fn set_cpumask(&self, mask: &str) -> Result<(), TracefsError> {
         validate_cpumask(mask)?;
         write(self.path("tracing_cpumask"), mask)
+    }
+
+    /// The tracers this instance offers (its own available_tracers: an instance may offer
+    /// fewer than the top level).
+    pub fn available_tracers(&self) -> Result<Vec<String>, TracefsError> {
+        Ok(read(self.path("available_tracers"))?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Sets the instance's tracer (`nop` to clear).
+    pub fn set_tracer(&self, tracer: &str) -> Result<(), TracefsError> {
+        write(self.path("current_tracer"), tracer)
+    }
+
+    /// Writes a function list file (set_graph_function, set_ftrace_filter,
+    /// set_ftrace_notrace); a name the kernel does not know is a clear error.
+    pub fn set_function_list(&self, file: &str, functions: &[String]) -> Result<(), TracefsError> {
+        for function in functions {
+            append(self.path(file), function).map_err(|e| match e {
+                TracefsError::Write { source, .. }
+                    if source.raw_os_error() == Some(libc::EINVAL) =>
+                {
+                    TracefsError::NoSuchFunction {
+                        function: function.clone(),
+                        file: file.to_string(),
+                    }
+                }
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn set_max_graph_depth(&self, depth: u32) -> Result<(), TracefsError> {
+        write(self.path("max_graph_depth"), &depth.to_string())
     }
 
     pub fn has_option(&self, name: &str) -> bool {
@@ -167,6 +204,19 @@ impl Instance {
         let _ = write(self.path("tracing_on"), "0");
         let _ = write(self.path("events/enable"), "0");
         let _ = write(self.path("set_event_pid"), "");
+        // A tracer and its function lists go before the directory.
+        if read(self.path("current_tracer")).is_ok_and(|t| t.trim() != "nop") {
+            let _ = write(self.path("current_tracer"), "nop");
+        }
+        for list in [
+            "set_graph_function",
+            "set_ftrace_filter",
+            "set_ftrace_notrace",
+        ] {
+            if self.path(list).exists() {
+                let _ = write(self.path(list), "");
+            }
+        }
         let mut last = None;
         // rmdir answers EBUSY while a reader still holds a buffer file; readers are gone
         // by now in the normal path, so retry briefly.

@@ -12,6 +12,7 @@
 pub mod events;
 pub mod features;
 pub mod instance;
+pub mod probes;
 pub mod reset;
 pub mod root;
 pub mod stats;
@@ -78,6 +79,12 @@ pub enum TracefsError {
     BadCpuList(String),
     #[error("the kernel has no {what} ({detail})")]
     Missing { what: String, detail: String },
+    #[error(
+        "cannot enable probe {name}: {reason} (a uprobe offset must point at code inside the file)"
+    )]
+    ProbeNotEnabled { name: String, reason: String },
+    #[error("no traceable kernel function matches '{function}' (writing {file} failed)")]
+    NoSuchFunction { function: String, file: String },
 }
 
 /// Reads a tracefs file. Some (events/header_page, header_event) answer only the first
@@ -109,6 +116,20 @@ pub(crate) fn read(path: PathBuf) -> Result<String, TracefsError> {
 }
 
 /// Writes a value to a tracefs file (one write call, as the kernel expects).
+/// Appends to a tracefs file (function lists add a name per write without clearing).
+pub(crate) fn append(path: PathBuf, value: &str) -> Result<(), TracefsError> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(value.as_bytes()))
+        .map_err(|source| TracefsError::Write {
+            path: path.clone(),
+            value: value.to_string(),
+            source,
+        })
+}
+
 pub(crate) fn write(path: PathBuf, value: &str) -> Result<(), TracefsError> {
     use std::io::Write as _;
     let result = std::fs::OpenOptions::new()

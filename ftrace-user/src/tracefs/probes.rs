@@ -1,0 +1,288 @@
+//! Dynamic events of a session: `--kprobe` and `--uprobe` definitions in the kernel's
+//! syntax, user symbols resolved to file offsets, created in the group
+//! `hytrace_<pid>` (so `hytrace reset` can tell a dead session's probes) and removed
+//! when the guard drops, after the instance that enabled them.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use super::{EventId, Tracefs, TracefsError, append, read};
+use crate::symbols::elf::symbol_file_offset;
+
+/// Which probe file a definition goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Kprobe,
+    Uprobe,
+}
+
+impl ProbeKind {
+    fn file(self) -> &'static str {
+        match self {
+            ProbeKind::Kprobe => "kprobe_events",
+            ProbeKind::Uprobe => "uprobe_events",
+        }
+    }
+
+    fn option(self) -> &'static str {
+        match self {
+            ProbeKind::Kprobe => "--kprobe",
+            ProbeKind::Uprobe => "--uprobe",
+        }
+    }
+}
+
+/// A parsed `--kprobe` / `--uprobe` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub kind: ProbeKind,
+    /// `p` (entry) or `r` (return).
+    pub retprobe: bool,
+    pub name: String,
+    /// kprobe: SYMBOL[+OFF]; uprobe: (PATH, SYMBOL or 0xOFFSET).
+    pub target: String,
+    pub fetchargs: Vec<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    #[error("{option} '{spec}': {reason}")]
+    Syntax {
+        option: &'static str,
+        spec: String,
+        reason: &'static str,
+    },
+    #[error("{option} '{spec}': {path}: {reason}")]
+    Target {
+        option: &'static str,
+        spec: String,
+        path: String,
+        reason: String,
+    },
+    #[error("the kernel has no {file} ({detail})")]
+    Unsupported { file: &'static str, detail: String },
+    #[error("the kernel rejected {option} '{definition}': {log}")]
+    Rejected {
+        option: &'static str,
+        definition: String,
+        log: String,
+    },
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+}
+
+impl ProbeSpec {
+    /// Parses `p:NAME TARGET [FETCHARGS…]` or `r:NAME TARGET [FETCHARGS…]`.
+    pub fn parse(kind: ProbeKind, spec: &str) -> Result<ProbeSpec, ProbeError> {
+        let syntax = |reason| ProbeError::Syntax {
+            option: kind.option(),
+            spec: spec.to_string(),
+            reason,
+        };
+        let mut words = spec.split_whitespace();
+        let head = words.next().ok_or(syntax("empty"))?;
+        let (letter, name) = head
+            .split_once(':')
+            .ok_or(syntax("expected p:NAME or r:NAME first"))?;
+        let retprobe = match letter {
+            "p" => false,
+            "r" => true,
+            _ => return Err(syntax("expected p:NAME or r:NAME first")),
+        };
+        let valid_name = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid_name {
+            return Err(syntax("NAME must be letters, digits and _"));
+        }
+        let target = words.next().ok_or(syntax("no probe target"))?.to_string();
+        if kind == ProbeKind::Uprobe
+            && !target
+                .rsplit_once(':')
+                .is_some_and(|(p, s)| !p.is_empty() && !s.is_empty())
+        {
+            return Err(syntax("a uprobe target is PATH:SYMBOL or PATH:0xOFFSET"));
+        }
+        Ok(ProbeSpec {
+            kind,
+            retprobe,
+            name: name.to_string(),
+            target,
+            fetchargs: words.map(str::to_string).collect(),
+        })
+    }
+
+    /// The kernel definition line in group `group`, with a uprobe's symbol resolved to
+    /// its file offset by `resolve(path, symbol)`.
+    pub fn definition(
+        &self,
+        group: &str,
+        resolve: impl Fn(&str, &str) -> Result<u64, String>,
+    ) -> Result<String, ProbeError> {
+        let letter = if self.retprobe { 'r' } else { 'p' };
+        let target = match self.kind {
+            ProbeKind::Kprobe => self.target.clone(),
+            ProbeKind::Uprobe => {
+                let (path, place) = self.target.rsplit_once(':').unwrap_or_default();
+                let offset = match place.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                    None => None,
+                };
+                let offset = match offset {
+                    Some(offset) => offset,
+                    None => resolve(path, place).map_err(|reason| ProbeError::Target {
+                        option: self.kind.option(),
+                        spec: format!("{letter}:{} {}", self.name, self.target),
+                        path: path.to_string(),
+                        reason,
+                    })?,
+                };
+                format!("{path}:{offset:#x}")
+            }
+        };
+        let mut line = format!("{letter}:{group}/{} {target}", self.name);
+        for arg in &self.fetchargs {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        Ok(line)
+    }
+}
+
+/// An ELF symbol's file offset (for uprobes).
+pub fn elf_symbol_offset(path: &str, symbol: &str) -> Result<u64, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    symbol_file_offset(&bytes, symbol).map_err(|e| e.to_string())
+}
+
+/// The session's probes; removed when dropped.
+#[derive(Debug)]
+pub struct SessionProbes {
+    root: PathBuf,
+    created: Vec<(ProbeKind, String)>,
+    group: String,
+}
+
+impl SessionProbes {
+    /// Creates every probe in group `hytrace_<pid>`; on any failure the ones made so far
+    /// are removed.
+    pub fn create(tracefs: &Tracefs, specs: &[ProbeSpec]) -> Result<SessionProbes, ProbeError> {
+        let mut probes = SessionProbes {
+            root: tracefs.root().to_path_buf(),
+            created: Vec::new(),
+            group: format!("hytrace_{}", std::process::id()),
+        };
+        for spec in specs {
+            let file = tracefs.path(spec.kind.file());
+            if !file.exists() {
+                return Err(ProbeError::Unsupported {
+                    file: spec.kind.file(),
+                    detail: match spec.kind {
+                        ProbeKind::Kprobe => {
+                            "built without CONFIG_KPROBE_EVENTS; --uprobe and static events work"
+                                .into()
+                        }
+                        ProbeKind::Uprobe => "built without CONFIG_UPROBE_EVENTS".into(),
+                    },
+                });
+            }
+            let definition = spec.definition(&probes.group, elf_symbol_offset)?;
+            let _ = super::write(tracefs.path("error_log"), "");
+            if let Err(error) = append(file, &format!("{definition}\n")) {
+                let log = super::instance::last_error_entry(
+                    &read(tracefs.path("error_log")).unwrap_or_default(),
+                )
+                .unwrap_or_else(|| match &error {
+                    TracefsError::Write { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                });
+                return Err(ProbeError::Rejected {
+                    option: spec.kind.option(),
+                    definition,
+                    log,
+                });
+            }
+            probes.created.push((spec.kind, spec.name.clone()));
+        }
+        Ok(probes)
+    }
+
+    /// The events the probes made, to enable in the instance.
+    pub fn events(&self) -> Vec<EventId> {
+        self.created
+            .iter()
+            .map(|(_, name)| EventId {
+                system: self.group.clone(),
+                name: name.clone(),
+            })
+            .collect()
+    }
+}
+
+impl Drop for SessionProbes {
+    fn drop(&mut self) {
+        for (kind, name) in self.created.drain(..).rev() {
+            let removal = format!("-:{}/{name}\n", self.group);
+            if let Err(error) = append(self.root.join(kind.file()), &removal) {
+                eprintln!("hytrace: warning: {error} (run `hytrace reset` to retry)");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uprobe_specs_resolve_symbols_to_offsets() {
+        let spec = ProbeSpec::parse(ProbeKind::Uprobe, "p:nap /t/sleeper:nap arg1=%di").unwrap();
+        assert_eq!((spec.retprobe, spec.name.as_str()), (false, "nap"));
+        let line = spec
+            .definition("hytrace_7", |path, symbol| {
+                assert_eq!((path, symbol), ("/t/sleeper", "nap"));
+                Ok(0x1136)
+            })
+            .unwrap();
+        assert_eq!(line, "p:hytrace_7/nap /t/sleeper:0x1136 arg1=%di");
+        let ret = ProbeSpec::parse(ProbeKind::Uprobe, "r:napret /t/sleeper:0x40 $retval").unwrap();
+        assert_eq!(
+            ret.definition("g", |_, _| Err("unused".into())).unwrap(),
+            "r:g/napret /t/sleeper:0x40 $retval"
+        );
+        let missing = spec.definition("g", |_, _| Err("no symbol nap".into()));
+        assert!(matches!(missing, Err(ProbeError::Target { .. })));
+    }
+
+    #[test]
+    fn kprobe_specs_keep_their_target() {
+        let spec = ProbeSpec::parse(ProbeKind::Kprobe, "p:op do_sys_openat2 dfd=%di").unwrap();
+        assert_eq!(
+            spec.definition("hytrace_9", |_, _| unreachable!()).unwrap(),
+            "p:hytrace_9/op do_sys_openat2 dfd=%di"
+        );
+    }
+
+    #[test]
+    fn malformed_specs_say_why() {
+        let reason = |kind, text| match ProbeSpec::parse(kind, text) {
+            Err(ProbeError::Syntax { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(ProbeKind::Kprobe, ""), "empty");
+        assert_eq!(
+            reason(ProbeKind::Kprobe, "x:op f"),
+            "expected p:NAME or r:NAME first"
+        );
+        assert_eq!(
+            reason(ProbeKind::Kprobe, "p:op-en f"),
+            "NAME must be letters, digits and _"
+        );
+        assert_eq!(reason(ProbeKind::Kprobe, "p:op"), "no probe target");
+        assert_eq!(
+            reason(ProbeKind::Uprobe, "p:op /bin/true"),
+            "a uprobe target is PATH:SYMBOL or PATH:0xOFFSET"
+        );
+    }
+}
