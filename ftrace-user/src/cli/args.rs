@@ -24,7 +24,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Record(RecordArgs),
+    Record(Box<RecordArgs>),
     Report(ReportArgs),
     Hist(HistArgs),
     List(ListArgs),
