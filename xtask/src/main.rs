@@ -1,4 +1,4 @@
-//! hytrace's task runner: `cargo xtask build|run|test|bench`.
+//! hytrace's task runner: `cargo xtask build|run|test|vm-test|bench`.
 //!
 //! Every task first makes sure the machine has what the build needs (the nightly's
 //! rust-src and a bpf-linker built against that nightly's LLVM), so a fresh clone on a
@@ -7,6 +7,7 @@
 mod bench;
 mod setup;
 mod tasks;
+mod vm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,8 +29,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run every check and test: format, clippy, unit tests and the root integration tests.
+    /// Run every check and test: format, clippy, unit tests, the root integration tests,
+    /// then the VM tests.
     Test,
+    /// Run the tests that need function_graph, kprobe events or BPF fentry in a guest
+    /// kernel under qemu (software emulation).
+    VmTest,
     /// Run a benchmark against its peer tool and print the ratios.
     Bench {
         /// Which benchmark.
@@ -47,6 +52,7 @@ fn main() -> Result<()> {
         Task::Build => tasks::build(),
         Task::Run { args } => tasks::run(&args),
         Task::Test => tasks::test(),
+        Task::VmTest => vm::vm_test(),
         Task::Bench { which, events } => bench::run(which, events),
     }
 }

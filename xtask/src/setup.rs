@@ -32,7 +32,7 @@ pub fn run_checked(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn succeeds(cmd: &mut Command) -> bool {
+pub fn succeeds(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -40,7 +40,7 @@ fn succeeds(cmd: &mut Command) -> bool {
         .unwrap_or(false)
 }
 
-fn output_of(cmd: &mut Command) -> Result<String> {
+pub fn output_of(cmd: &mut Command) -> Result<String> {
     let out = cmd
         .output()
         .with_context(|| format!("cannot start {cmd:?}"))?;
@@ -142,11 +142,18 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
 
 /// trace-cmd and bpftrace from Debian's archive, for the peer tests.
 pub fn ensure_test_packages() -> Result<()> {
-    let missing: Vec<&str> = TEST_PACKAGES
+    let checks: Vec<(String, &str)> = TEST_PACKAGES
         .iter()
-        .filter(|(binary, _)| {
-            !succeeds(Command::new("sh").args(["-c", &format!("command -v {binary}")]))
-        })
+        .map(|(binary, package)| (format!("command -v {binary}"), *package))
+        .collect();
+    ensure_packages(&checks)
+}
+
+/// Installs each Debian package whose shell check fails.
+pub fn ensure_packages(checks: &[(String, &str)]) -> Result<()> {
+    let missing: Vec<&str> = checks
+        .iter()
+        .filter(|(check, _)| !succeeds(Command::new("sh").args(["-c", check])))
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {

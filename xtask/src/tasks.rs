@@ -60,5 +60,7 @@ pub fn test() -> Result<()> {
     ]))?;
     build()?;
     // Tests share tracefs (and the root ones create instances), so one thread.
-    run_checked(cargo().args(["test", "--release", "--workspace", "--", "--test-threads=1"]))
+    run_checked(cargo().args(["test", "--release", "--workspace", "--", "--test-threads=1"]))?;
+    // What this kernel lacks runs in a guest kernel.
+    crate::vm::vm_test()
 }

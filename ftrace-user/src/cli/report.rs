@@ -9,9 +9,11 @@ use crate::{
     graph::{
         self,
         events::{KallsymsGraphSymbols, graph_events},
+        select::{self, GraphSelection},
     },
     hist::{Snapshot, Spec, pairing::count_differences, render},
     report::{RecordFilter, Recording, ReportStyle, histograms, report},
+    store::{TraceOption, hytrace_kind},
 };
 
 /// `report --graph`: the function_graph events as ftrace's call graph.
@@ -24,6 +26,16 @@ fn call_graph(recording: &Recording) -> Result<i32> {
     })?;
     let comms = |pid: i32| recording.comm_at(pid, u64::MAX).into_owned();
     let kernel = KallsymsGraphSymbols::new(symbols.kernel(), &comms);
+    let events = match stored_selection(recording) {
+        Some(selection) => select::apply(&selection, events, |func| {
+            symbols
+                .kernel()
+                .lookup(func)
+                .map(|(name, _)| name.to_string())
+                .unwrap_or_default()
+        }),
+        None => events,
+    };
     let cpus = recording.file.cpu_count.max(1);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -31,6 +43,21 @@ fn call_graph(recording: &Recording) -> Result<i32> {
     out.write_all(graph::render(&events, cpus, &kernel).as_bytes())?;
     out.flush()?;
     Ok(0)
+}
+
+/// The graph roots and depth the recording left to the reader, if any.
+fn stored_selection(recording: &Recording) -> Option<GraphSelection> {
+    recording
+        .file
+        .meta
+        .options
+        .iter()
+        .find_map(|option| match option {
+            TraceOption::Hytrace { kind, data } if *kind == hytrace_kind::GRAPH_SELECTION => {
+                GraphSelection::parse(&String::from_utf8_lossy(data))
+            }
+            _ => None,
+        })
 }
 
 /// Keys shown per histogram.

@@ -2,12 +2,14 @@
 //!
 //! - [`layout`]: the CPU, duration and task columns (pure).
 //! - [`render`]: graph events into the call-graph text (pure).
+//! - [`select`]: the trees under chosen roots, when the kernel could not choose (pure).
 //! - [`events`]: funcgraph_entry / funcgraph_exit records of a recording into graph
 //!   events, with the kernel symbols the text needs.
 
 pub mod events;
 pub mod layout;
 pub mod render;
+pub mod select;
 
 pub use render::{GraphEvent, GraphSymbols, HEADER, render};
 

@@ -28,6 +28,7 @@ use crate::{
     },
     capture::{CaptureError, CpuCapture, CpuProgress, progress},
     decode::PageLayout,
+    graph::select::GraphSelection,
     hist::{
         Snapshot, Spec,
         codec::{self, StoredSnapshot},
@@ -128,7 +129,7 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     let probes = SessionProbes::create(&tracefs, &options.probes)?;
     events.extend(probes.events().into_iter().map(|id| (id, None)));
     let instance = Instance::create(&tracefs, &format!("hytrace-{}", std::process::id()))?;
-    configure(&instance, options, &events)?;
+    let graph_selection = configure(&instance, options, &events)?;
 
     let mut command = if options.command.is_empty() {
         None
@@ -143,6 +144,27 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     }
     if !pids.is_empty() {
         instance.set_event_pids(&pids)?;
+    }
+    if graph_selection
+        .as_ref()
+        .is_some_and(|s| !s.roots.is_empty())
+    {
+        // The kernel cannot pick graph roots in this instance: record everything the
+        // command (and its children) or the -P processes call, and pick when reading.
+        let mut traced = options.pids.clone();
+        if let Some(child) = &command {
+            traced.push(child.pid);
+        }
+        if traced.is_empty() {
+            return Err(TracefsError::Missing {
+                what: "set_graph_function in tracefs instances".into(),
+                detail: "-g then selects the trees when reading, which needs a process to \
+                         follow: give a COMMAND or -P PID"
+                    .into(),
+            }
+            .into());
+        }
+        instance.set_ftrace_pids(&traced, true)?;
     }
 
     let counters: Vec<HitCounter> = if options.bpf {
@@ -280,6 +302,12 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         command.as_ref(),
         page_size as u32,
     )?;
+    if let Some(selection) = &graph_selection {
+        meta.options.push(store::TraceOption::Hytrace {
+            kind: store::hytrace_kind::GRAPH_SELECTION,
+            data: selection.to_text().into_bytes(),
+        });
+    }
     if !histograms.is_empty() {
         meta.options.push(store::TraceOption::Hytrace {
             kind: store::hytrace_kind::BPF_HISTOGRAMS,
@@ -371,11 +399,12 @@ fn resolve_all(
     Ok(events)
 }
 
+/// Sets the instance up; returns the graph selection the kernel could not apply.
 fn configure(
     instance: &Instance,
     options: &RecordOptions,
     events: &[(EventId, Option<String>)],
-) -> Result<(), RecordError> {
+) -> Result<Option<GraphSelection>, RecordError> {
     instance.set_tracing_on(false)?;
     instance.set_buffer_size_kb(options.buffer_kb)?;
     instance.set_clock(&options.clock)?;
@@ -404,15 +433,18 @@ fn configure(
             other => other,
         })?;
     }
-    if let Some(tracer) = &options.tracer {
-        configure_tracer(instance, tracer)?;
+    match &options.tracer {
+        Some(tracer) => configure_tracer(instance, tracer),
+        None => Ok(None),
     }
-    Ok(())
 }
 
 /// Sets the instance's tracer after its filters, depth and options (tracing is still
 /// off, so nothing is recorded before the start).
-fn configure_tracer(instance: &Instance, tracer: &TracerOptions) -> Result<(), RecordError> {
+fn configure_tracer(
+    instance: &Instance,
+    tracer: &TracerOptions,
+) -> Result<Option<GraphSelection>, RecordError> {
     let available = instance.available_tracers()?;
     if !available.contains(&tracer.name) {
         return Err(TracefsError::Missing {
@@ -426,11 +458,22 @@ fn configure_tracer(instance: &Instance, tracer: &TracerOptions) -> Result<(), R
         }
         .into());
     }
-    instance.set_function_list("set_graph_function", &tracer.graph_functions)?;
+    // Instances of some kernels (6.12) have neither set_graph_function nor
+    // max_graph_depth: those are then applied when reading.
+    let mut selection = GraphSelection::default();
+    if instance.has_file("set_graph_function") {
+        instance.set_function_list("set_graph_function", &tracer.graph_functions)?;
+    } else {
+        selection.roots = tracer.graph_functions.clone();
+    }
     instance.set_function_list("set_ftrace_filter", &tracer.limit_functions)?;
     instance.set_function_list("set_ftrace_notrace", &tracer.notrace_functions)?;
     if let Some(depth) = tracer.max_graph_depth {
-        instance.set_max_graph_depth(depth)?;
+        if instance.has_file("max_graph_depth") {
+            instance.set_max_graph_depth(depth)?;
+        } else {
+            selection.max_depth = Some(depth);
+        }
     }
     instance.set_tracer(&tracer.name).map_err(|e| match e {
         TracefsError::Write { source, .. } if source.raw_os_error() == Some(libc::EPERM) => {
@@ -459,7 +502,7 @@ fn configure_tracer(instance: &Instance, tracer: &TracerOptions) -> Result<(), R
         }
         instance.set_option(name, *on)?;
     }
-    Ok(())
+    Ok((!selection.roots.is_empty() || selection.max_depth.is_some()).then_some(selection))
 }
 
 fn short_reason(error: &crate::bpf::hit_counter::HitCounterError) -> String {

@@ -54,6 +54,9 @@ pub mod hytrace_kind {
     pub const BPF_STACKS: u16 = 3;
     /// Reserved for process maps.
     pub const PROCESS_MAPS: u16 = 4;
+    /// Graph roots and depth applied when reading (text, see
+    /// `graph::select::GraphSelection`).
+    pub const GRAPH_SELECTION: u16 = 5;
 }
 
 /// One non-structural option of a trace.dat file.

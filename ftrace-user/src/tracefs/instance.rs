@@ -118,6 +118,22 @@ impl Instance {
         Ok(())
     }
 
+    /// Whether the instance has this control file (instances offer fewer than the top
+    /// level, and fewer on older kernels).
+    pub fn has_file(&self, name: &str) -> bool {
+        self.path(name).exists()
+    }
+
+    /// Limits function tracing to these pids (set_ftrace_pid), with their future
+    /// children when `children` (options/function-fork).
+    pub fn set_ftrace_pids(&self, pids: &[u32], children: bool) -> Result<(), TracefsError> {
+        if children && self.has_option("function-fork") {
+            self.set_option("function-fork", true)?;
+        }
+        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+        write(self.path("set_ftrace_pid"), &list.join(" "))
+    }
+
     pub fn set_max_graph_depth(&self, depth: u32) -> Result<(), TracefsError> {
         write(self.path("max_graph_depth"), &depth.to_string())
     }

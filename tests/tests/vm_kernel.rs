@@ -1,0 +1,255 @@
+//! What this machine's kernel lacks, tested where it exists: function_graph in tracefs
+//! instances, kprobe events, BPF fentry. `cargo xtask vm-test` runs this file in a
+//! guest kernel; elsewhere each test checks `hytrace doctor` and skips with the reason
+//! when the feature is missing.
+
+use hytrace_tests::{TempDir, hytrace, hytrace_ok, record_ok, require_root};
+
+/// Whether `hytrace doctor` says yes to the feature whose line starts with `name`.
+fn kernel_has(name: &str) -> bool {
+    let out = hytrace(&["doctor"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with(name) && l[name.len()..].trim_start().starts_with("yes"))
+}
+
+macro_rules! require_feature {
+    ($name:expr) => {
+        if !kernel_has($name) {
+            eprintln!(
+                "skipped: this kernel lacks {} (the test runs in cargo xtask vm-test)",
+                $name
+            );
+            return;
+        }
+    };
+}
+
+/// "+ 14.536 us" → 14536 ns.
+fn duration_ns(column: &str) -> Option<u64> {
+    let text = column
+        .trim()
+        .trim_start_matches(['+', '!', '#', '*', '@', '$'])
+        .trim();
+    let number = text.strip_suffix("us")?.trim();
+    let (us, frac) = number.split_once('.')?;
+    Some(us.parse::<u64>().ok()? * 1000 + format!("{frac:0<3}")[..3].parse::<u64>().ok()?)
+}
+
+/// `record -p function_graph -g vfs_read -- cat /proc/version`, then `report --graph`:
+/// only vfs_read trees, every opened call closed at its own depth, each line nested
+/// below its open parent (one level, or more where an interrupt's untraced entry code
+/// sits between), each parent at least as long as each of its children,
+/// every printed duration one of the recorded exits' rettime − calltime; and
+/// trace-cmd reads the file with one funcgraph_entry line per recorded entry.
+#[test]
+fn function_graph_of_vfs_read_nests_and_matches_the_records() {
+    require_root!();
+    require_feature!("tracer function_graph");
+    let dir = TempDir::new("graph");
+    let file = dir.path_str("g.dat");
+    record_ok(&[
+        "record",
+        "-p",
+        "function_graph",
+        "-g",
+        "vfs_read",
+        "-b",
+        "16384",
+        "-o",
+        &file,
+        "--",
+        "cat",
+        "/proc/version",
+    ]);
+    let graph = hytrace_ok(&["report", "-i", &file, "--graph"]);
+    // Open calls: (name, depth).
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    let mut roots = 0;
+    let mut printed = Vec::new();
+    // Longest child seen per open level.
+    let mut longest_child: Vec<u64> = Vec::new();
+    for line in graph.lines().filter(|l| !l.starts_with('#')) {
+        let (column, call) = line
+            .split_once(')')
+            .and_then(|(_, rest)| rest.split_once("|  "))
+            .unwrap_or_else(|| panic!("not a graph line: {line:?}"));
+        let depth = (call.len() - call.trim_start().len()) / 2;
+        let call = call.trim();
+        let duration = duration_ns(column);
+        let below_parent = |depth: usize| match stack.last() {
+            Some((_, parent)) => depth > *parent,
+            None => depth == 0,
+        };
+        if let Some(name) = call.strip_suffix("() {") {
+            assert!(below_parent(depth), "{line} under {stack:?}");
+            if depth == 0 {
+                assert_eq!(name, "vfs_read", "{line}");
+                roots += 1;
+            }
+            stack.push((name.to_string(), depth));
+            longest_child.push(0);
+        } else if call.strip_suffix("();").is_some() {
+            assert!(below_parent(depth), "{line} under {stack:?}");
+            let d = duration.expect("a leaf has a duration");
+            printed.push(d);
+            if let Some(longest) = longest_child.last_mut() {
+                *longest = (*longest).max(d);
+            }
+            if depth == 0 {
+                roots += 1;
+            }
+        } else if call == "}" {
+            assert_eq!(stack.last().map(|(_, d)| *d), Some(depth), "{line}");
+            let d = duration.expect("a closer has a duration");
+            printed.push(d);
+            stack.pop();
+            let longest = longest_child.pop().unwrap();
+            assert!(
+                d >= longest,
+                "parent {d} ns shorter than a child {longest} ns: {line}"
+            );
+            if let Some(parent) = longest_child.last_mut() {
+                *parent = (*parent).max(d);
+            }
+        } else {
+            panic!("unexpected graph line {line:?}");
+        }
+    }
+    assert!(stack.is_empty(), "calls left open: {stack:?}");
+    assert!(
+        roots >= 2,
+        "cat reads /proc/version with at least two vfs_read calls:\n{graph}"
+    );
+
+    // Every printed duration is one exit record's rettime - calltime.
+    let json = hytrace_ok(&[
+        "report",
+        "-i",
+        &file,
+        "--format",
+        "json",
+        "--event",
+        "funcgraph_exit",
+    ]);
+    let field = |line: &str, name: &str| -> u64 {
+        let at = line.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut recorded: Vec<u64> = json
+        .lines()
+        .map(|l| field(l, "rettime") - field(l, "calltime"))
+        .collect();
+    recorded.sort_unstable();
+    for d in &printed {
+        // Printed with three decimals of a microsecond: the exact nanoseconds.
+        assert!(
+            recorded.binary_search(d).is_ok(),
+            "{d} ns printed but not recorded"
+        );
+    }
+
+    let counts = hytrace_ok(&["report", "-i", &file, "--count"]);
+    let entries: usize = counts
+        .lines()
+        .find(|l| l.ends_with(" funcgraph_entry"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("a funcgraph_entry count");
+    if hytrace_tests::have_tool("trace-cmd") {
+        let out = std::process::Command::new("trace-cmd")
+            .args(["report", &file])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains(" funcgraph_entry: "))
+                .count(),
+            entries
+        );
+    }
+}
+
+/// Entry and return kprobes on do_sys_openat2 record the opens of a program that opens
+/// a file 10 times relative to a directory fd: 10 entries with that dfd, and the 10
+/// returns carry the fds the program printed.
+#[test]
+fn kprobes_record_ten_opens_with_their_fds() {
+    require_root!();
+    require_feature!("kprobe_events");
+    let dir = TempDir::new("kprobes");
+    let file = dir.path_str("k.dat");
+    let opener = env!("CARGO_BIN_EXE_opener");
+    let target = dir.path_str("");
+    std::fs::write(dir.path("known.txt"), "known\n").unwrap();
+    let summary = record_ok(&[
+        "record",
+        "--kprobe",
+        "p:op do_sys_openat2 dfd=%di",
+        "--kprobe",
+        "r:opr do_sys_openat2 $retval",
+        "-o",
+        &file,
+        "--",
+        opener,
+        "10",
+        &target,
+        "known.txt",
+    ]);
+    assert!(summary.contains(":op "), "{summary}");
+    // The program's own output says which fds it got.
+    let out = std::process::Command::new(opener)
+        .args(["1", &target, "known.txt"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dirfd: i64 = text
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("dir ")
+        .parse()
+        .unwrap();
+    let filefd: i64 = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("fd ")
+        .parse()
+        .unwrap();
+    let report = hytrace_ok(&["report", "-i", &file, "--comm", "opener"]);
+    let ops: Vec<&str> = report
+        .lines()
+        .filter(|l| hytrace_tests::event_name_of(l) == Some("op"))
+        .filter(|l| l.ends_with(&format!("dfd=0x{dirfd:x}")))
+        .collect();
+    assert_eq!(ops.len(), 10, "{report}");
+    let returns: Vec<&str> = report
+        .lines()
+        .filter(|l| hytrace_tests::event_name_of(l) == Some("opr"))
+        .filter(|l| l.ends_with(&format!("arg1={filefd}")))
+        .collect();
+    assert_eq!(returns.len(), 10, "{report}");
+}
+
+/// `hist func:do_nanosleep` (fentry/fexit where the kernel allows them): sleeper's 20
+/// one-millisecond naps are 20 samples of at least 1 ms.
+#[test]
+fn func_histogram_counts_each_call() {
+    require_root!();
+    require_feature!("bpf fentry");
+    let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    let json = hytrace_ok(&["hist", "func:do_nanosleep", "--json", "--", sleeper, "20"]);
+    let at = json.find("\"count\":").expect(&json) + "\"count\":".len();
+    let count: u64 = json[at..].split(',').next().unwrap().parse().unwrap();
+    assert_eq!(count, 20, "{json}");
+    let at = json.find("\"p50_ns\":").unwrap() + "\"p50_ns\":".len();
+    let p50: u64 = json[at..].split(',').next().unwrap().parse().unwrap();
+    assert!(p50 >= 1_000_000, "{json}");
+}

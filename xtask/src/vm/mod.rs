@@ -1,0 +1,201 @@
+//! `cargo xtask vm-test`: the root tests that need what this machine's kernel lacks
+//! (function_graph, kprobe events, BPF fentry) run in a guest: Debian's kernel under
+//! qemu-system-x86_64 with software emulation (one vCPU, single-threaded TCG: the
+//! multi-threaded one locks up under function_graph), sharing the host's root
+//! read-only with a writable overlay, so the host-built test binaries run unchanged.
+//!
+//! - [`kernel`]: fetching and unpacking the guest kernel.
+//! - [`initramfs`]: busybox, modules and /init.
+
+mod initramfs;
+mod kernel;
+
+use std::{
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    setup::{cargo, ensure_packages, is_root, workspace_root},
+    tasks,
+};
+
+/// The whole guest run may take this long before it is killed.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// The test target that runs in the guest.
+const VM_TEST_TARGET: &str = "vm_kernel";
+
+fn ensure_vm_packages() -> Result<()> {
+    ensure_packages(&[
+        ("command -v qemu-system-x86_64".into(), "qemu-system-x86"),
+        (
+            "dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'"
+                .into(),
+            "busybox-static",
+        ),
+        (
+            "command -v modinfo || test -x /usr/sbin/modinfo".into(),
+            "kmod",
+        ),
+        ("command -v xz".into(), "xz-utils"),
+    ])
+}
+
+/// The test executable of `VM_TEST_TARGET`, built (release) by cargo.
+fn build_vm_tests() -> Result<PathBuf> {
+    tasks::build()?;
+    let out = cargo()
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "hytrace-tests",
+            "--test",
+            VM_TEST_TARGET,
+            "--no-run",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo test --no-run")?;
+    if !out.status.success() {
+        bail!("building the VM tests failed");
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| l.contains(&format!("\"name\":\"{VM_TEST_TARGET}\"")))
+        .find_map(|l| {
+            let at = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+            let end = l[at..].find('"')?;
+            Some(PathBuf::from(&l[at..at + end]))
+        })
+        .context("cargo named no executable for the VM tests")
+}
+
+/// Runs `script` in the guest; returns the script's exit status as the guest reported
+/// it on the console.
+fn run_guest(
+    kernel: &kernel::GuestKernel,
+    initrd: &Path,
+    script: &Path,
+    out: &Path,
+    console: &Path,
+) -> Result<i32> {
+    let append = format!(
+        "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 quiet hytrace.script={} hytrace.out={}",
+        script.display(),
+        out.display()
+    );
+    let log = fs::File::create(console)?;
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg,thread=single", "-m", "2048", "-smp", "1"])
+        .args(["-nographic", "-no-reboot", "-nic", "none"])
+        .arg("-kernel")
+        .arg(&kernel.vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", &append])
+        .args([
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        ])
+        .arg("-virtfs")
+        .arg(format!(
+            "local,path={},mount_tag=out,security_model=none",
+            out.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("cannot start qemu-system-x86_64")?;
+    let started = Instant::now();
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if started.elapsed() > GUEST_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "the guest ran over {} s and was killed; console log kept at {}",
+                GUEST_TIMEOUT.as_secs(),
+                console.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // qemu exits 0 even after a guest panic: the status comes from the console marker.
+    let mut text = String::new();
+    fs::File::open(console)?.read_to_string(&mut text)?;
+    let status = text
+        .lines()
+        .filter_map(|l| l.split(initramfs::EXIT_MARKER).nth(1))
+        .filter_map(|s| s.trim().parse::<i32>().ok())
+        .next_back();
+    match status {
+        Some(status) => Ok(status),
+        None => {
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "the guest ended without reporting a status (panic or failed boot); console log \
+                 kept at {}:\n{}",
+                console.display(),
+                tail.join("\n")
+            )
+        }
+    }
+}
+
+pub fn vm_test() -> Result<()> {
+    if !is_root() {
+        bail!("vm-test needs root: the guest shares the host's root filesystem");
+    }
+    ensure_vm_packages()?;
+    let tests = build_vm_tests()?;
+    let dir = workspace_root().join("target/vm");
+    fs::create_dir_all(&dir)?;
+    let kernel = kernel::ensure_kernel(&dir)?;
+    let initrd = dir.join(format!("initramfs-{}.cpio", kernel.release));
+    if !initrd.exists() {
+        initramfs::build(&kernel.modules, Path::new("/bin/busybox"), &initrd)?;
+    }
+    let out = dir.join("out");
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(&out)?;
+    let log = out.join("tests.log");
+    let script = out.join("run.sh");
+    fs::write(
+        &script,
+        format!(
+            "cd {}\nexport HYTRACE_IN_VM=1\n{} --test-threads=1 > {} 2>&1\n",
+            workspace_root().display(),
+            tests.display(),
+            log.display()
+        ),
+    )?;
+    eprintln!(
+        "xtask: running {VM_TEST_TARGET} in a guest (kernel {}, software emulation)",
+        kernel.release
+    );
+    let started = Instant::now();
+    let status = run_guest(&kernel, &initrd, &script, &out, &dir.join("console.log"))?;
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    print!("{text}");
+    eprintln!(
+        "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
+         (kernel {})",
+        started.elapsed().as_secs_f64(),
+        kernel.release
+    );
+    if status != 0 {
+        bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
+    }
+    Ok(())
+}
