@@ -53,15 +53,13 @@ pub fn select_subtrees(
                 func,
                 depth,
             } => match inside.get(pid) {
-                Some(&(_, root_depth)) if *depth > root_depth => {
-                    if keep_depth(depth - root_depth) {
-                        out.push(GraphEvent::Entry {
-                            cpu: *cpu,
-                            pid: *pid,
-                            func: *func,
-                            depth: depth - root_depth,
-                        });
-                    }
+                Some(&(_, root_depth)) if *depth > root_depth && keep_depth(depth - root_depth) => {
+                    out.push(GraphEvent::Entry {
+                        cpu: *cpu,
+                        pid: *pid,
+                        func: *func,
+                        depth: depth - root_depth,
+                    });
                 }
                 Some(_) => {}
                 None if is_root(*func) => {
