@@ -253,3 +253,43 @@ fn func_histogram_counts_each_call() {
     let p50: u64 = json[at..].split(',').next().unwrap().parse().unwrap();
     assert!(p50 >= 1_000_000, "{json}");
 }
+
+/// `hytrace graph -g do_nanosleep --threshold 40000 -- sleeper 10 100`: of the 11
+/// sleeps (ten of 1 ms, one of 100 ms) only the long one is printed, as one closed
+/// tree of at least 100 ms, followed by the count line and the self-time summary.
+#[test]
+fn graph_threshold_prints_only_the_slow_call() {
+    require_root!();
+    require_feature!("tracer function_graph");
+    let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    let out = hytrace_ok(&[
+        "graph",
+        "-g",
+        "do_nanosleep",
+        "--threshold",
+        "40000",
+        "--",
+        sleeper,
+        "10",
+        "100",
+    ]);
+    let roots: Vec<&str> = out
+        .lines()
+        .filter(|l| l.ends_with("|  do_nanosleep() {"))
+        .collect();
+    assert_eq!(roots.len(), 1, "{out}");
+    let closer = out
+        .lines()
+        .rfind(|l| l.ends_with("|  }"))
+        .unwrap_or_else(|| panic!("no closer at depth 0:\n{out}"));
+    let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
+    assert!(duration_ns(column).unwrap() >= 100_000_000, "{closer}");
+    assert!(
+        out.contains("# 1 of 11 calls of do_nanosleep took over 40000.000 us"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# where the time went (self time, top 10):"),
+        "{out}"
+    );
+}

@@ -27,6 +27,7 @@ pub enum Command {
     Record(Box<RecordArgs>),
     Report(ReportArgs),
     Hist(HistArgs),
+    Graph(GraphArgs),
     List(ListArgs),
     /// Report which tracing features this kernel offers, each probed for real: tracers,
     /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
@@ -363,6 +364,66 @@ pub struct HistArgs {
     pub top: usize,
 
     /// Command to run while measuring (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// A deep dive into kernel functions: records the function_graph of each call of FUNC
+/// (and everything it calls) and prints the call trees as ftrace prints them, then
+/// where the time went (self time per function over the trees shown).
+///
+/// With --threshold only calls of FUNC slower than USECS are printed (like
+/// tracing_thresh). Ends when COMMAND exits, after --duration, or on Ctrl-C.
+/// Needs the function_graph tracer in tracefs instances (`hytrace doctor`); where an
+/// instance cannot pick FUNC itself (no set_graph_function, as on 6.12), everything
+/// COMMAND or -P calls is recorded and FUNC's trees are picked when reading.
+///
+/// Examples:
+///   hytrace graph -g vfs_read -- cat /proc/version
+///   hytrace graph -g do_nanosleep --threshold 5000 -- ./sleeper 20 20
+///   hytrace graph -g 'ksys_*' -P 1234 --duration 2 -o deep.dat
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct GraphArgs {
+    /// Function whose calls to graph (globs allowed). Repeatable.
+    #[arg(
+        short = 'g',
+        long = "graph-function",
+        value_name = "FUNC",
+        required = true
+    )]
+    pub functions: Vec<String>,
+
+    /// Only print calls of FUNC that took longer than USECS microseconds.
+    #[arg(long, value_name = "USECS")]
+    pub threshold: Option<f64>,
+
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Graph calls made by this process (besides COMMAND's). Repeatable.
+    #[arg(short = 'P', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+
+    /// Functions listed in the time summary.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Keep the recording in FILE (by default it is removed after printing).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Ring-buffer size per CPU, in KB.
+    #[arg(
+        short = 'b',
+        long = "buffer-size",
+        value_name = "KB",
+        default_value_t = 16384
+    )]
+    pub buffer_kb: u64,
+
+    /// Command to run while recording (after `--`).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod doctor;
+mod graph;
 mod hist;
 mod list;
 mod record;
@@ -28,6 +29,7 @@ pub fn main_with_args() -> Result<i32> {
         }
         Command::Report(args) => report::run(&args),
         Command::Hist(args) => hist::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::List(args) => list::run(&args),
         Command::Doctor => doctor::run(),
         Command::Reset => list::reset(),

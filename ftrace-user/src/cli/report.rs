@@ -18,14 +18,29 @@ use crate::{
 
 /// `report --graph`: the function_graph events as ftrace's call graph.
 fn call_graph(recording: &Recording) -> Result<i32> {
+    let (kernel, events) = graph_symbols_and_events(recording)?;
+    let cpus = recording.file.cpu_count.max(1);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(graph::HEADER.as_bytes())?;
+    out.write_all(graph::render(&events, cpus, &kernel).as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
+
+/// The recording's graph events (other events as comments), with the roots and depth
+/// the recording left to the reader applied, and the symbols to print them.
+pub(super) fn graph_symbols_and_events(
+    recording: &Recording,
+) -> Result<(KallsymsGraphSymbols<'_>, Vec<graph::GraphEvent>)> {
     let symbols = &recording.symbols;
     let events = graph_events(recording, |format, data| {
         let mut payload = Vec::new();
         format.render_payload(data, symbols, &mut payload);
         format!("{}: {}", format.name, String::from_utf8_lossy(&payload))
     })?;
-    let comms = |pid: i32| recording.comm_at(pid, u64::MAX).into_owned();
-    let kernel = KallsymsGraphSymbols::new(symbols.kernel(), &comms);
+    let comms = Box::new(|pid: i32| recording.comm_at(pid, u64::MAX).into_owned());
+    let kernel = KallsymsGraphSymbols::new(symbols.kernel(), comms);
     let events = match stored_selection(recording) {
         Some(selection) => select::apply(&selection, events, |func| {
             symbols
@@ -36,13 +51,7 @@ fn call_graph(recording: &Recording) -> Result<i32> {
         }),
         None => events,
     };
-    let cpus = recording.file.cpu_count.max(1);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    out.write_all(graph::HEADER.as_bytes())?;
-    out.write_all(graph::render(&events, cpus, &kernel).as_bytes())?;
-    out.flush()?;
-    Ok(0)
+    Ok((kernel, events))
 }
 
 /// The graph roots and depth the recording left to the reader, if any.

@@ -152,12 +152,12 @@ pub fn graph_events(
 /// bounds (`__irqentry_text_start` .. `__irqentry_text_end`) from kallsyms.
 pub struct KallsymsGraphSymbols<'a> {
     pub symbols: &'a KernelSymbols,
-    pub comms: &'a dyn Fn(i32) -> String,
+    pub comms: Box<dyn Fn(i32) -> String + 'a>,
     irq_text: Option<(u64, u64)>,
 }
 
 impl<'a> KallsymsGraphSymbols<'a> {
-    pub fn new(symbols: &'a KernelSymbols, comms: &'a dyn Fn(i32) -> String) -> Self {
+    pub fn new(symbols: &'a KernelSymbols, comms: Box<dyn Fn(i32) -> String + 'a>) -> Self {
         let irq_text = symbols
             .address_of("__irqentry_text_start")
             .zip(symbols.address_of("__irqentry_text_end"))

@@ -35,7 +35,6 @@ mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /
 mount -t proc proc /newroot/proc
 mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
-mount -t tmpfs tmpfs /newroot/tmp
 mkdir -p /newroot$out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /newroot$out || echo "hytrace-vm: cannot mount the output directory"
 mount -t tracefs nodev /newroot/sys/kernel/tracing
@@ -126,6 +125,16 @@ fn cpio_entry(out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8], ino: u32) {
     while !out.len().is_multiple_of(4) {
         out.push(0);
     }
+}
+
+/// A short tag of this initramfs layout, so a cached archive of an older /init is
+/// not reused.
+pub fn layout_tag() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    INIT.hash(&mut hasher);
+    NEEDED_MODULES.hash(&mut hasher);
+    format!("{:08x}", hasher.finish() as u32)
 }
 
 /// Writes the initramfs for the kernel whose modules are under `modules`.

@@ -162,7 +162,11 @@ pub fn vm_test() -> Result<()> {
     let dir = workspace_root().join("target/vm");
     fs::create_dir_all(&dir)?;
     let kernel = kernel::ensure_kernel(&dir)?;
-    let initrd = dir.join(format!("initramfs-{}.cpio", kernel.release));
+    let initrd = dir.join(format!(
+        "initramfs-{}-{}.cpio",
+        kernel.release,
+        initramfs::layout_tag()
+    ));
     if !initrd.exists() {
         initramfs::build(&kernel.modules, Path::new("/bin/busybox"), &initrd)?;
     }
