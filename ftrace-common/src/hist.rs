@@ -147,6 +147,17 @@ pub struct CommSlotKey {
     pub _pad: u32,
 }
 
+/// A sample over the outlier threshold, as the aggregator saw it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outlier {
+    /// bpf_ktime_get_ns() when the sample ended (CLOCK_MONOTONIC).
+    pub end_ns: u64,
+    pub delta_ns: u64,
+    pub key: u64,
+    pub pid_tgid: u64,
+}
+
 /// Indexes of the counters of what the aggregator could not record.
 pub mod lost {
     /// A start could not be stored (start map full).
@@ -178,6 +189,8 @@ mod pod {
     unsafe impl aya::Pod for super::CommKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::CommSlotKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::Outlier {}
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub fn cpu_pair_end(_ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let delta = now.saturating_sub(began);
+    crate::outliers::check(key, delta);
     if let Some(count) = PAIR_SLOTS.get_ptr_mut(key as u32 * CAPPED_SLOTS + capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same
         // time, hence the atomic add.

@@ -99,6 +99,7 @@ pub fn thread_end() {
 /// Adds one sample of `delta_ns` to `key`'s histogram.
 #[inline(always)]
 pub fn record(key: u64, delta_ns: u64) {
+    crate::outliers::check(key, delta_ns);
     let slot = SlotKey {
         key,
         slot: capped_slot_of(delta_ns),

@@ -53,6 +53,8 @@ mod kernel_func_latency;
 #[cfg(target_arch = "bpf")]
 mod kvm_run_latency;
 #[cfg(target_arch = "bpf")]
+mod outliers;
+#[cfg(target_arch = "bpf")]
 mod runq_latency;
 #[cfg(target_arch = "bpf")]
 mod scope;

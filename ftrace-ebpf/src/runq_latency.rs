@@ -120,6 +120,7 @@ pub fn runq_switch(ctx: RawTracePointContext) -> i32 {
         count_lost(lost::KEY_OUT_OF_RANGE);
         return 0;
     }
+    crate::outliers::check(u64::from(cpu), delta);
     if let Some(count) = RUNQ_SLOTS.get_ptr_mut(cpu * CAPPED_SLOTS + capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same
         // time, hence the atomic add.

@@ -98,6 +98,7 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let delta = now.saturating_sub(began);
+    crate::outliers::check(key, delta);
     let index = key as u32 * CAPPED_SLOTS + capped_slot_of(delta);
     if let Some(count) = SYSCALL_SLOTS.get_ptr_mut(index) {
         // SAFETY: a valid, aligned u64 slot of the array; other CPUs may add to it at
@@ -131,6 +132,7 @@ pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
         return 0;
     };
     let delta = now.saturating_sub(began);
+    crate::outliers::check(key, delta);
     let comm = bpf_get_current_comm().unwrap_or([0; 16]);
     let slot = CommSlotKey {
         comm,

@@ -64,6 +64,7 @@ pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
         return 0;
     }
     let delta = now.saturating_sub(start.ts_ns);
+    crate::outliers::check(0, delta);
     start.ts_ns = 0;
     if let Some(count) = FUNC_SLOTS.get_ptr_mut(capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same

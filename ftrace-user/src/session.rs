@@ -14,6 +14,8 @@ pub enum StopReason {
     CommandExited(Option<i32>),
     Duration,
     Signal(&'static str),
+    /// The tick asked to stop (an outlier was seen).
+    Triggered,
 }
 
 /// The signals that end a session, caught from the moment this is created.
@@ -35,11 +37,26 @@ impl EndSignals {
 
 /// Waits for the end; calls `on_tick` every `tick` meanwhile (if given).
 pub async fn wait_for_end(
-    mut command: Option<&mut GatedChild>,
+    command: Option<&mut GatedChild>,
     duration: Option<Duration>,
     signals: &mut EndSignals,
     tick: Option<Duration>,
     mut on_tick: impl FnMut(),
+) -> std::io::Result<StopReason> {
+    wait_until(command, duration, signals, tick, || {
+        on_tick();
+        false
+    })
+    .await
+}
+
+/// [`wait_for_end`], also ending when `on_tick` returns true ([`StopReason::Triggered`]).
+pub async fn wait_until(
+    mut command: Option<&mut GatedChild>,
+    duration: Option<Duration>,
+    signals: &mut EndSignals,
+    tick: Option<Duration>,
+    mut on_tick: impl FnMut() -> bool,
 ) -> std::io::Result<StopReason> {
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut ticker = tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
@@ -61,7 +78,11 @@ pub async fn wait_for_end(
             _ = signals.interrupt.recv() => return Ok(pass_on(command, "SIGINT", libc::SIGINT)),
             _ = signals.terminate.recv() => return Ok(pass_on(command, "SIGTERM", libc::SIGTERM)),
             _ = signals.hangup.recv() => return Ok(pass_on(command, "SIGHUP", libc::SIGHUP)),
-            _ = ticker.tick(), if tick.is_some() => on_tick(),
+            _ = ticker.tick(), if tick.is_some() => {
+                if on_tick() {
+                    return Ok(StopReason::Triggered);
+                }
+            }
         }
     }
 }

@@ -293,3 +293,51 @@ fn graph_threshold_prints_only_the_slow_call() {
         "{out}"
     );
 }
+
+/// The hybrid trigger: `graph -g do_nanosleep --on-outlier syscalls:5000 -- sleeper 10
+/// 100`. The syscall aggregator sees the 100 ms clock_nanosleep go over 5 ms, the
+/// flight recorder is stopped and read, and the outlier, do_nanosleep's tree of that
+/// thread (one root, at least 100 ms) and the syscall histogram so far are printed.
+/// Outliers without a do_nanosleep call inside (a slow execve under emulation) are
+/// skipped.
+#[test]
+fn on_outlier_prints_the_tree_of_the_slow_sleep() {
+    require_root!();
+    require_feature!("tracer function_graph");
+    let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    let out = hytrace_ok(&[
+        "graph",
+        "-g",
+        "do_nanosleep",
+        "--on-outlier",
+        "syscalls:5000",
+        "--",
+        sleeper,
+        "10",
+        "100",
+    ]);
+    let outlier = out
+        .lines()
+        .find(|l| l.starts_with("# outlier: syscalls clock_nanosleep took "))
+        .unwrap_or_else(|| panic!("no clock_nanosleep outlier:\n{out}"));
+    let took: f64 = outlier
+        .split(" took ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(took >= 100_000.0, "{outlier}");
+    let roots = out
+        .lines()
+        .filter(|l| l.ends_with("|  do_nanosleep() {"))
+        .count();
+    assert_eq!(roots, 1, "{out}");
+    let closer = out
+        .lines()
+        .rfind(|l| l.ends_with("|  }"))
+        .unwrap_or_else(|| panic!("no closer at depth 0:\n{out}"));
+    let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
+    assert!(duration_ns(column).unwrap() >= 100_000_000, "{closer}");
+    assert!(out.contains("# syscalls so far:"), "{out}");
+    assert!(out.contains("syscalls: clock_nanosleep "), "{out}");
+}

@@ -43,5 +43,12 @@ pub(crate) fn loader_keeping<'a>(keep: &[&str]) -> aya::EbpfLoader<'a> {
     for map in TABLE_MAPS.iter().filter(|m| !keep.contains(m)) {
         loader.map_max_entries(map, 1);
     }
+    // The outlier ring buffer's size is in bytes: one page where it is not used.
+    if !keep.contains(&OUTLIER_RING) {
+        loader.map_max_entries(OUTLIER_RING, 4096);
+    }
     loader
 }
+
+/// The ring buffer outliers are sent through.
+pub(crate) const OUTLIER_RING: &str = "OUTLIERS";

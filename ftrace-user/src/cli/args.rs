@@ -382,6 +382,7 @@ pub struct HistArgs {
 ///   hytrace graph -g vfs_read -- cat /proc/version
 ///   hytrace graph -g do_nanosleep --threshold 5000 -- ./sleeper 20 20
 ///   hytrace graph -g 'ksys_*' -P 1234 --duration 2 -o deep.dat
+///   hytrace graph -g do_nanosleep --on-outlier syscalls:5000 -- ./sleeper 10 100
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct GraphArgs {
@@ -397,6 +398,14 @@ pub struct GraphArgs {
     /// Only print calls of FUNC that took longer than USECS microseconds.
     #[arg(long, value_name = "USECS")]
     pub threshold: Option<f64>,
+
+    /// Wait for an outlier instead of recording everything: an eBPF aggregator runs on
+    /// SPEC (any `hytrace hist` spec) while a flight-recorder instance keeps FUNC's
+    /// recent function_graph in overwrite mode; the first sample over USECS
+    /// microseconds stops it, and the sample, FUNC's call tree of that thread and the
+    /// histogram so far are printed.
+    #[arg(long, value_name = "SPEC:USECS", conflicts_with = "threshold")]
+    pub on_outlier: Option<String>,
 
     /// Stop after SECS seconds.
     #[arg(long, value_name = "SECS")]

@@ -5,15 +5,20 @@ use std::{io::Write, time::Duration};
 
 use anyhow::{Context, Result, bail};
 
+use ftrace_common::hist::Outlier;
+
 use super::{args::GraphArgs, record::is_root, report::graph_symbols_and_events};
 use crate::{
+    bpf::latency::{LatencyAggregator, Scope},
     graph::{
         self, GraphSymbols,
         render::render,
         trees::{function_times, split_trees},
     },
-    record::{RecordOptions, TracerOptions, record},
+    hist::{Snapshot, Spec, render, syscall_names::syscall_name},
+    record::{RecordOptions, TracerOptions, child::GatedChild, flight::FlightRecorder, record},
     report::Recording,
+    session::{EndSignals, StopReason, wait_for_end, wait_until},
 };
 
 pub fn run(args: &GraphArgs) -> Result<i32> {
@@ -34,6 +39,9 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
         Some(us) => Some((us * 1000.0) as u64),
         None => None,
     };
+    if let Some(trigger) = &args.on_outlier {
+        return on_outlier(args, trigger, duration);
+    }
     let keep = args.output.is_some();
     let output = args.output.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("hytrace-graph-{}.dat", std::process::id()))
@@ -127,4 +135,244 @@ fn print(args: &GraphArgs, file: &std::path::Path, threshold_ns: Option<u64>) ->
     }
     out.flush()?;
     Ok(0)
+}
+
+/// `SPEC:USECS` → (spec, threshold in ns).
+fn parse_trigger(text: &str) -> Result<(Spec, u64)> {
+    let (spec, usecs) = text
+        .rsplit_once(':')
+        .context("--on-outlier takes SPEC:USECS, e.g. syscalls:5000")?;
+    let usecs: f64 = usecs
+        .parse()
+        .ok()
+        .filter(|u: &f64| u.is_finite() && *u > 0.0)
+        .with_context(|| {
+            format!("--on-outlier: '{usecs}' is not a positive number of microseconds")
+        })?;
+    Ok((spec.parse::<Spec>()?, (usecs * 1000.0) as u64))
+}
+
+fn on_outlier(args: &GraphArgs, trigger: &str, duration: Option<Duration>) -> Result<i32> {
+    let (spec, threshold_ns) = parse_trigger(trigger)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(wait_for_outlier(args, &spec, threshold_ns, duration))
+}
+
+async fn wait_for_outlier(
+    args: &GraphArgs,
+    spec: &Spec,
+    threshold_ns: u64,
+    duration: Option<Duration>,
+) -> Result<i32> {
+    let mut signals =
+        EndSignals::install().map_err(|(name, e)| anyhow::anyhow!("cannot catch {name}: {e}"))?;
+    let mut command = if args.command.is_empty() {
+        None
+    } else {
+        Some(GatedChild::spawn(&args.command)?)
+    };
+    let mut pids = args.pids.clone();
+    if let Some(child) = &command {
+        pids.push(child.pid);
+    }
+    let tracer = TracerOptions {
+        name: "function_graph".into(),
+        graph_functions: args.functions.clone(),
+        limit_functions: Vec::new(),
+        notrace_functions: Vec::new(),
+        max_graph_depth: None,
+        options: Vec::new(),
+    };
+    let recorder = FlightRecorder::start(&tracer, &pids, args.buffer_kb)?;
+    let scope = Scope {
+        tgid: command
+            .as_ref()
+            .map(|c| c.pid)
+            .or(args.pids.first().copied())
+            .unwrap_or(0),
+        comm: None,
+    };
+    let mut aggregator = LatencyAggregator::start_with_outliers(spec, &scope, threshold_ns)
+        .with_context(|| format!("cannot start the {spec} histogram"))?;
+    if let Some(note) = &aggregator.note {
+        eprintln!("hytrace: {spec}: {note}");
+    }
+    eprintln!(
+        "hytrace: waiting for a {spec} sample over {:.3} us; graphing {}",
+        threshold_ns as f64 / 1000.0,
+        args.functions.join(", ")
+    );
+    if let Some(child) = command.as_mut() {
+        child.release()?;
+    }
+    let file = args.output.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("hytrace-outlier-{}.dat", std::process::id()))
+    });
+    let result = watch(
+        args,
+        spec,
+        threshold_ns,
+        duration,
+        &mut signals,
+        command.as_mut(),
+        &recorder,
+        &mut aggregator,
+        &file,
+    )
+    .await;
+    recorder.stop()?;
+    drop(aggregator);
+    if args.output.is_none() {
+        let _ = std::fs::remove_file(&file);
+    }
+    // The command goes on to its end.
+    if let Some(child) = command.as_mut()
+        && child.child.try_wait().ok().flatten().is_none()
+    {
+        let _ = wait_for_end(Some(child), None, &mut signals, None, || {}).await;
+    }
+    result
+}
+
+/// Waits for outliers; each one stops the flight recorder for a snapshot. The first
+/// whose thread ran FUNC inside it is printed; others are said and skipped.
+#[allow(clippy::too_many_arguments)]
+async fn watch(
+    args: &GraphArgs,
+    spec: &Spec,
+    threshold_ns: u64,
+    duration: Option<Duration>,
+    signals: &mut EndSignals,
+    mut command: Option<&mut GatedChild>,
+    recorder: &FlightRecorder,
+    aggregator: &mut LatencyAggregator,
+    file: &std::path::Path,
+) -> Result<i32> {
+    let deadline = duration.map(|d| std::time::Instant::now() + d);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let mut seen: Vec<Outlier> = Vec::new();
+        let mut poll_error = None;
+        let reason = wait_until(
+            command.as_deref_mut(),
+            left,
+            signals,
+            Some(Duration::from_millis(20)),
+            || match aggregator.outliers() {
+                Ok(outliers) => {
+                    seen = outliers;
+                    !seen.is_empty()
+                }
+                Err(e) => {
+                    poll_error.get_or_insert(e);
+                    true
+                }
+            },
+        )
+        .await?;
+        if let Some(error) = poll_error {
+            return Err(error.into());
+        }
+        if reason != StopReason::Triggered {
+            // A sample that ended just as the command did is still in the ring.
+            seen = aggregator.outliers()?;
+        }
+        if !seen.is_empty() {
+            recorder.snapshot(file)?;
+            let snapshot = Snapshot {
+                spec: spec.to_string(),
+                time_ns: 0,
+                keys: aggregator.histograms()?,
+                lost: aggregator.lost()?,
+            };
+            for outlier in &seen {
+                if print_outlier(args, file, spec, outlier, threshold_ns, &snapshot)? {
+                    return Ok(0);
+                }
+            }
+        }
+        if reason != StopReason::Triggered {
+            eprintln!(
+                "hytrace: no {spec} sample over the threshold had a call of {} inside it",
+                args.functions.join(", ")
+            );
+            return Ok(1);
+        }
+    }
+}
+
+fn print_outlier(
+    args: &GraphArgs,
+    file: &std::path::Path,
+    spec: &Spec,
+    outlier: &Outlier,
+    threshold_ns: u64,
+    snapshot: &Snapshot,
+) -> Result<bool> {
+    let recording = Recording::open(file)?;
+    let (symbols, events) = graph_symbols_and_events(&recording)?;
+    let tid = (outlier.pid_tgid & 0xffff_ffff) as i32;
+    let key = snapshot
+        .keys
+        .iter()
+        .find(|k| outlier_key_matches(spec, outlier.key, &k.key))
+        .map(|k| k.key.clone())
+        .unwrap_or_else(|| outlier.key.to_string());
+    // FUNC's tree of that thread inside the outlier: the longest one not longer than
+    // the sample (the call ran within it).
+    let tree = split_trees(&events)
+        .into_iter()
+        .filter(|t| {
+            t.events
+                .iter()
+                .any(|e| matches!(e, graph::GraphEvent::Entry { pid, .. } if *pid == tid))
+        })
+        .filter(|t| t.duration_ns.is_some_and(|d| d <= outlier.delta_ns))
+        .max_by_key(|t| t.duration_ns);
+    let Some(tree) = tree else {
+        eprintln!(
+            "hytrace: {spec} {key} took {:.3} us (tid {tid}) without calling {}; waiting for \
+             the next outlier",
+            outlier.delta_ns as f64 / 1000.0,
+            args.functions.join(", ")
+        );
+        return Ok(false);
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "# outlier: {spec} {key} took {:.3} us (tid {tid}; threshold {:.3} us)",
+        outlier.delta_ns as f64 / 1000.0,
+        threshold_ns as f64 / 1000.0
+    )?;
+    out.write_all(graph::HEADER.as_bytes())?;
+    out.write_all(render(&tree.events, recording.file.cpu_count.max(1), &symbols).as_bytes())?;
+    let times = function_times([&tree]);
+    writeln!(out, "# where the time went (self time, top {}):", args.top)?;
+    for time in times.iter().take(args.top) {
+        writeln!(
+            out,
+            "# {:>12.3} us self {:>12.3} us total {:>6} calls  {}",
+            time.self_ns as f64 / 1000.0,
+            time.total_ns as f64 / 1000.0,
+            time.calls,
+            symbols.function(time.func)
+        )?;
+    }
+    writeln!(out, "# {spec} so far:")?;
+    write!(out, "{}", render::table(snapshot, 5))?;
+    out.flush()?;
+    Ok(true)
+}
+
+/// Whether histogram key `name` is the outlier's raw key (syscall names for syscalls).
+fn outlier_key_matches(spec: &Spec, raw: u64, name: &str) -> bool {
+    match spec {
+        Spec::Syscalls { by_comm: false } => name == syscall_name(raw),
+        _ => name == raw.to_string() || name.starts_with(&format!("{raw} ")),
+    }
 }

@@ -106,7 +106,7 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
             eprintln!("hytrace: {} was killed by a signal", args.command[0]);
             0
         }
-        StopReason::Duration => 0,
+        StopReason::Duration | StopReason::Triggered => 0,
         StopReason::Signal(name) => {
             eprintln!("hytrace: stopped by {name}");
             0

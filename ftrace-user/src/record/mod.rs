@@ -2,11 +2,13 @@
 //! traced command, and the trace.dat written at the end.
 //!
 //! - [`child`]: the traced command, held at a start gate until tracing is on.
+//! - [`flight`]: a function_graph flight recorder, snapshot on demand.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
 //! - [`spool`]: per-CPU spool files.
 //! - [`summary`]: the end-of-record summary.
 
 pub mod child;
+pub mod flight;
 pub mod meta;
 pub mod spool;
 pub mod summary;
@@ -441,7 +443,7 @@ fn configure(
 
 /// Sets the instance's tracer after its filters, depth and options (tracing is still
 /// off, so nothing is recorded before the start).
-fn configure_tracer(
+pub(crate) fn configure_tracer(
     instance: &Instance,
     tracer: &TracerOptions,
 ) -> Result<Option<GraphSelection>, RecordError> {
@@ -513,13 +515,13 @@ fn short_reason(error: &crate::bpf::hit_counter::HitCounterError) -> String {
     }
 }
 
-fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 { size as usize } else { 4096 }
 }
 
-fn write_file(
+pub(crate) fn write_file(
     output: &std::path::Path,
     meta: &store::TraceMeta,
     captured: &[crate::capture::CpuCaptureResult],

@@ -12,7 +12,7 @@ use aya::{
     Ebpf,
     maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
 };
-use ftrace_common::hist::{CAPPED_SLOTS, CommKey, CommSlotKey, KeyTotals, SlotKey, lost};
+use ftrace_common::hist::{CAPPED_SLOTS, CommKey, CommSlotKey, KeyTotals, Outlier, SlotKey, lost};
 use thiserror::Error;
 
 use super::prog_info::recursion_misses;
@@ -279,6 +279,32 @@ impl LatencyAggregator {
             .filter_map(recursion_misses)
             .sum();
         out.push(("prog_recursion_misses".to_string(), misses));
+        if let Some(map) = self.ebpf.map("OUTLIERS_LOST") {
+            let counters: PerCpuArray<_, u64> =
+                PerCpuArray::try_from(map).map_err(map_error("OUTLIERS_LOST"))?;
+            let values = counters.get(&0, 0).map_err(map_error("OUTLIERS_LOST"))?;
+            out.push(("ringbuf_reserve_failed".to_string(), values.iter().sum()));
+        }
+        Ok(out)
+    }
+
+    /// The outliers sent since the last call (see
+    /// [`LatencyAggregator::start_with_outliers`]).
+    pub fn outliers(&mut self) -> Result<Vec<Outlier>, AggregatorError> {
+        let map = self
+            .ebpf
+            .map_mut(crate::bpf::OUTLIER_RING)
+            .ok_or(AggregatorError::Missing(crate::bpf::OUTLIER_RING))?;
+        let mut ring =
+            aya::maps::RingBuf::try_from(map).map_err(map_error(crate::bpf::OUTLIER_RING))?;
+        let mut out = Vec::new();
+        while let Some(item) = ring.next() {
+            if item.len() >= std::mem::size_of::<Outlier>() {
+                // SAFETY: the program wrote an Outlier (plain u64 fields) at the start
+                // of the item; read_unaligned copies it out of the ring.
+                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr() as *const Outlier) });
+            }
+        }
         Ok(out)
     }
 }

@@ -23,7 +23,7 @@ use ftrace_common::hist::{CAPPED_SLOTS, PAIR_KEYS, SYSCALL_KEYS};
 
 use super::{AggregatorError, HashedKeys, LatencyAggregator, Scope, Tables, names};
 use crate::{
-    bpf::{EBPF_OBJECT, loader_keeping},
+    bpf::{EBPF_OBJECT, OUTLIER_RING, loader_keeping},
     format::{EventFormat, FieldKind, parse_event_format},
     hist::{Spec, syscall_names::syscall_name},
     symbols::{btf::Btf as KernelTypes, elf::symbol_file_offset},
@@ -45,21 +45,42 @@ impl LatencyAggregator {
     /// Loads and attaches the aggregator of `spec`; `scope` limits the per-thread specs
     /// (syscalls, uprobe, func, pair, kvm-exit) to one process or command name.
     pub fn start(spec: &Spec, scope: &Scope) -> Result<LatencyAggregator, AggregatorError> {
+        Self::start_with_outliers(spec, scope, 0)
+    }
+
+    /// [`LatencyAggregator::start`], also sending every sample longer than
+    /// `outlier_ns` (0: none) to [`LatencyAggregator::outliers`].
+    pub fn start_with_outliers(
+        spec: &Spec,
+        scope: &Scope,
+        outlier_ns: u64,
+    ) -> Result<LatencyAggregator, AggregatorError> {
         let tgid = scope.tgid;
         let comm = scope.comm_words();
-        let (tgid_ref, comm_ref) = (&tgid, &comm);
+        let (tgid_ref, comm_ref, outlier_ref) = (&tgid, &comm, &outlier_ns);
         let scoped = move |keep: &[&str]| {
-            let mut loader = loader_keeping(keep);
+            let mut keep = keep.to_vec();
+            if outlier_ns > 0 {
+                keep.push(OUTLIER_RING);
+            }
+            let mut loader = loader_keeping(&keep);
             loader
                 .override_global("TARGET_TGID", tgid_ref, true)
-                .override_global("TARGET_COMM", comm_ref, true);
+                .override_global("TARGET_COMM", comm_ref, true)
+                .override_global("OUTLIER_NS", outlier_ref, true);
             loader
         };
         let mut aggregator = match spec {
             Spec::Syscalls { by_comm } => syscalls(&scoped, *by_comm),
-            Spec::Irq => irq(),
-            Spec::Softirq => cpu_pair("softirq_entry", "softirq_exit", 16, names::softirq_name),
-            Spec::Runq { by_comm } => runq(*by_comm),
+            Spec::Irq => irq(&scoped),
+            Spec::Softirq => cpu_pair(
+                &scoped,
+                "softirq_entry",
+                "softirq_exit",
+                16,
+                names::softirq_name,
+            ),
+            Spec::Runq { by_comm } => runq(&scoped, *by_comm),
             Spec::Uprobe { path, symbol } => uprobe(&scoped, path, symbol, tgid),
             Spec::Func { function } => kernel_function(&scoped, function),
             Spec::Pair { begin, end, key } => {
@@ -81,7 +102,7 @@ impl LatencyAggregator {
                 )
             }
             Spec::KvmExit => kvm_exit(&scoped, &tracefs()?),
-            Spec::Block => block(&tracefs()?),
+            Spec::Block => block(&scoped, &tracefs()?),
         }?;
         aggregator.spec = spec.clone();
         Ok(aggregator)
@@ -203,9 +224,10 @@ fn syscalls(
     Ok(aggregator(ebpf, tables, programs, syscall_name))
 }
 
-fn irq() -> Result<LatencyAggregator, AggregatorError> {
+fn irq(scoped: &ScopedLoader<'_>) -> Result<LatencyAggregator, AggregatorError> {
     let names = names::irq_names(&std::fs::read_to_string("/proc/interrupts").unwrap_or_default());
     cpu_pair(
+        scoped,
         "irq_handler_entry",
         "irq_handler_exit",
         PAIR_KEYS,
@@ -217,12 +239,13 @@ fn irq() -> Result<LatencyAggregator, AggregatorError> {
 }
 
 fn cpu_pair(
+    scoped: &ScopedLoader<'_>,
     begin: &'static str,
     end: &'static str,
     keys: u32,
     key_name: impl Fn(u64) -> String + Send + 'static,
 ) -> Result<LatencyAggregator, AggregatorError> {
-    let mut loader = loader_keeping(&[]);
+    let mut loader = scoped(&[]);
     loader
         .map_max_entries("PAIR_SLOTS", keys * CAPPED_SLOTS)
         .map_max_entries("PAIR_TOTALS", keys);
@@ -378,7 +401,7 @@ fn field_of(
         })
 }
 
-fn runq(by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
+fn runq(scoped: &ScopedLoader<'_>, by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
     let btf_error = |reason: String| AggregatorError::Target {
         path: "/sys/kernel/btf/vmlinux".into(),
         reason,
@@ -409,7 +432,7 @@ fn runq(by_comm: bool) -> Result<LatencyAggregator, AggregatorError> {
     if by_comm {
         keep.extend(HASHED_MAPS);
     }
-    let mut loader = loader_keeping(&keep);
+    let mut loader = scoped(&keep);
     loader
         .override_global("RUNQ_TASK_PID_OFFSET", &pid, true)
         .override_global("RUNQ_TASK_COMM_OFFSET", &comm, true)
@@ -544,7 +567,10 @@ fn kvm_exit(
     Ok(aggregator)
 }
 
-fn block(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
+fn block(
+    scoped: &ScopedLoader<'_>,
+    tracefs: &Tracefs,
+) -> Result<LatencyAggregator, AggregatorError> {
     let event = |name: &str| EventId {
         system: "block".into(),
         name: name.into(),
@@ -556,7 +582,7 @@ fn block(tracefs: &Tracefs) -> Result<LatencyAggregator, AggregatorError> {
     let complete_sector = field_of(tracefs, &complete, "sector")?.0;
     let mut keep = HASHED_MAPS.to_vec();
     keep.push("BLOCK_START");
-    let mut loader = loader_keeping(&keep);
+    let mut loader = scoped(&keep);
     loader
         .override_global("BLOCK_ISSUE_DEV_OFFSET", &issue_dev, true)
         .override_global("BLOCK_ISSUE_SECTOR_OFFSET", &issue_sector, true)

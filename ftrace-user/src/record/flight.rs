@@ -1,0 +1,122 @@
+//! A flight recorder: a second private instance running function_graph in overwrite
+//! mode, read only when asked (stop, read every CPU's buffer into a trace file,
+//! restart), so the moments before a trigger are kept at the cost of the tracer alone.
+
+use std::{
+    path::Path,
+    sync::{Arc, atomic::AtomicBool},
+};
+
+use super::{
+    RecordError, TracerOptions, configure_tracer, meta, page_size, spool::SpoolFiles, write_file,
+};
+use crate::{
+    capture::{CpuCapture, CpuProgress},
+    decode::PageLayout,
+    graph::select::GraphSelection,
+    store::{TraceOption, hytrace_kind},
+    tracefs::{Instance, Tracefs, TracefsError},
+};
+
+pub struct FlightRecorder {
+    tracefs: Tracefs,
+    instance: Instance,
+    selection: Option<GraphSelection>,
+    cpus: Vec<u32>,
+}
+
+impl FlightRecorder {
+    /// Starts recording `tracer` for `pids` (and their children) into a ring buffer of
+    /// `buffer_kb` per CPU that keeps the newest events.
+    pub fn start(
+        tracer: &TracerOptions,
+        pids: &[u32],
+        buffer_kb: u64,
+    ) -> Result<FlightRecorder, RecordError> {
+        let tracefs = Tracefs::open()?;
+        let instance =
+            Instance::create(&tracefs, &format!("hytrace-{}-flight", std::process::id()))?;
+        instance.set_tracing_on(false)?;
+        instance.set_buffer_size_kb(buffer_kb)?;
+        instance.set_clock("mono")?;
+        if instance.has_option("overwrite") {
+            instance.set_option("overwrite", true)?;
+        }
+        let selection = configure_tracer(&instance, tracer)?;
+        if !pids.is_empty() {
+            instance.set_ftrace_pids(pids, true)?;
+        } else if selection.as_ref().is_some_and(|s| !s.roots.is_empty()) {
+            return Err(TracefsError::Missing {
+                what: "set_graph_function in tracefs instances".into(),
+                detail: "the flight recorder then needs a process to follow: give a COMMAND \\
+                         or -P PID"
+                    .into(),
+            }
+            .into());
+        }
+        let cpus = tracefs.online_cpus()?;
+        instance.set_tracing_on(true)?;
+        Ok(FlightRecorder {
+            tracefs,
+            instance,
+            selection,
+            cpus,
+        })
+    }
+
+    /// Stops, writes what the buffers hold to `output` (a trace file), and restarts.
+    pub fn snapshot(&self, output: &Path) -> Result<(), RecordError> {
+        self.instance.set_tracing_on(false)?;
+        let page_size = page_size();
+        let spools = SpoolFiles::beside(output, &self.cpus);
+        // Stopped from the start: each reader drains its CPU's buffer and ends.
+        let stop = Arc::new(AtomicBool::new(true));
+        let mut readers = Vec::new();
+        for (cpu, spool) in spools.paths() {
+            readers.push(CpuCapture::start(
+                *cpu,
+                &self.instance.trace_pipe_raw_path(*cpu),
+                spool,
+                page_size,
+                PageLayout::LP64,
+                stop.clone(),
+                Arc::new(CpuProgress::default()),
+            )?);
+        }
+        let mut captured = Vec::new();
+        for reader in readers {
+            captured.push(reader.join()?);
+        }
+        let mut stats = Vec::new();
+        for &cpu in &self.cpus {
+            stats.push(self.instance.per_cpu_stats(cpu)?);
+        }
+        // Recording again before the slow part (symbols, formats, the file), so the
+        // traced work goes on being recorded.
+        self.instance.set_tracing_on(true)?;
+        let mut meta = meta::gather(
+            &self.tracefs,
+            &[],
+            "mono",
+            &self.cpus,
+            &stats,
+            None,
+            page_size as u32,
+        )?;
+        if let Some(selection) = &self.selection {
+            meta.options.push(TraceOption::Hytrace {
+                kind: hytrace_kind::GRAPH_SELECTION,
+                data: selection.to_text().into_bytes(),
+            });
+        }
+        write_file(output, &meta, &captured)?;
+        drop(spools);
+        Ok(())
+    }
+
+    /// Stops and removes the instance.
+    pub fn stop(self) -> Result<(), RecordError> {
+        self.instance.remove()?;
+        Ok(())
+    }
+}
