@@ -60,8 +60,8 @@ impl<'a> GraphFormats<'a> {
         })
     }
 
-    /// One record as a graph event; None for records of other events.
-    pub fn event(&self, cpu: u32, data: &[u8]) -> Option<GraphEvent> {
+    /// One record (timestamp `ts`) as a graph event; None for records of other events.
+    pub fn event(&self, cpu: u32, ts: u64, data: &[u8]) -> Option<GraphEvent> {
         let int = |field: &Field| {
             data.get(field.offset..)
                 .and_then(|d| read_int(d, field.size, false))
@@ -75,6 +75,7 @@ impl<'a> GraphFormats<'a> {
                 pid,
                 func: int(self.entry_func),
                 depth: int(self.entry_depth) as u32,
+                ts,
             })
         } else if type_id == self.exit_id {
             Some(GraphEvent::Exit {
@@ -84,6 +85,7 @@ impl<'a> GraphFormats<'a> {
                 depth: int(self.exit_depth) as u32,
                 calltime: int(self.calltime),
                 rettime: int(self.rettime),
+                ts,
             })
         } else {
             None
@@ -119,7 +121,7 @@ pub fn graph_events(
     let mut events = Vec::new();
     for merged in &mut merger {
         let data = merged.record.data;
-        if let Some(event) = formats.event(merged.cpu, data) {
+        if let Some(event) = formats.event(merged.cpu, merged.record.ts, data) {
             events.push(event);
         } else if data.len() >= 8 {
             let type_id = u16::from_le_bytes([data[0], data[1]]);

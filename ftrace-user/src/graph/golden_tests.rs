@@ -211,7 +211,7 @@ fn render_block(block: &str, cpus: u32) -> String {
     let events: Vec<GraphEvent> = Merger::new(streams)
         .map(|merged| {
             formats
-                .event(merged.cpu, merged.record.data)
+                .event(merged.cpu, merged.record.ts, merged.record.data)
                 .expect("a graph record")
         })
         .collect();

@@ -9,12 +9,13 @@ use super::layout::{FILL_FULL, INDENT, cpu_column, duration_column, task_column}
 /// One event of a function_graph recording, in the order of the merged stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphEvent {
-    /// funcgraph_entry.
+    /// funcgraph_entry; `ts` is the record's timestamp (trace clock).
     Entry {
         cpu: u32,
         pid: i32,
         func: u64,
         depth: u32,
+        ts: u64,
     },
     /// funcgraph_exit; the duration is `rettime - calltime`.
     Exit {
@@ -24,6 +25,7 @@ pub enum GraphEvent {
         depth: u32,
         calltime: u64,
         rettime: u64,
+        ts: u64,
     },
     /// Any other event, printed as a comment at the current depth.
     Comment { cpu: u32, pid: i32, text: String },
@@ -246,6 +248,7 @@ mod tests {
             pid,
             func,
             depth,
+            ts: 0,
         }
     }
 
@@ -257,6 +260,7 @@ mod tests {
             depth,
             calltime: 1000,
             rettime: 1000 + ns,
+            ts: 0,
         }
     }
 

@@ -52,6 +52,7 @@ pub fn select_subtrees(
                 pid,
                 func,
                 depth,
+                ts,
             } => match inside.get(pid) {
                 Some(&(_, root_depth)) if *depth > root_depth && keep_depth(depth - root_depth) => {
                     out.push(GraphEvent::Entry {
@@ -59,6 +60,7 @@ pub fn select_subtrees(
                         pid: *pid,
                         func: *func,
                         depth: depth - root_depth,
+                        ts: *ts,
                     });
                 }
                 Some(_) => {}
@@ -69,6 +71,7 @@ pub fn select_subtrees(
                         pid: *pid,
                         func: *func,
                         depth: 0,
+                        ts: *ts,
                     });
                 }
                 None => {}
@@ -80,6 +83,7 @@ pub fn select_subtrees(
                 depth,
                 calltime,
                 rettime,
+                ts,
             } => {
                 let Some(&(root, root_depth)) = inside.get(pid) else {
                     continue;
@@ -98,6 +102,7 @@ pub fn select_subtrees(
                         depth: relative,
                         calltime: *calltime,
                         rettime: *rettime,
+                        ts: *ts,
                     });
                 }
                 if relative == 0 && *func == root {
@@ -125,6 +130,7 @@ mod tests {
             pid,
             func,
             depth,
+            ts: 0,
         }
     }
 
@@ -136,6 +142,7 @@ mod tests {
             depth,
             calltime: 0,
             rettime: 10,
+            ts: 0,
         }
     }
 

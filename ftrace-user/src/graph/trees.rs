@@ -14,6 +14,9 @@ pub struct CallTree {
     pub events: Vec<GraphEvent>,
     pub duration_ns: Option<u64>,
     pub root: u64,
+    /// Timestamps (trace clock) of the root's entry and exit records.
+    pub start_ts: u64,
+    pub end_ts: Option<u64>,
 }
 
 /// Splits the stream into trees, per task: a tree starts at a depth-0 entry and ends
@@ -26,7 +29,11 @@ pub fn split_trees(events: &[GraphEvent]) -> Vec<CallTree> {
     for (index, event) in events.iter().enumerate() {
         match event {
             GraphEvent::Entry {
-                pid, func, depth, ..
+                pid,
+                func,
+                depth,
+                ts,
+                ..
             } => {
                 if *depth == 0 && !open.contains_key(pid) {
                     order.insert(*pid, index);
@@ -36,6 +43,8 @@ pub fn split_trees(events: &[GraphEvent]) -> Vec<CallTree> {
                             events: Vec::new(),
                             duration_ns: None,
                             root: *func,
+                            start_ts: *ts,
+                            end_ts: None,
                         },
                     );
                 }
@@ -49,6 +58,7 @@ pub fn split_trees(events: &[GraphEvent]) -> Vec<CallTree> {
                 depth,
                 calltime,
                 rettime,
+                ts,
                 ..
             } => {
                 let Some(tree) = open.get_mut(pid) else {
@@ -58,6 +68,7 @@ pub fn split_trees(events: &[GraphEvent]) -> Vec<CallTree> {
                 if *depth == 0 && *func == tree.root {
                     let mut tree = open.remove(pid).unwrap_or_else(|| unreachable!());
                     tree.duration_ns = Some(rettime.saturating_sub(*calltime));
+                    tree.end_ts = Some(*ts);
                     done.push((order.remove(pid).unwrap_or(index), tree));
                 }
             }
@@ -137,6 +148,7 @@ mod tests {
             pid,
             func,
             depth,
+            ts: 0,
         }
     }
 
@@ -148,6 +160,7 @@ mod tests {
             depth,
             calltime: 1000,
             rettime: 1000 + ns,
+            ts: 0,
         }
     }
 
