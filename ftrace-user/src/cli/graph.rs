@@ -25,13 +25,7 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
     if !is_root() {
         bail!("graph needs root: it creates a tracefs instance");
     }
-    let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s > 0.0) => {
-            bail!("--duration must be a positive number of seconds, not {s}")
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    let duration = super::hist::seconds("--duration", args.duration)?;
     let threshold_ns = match args.threshold {
         Some(us) if !(us.is_finite() && us >= 0.0) => {
             bail!("--threshold must be a number of microseconds, not {us}")
@@ -58,14 +52,7 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
         duration,
         bpf: false,
         probes: Vec::new(),
-        tracer: Some(TracerOptions {
-            name: "function_graph".into(),
-            graph_functions: args.functions.clone(),
-            limit_functions: Vec::new(),
-            notrace_functions: Vec::new(),
-            max_graph_depth: None,
-            options: Vec::new(),
-        }),
+        tracer: Some(TracerOptions::function_graph(&args.functions)),
         hists: Vec::new(),
         command: args.command.clone(),
         progress: false,
@@ -178,14 +165,7 @@ async fn wait_for_outlier(
     if let Some(child) = &command {
         pids.push(child.pid);
     }
-    let tracer = TracerOptions {
-        name: "function_graph".into(),
-        graph_functions: args.functions.clone(),
-        limit_functions: Vec::new(),
-        notrace_functions: Vec::new(),
-        max_graph_depth: None,
-        options: Vec::new(),
-    };
+    let tracer = TracerOptions::function_graph(&args.functions);
     let recorder = FlightRecorder::start(&tracer, &pids, args.buffer_kb)?;
     let scope = Scope {
         tgid: command

@@ -15,7 +15,8 @@ use crate::{
     session::{EndSignals, StopReason, wait_for_end},
 };
 
-fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
+/// A positive number of seconds from option `name`.
+pub(super) fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
     match value {
         Some(s) if !(s.is_finite() && s > 0.0) => {
             bail!("{name} must be a positive number of seconds, not {s}")

@@ -6,7 +6,6 @@ use thiserror::Error;
 
 use super::{GraphEvent, GraphSymbols};
 use crate::{
-    decode::{CpuStream, Merger},
     format::{EventFormat, Field, printfmt::eval::read_int},
     report::Recording,
     symbols::KernelSymbols,
@@ -108,16 +107,7 @@ pub fn graph_events(
         return Err(GraphEventsError::NoGraphFormats);
     };
     let formats = GraphFormats::new(entry, exit)?;
-    let mut streams = Vec::new();
-    for buffer in &recording.file.buffers {
-        for cpu in &buffer.cpus {
-            streams.push((
-                cpu.cpu,
-                CpuStream::new(&cpu.pages, recording.page_size(), recording.page_layout()),
-            ));
-        }
-    }
-    let mut merger = Merger::new(streams);
+    let mut merger = recording.merger();
     let mut events = Vec::new();
     for merged in &mut merger {
         let data = merged.record.data;

@@ -59,6 +59,20 @@ pub struct TracerOptions {
     pub options: Vec<(String, bool)>,
 }
 
+impl TracerOptions {
+    /// function_graph of what `functions` call, with nothing else set.
+    pub fn function_graph(functions: &[String]) -> TracerOptions {
+        TracerOptions {
+            name: "function_graph".into(),
+            graph_functions: functions.to_vec(),
+            limit_functions: Vec::new(),
+            notrace_functions: Vec::new(),
+            max_graph_depth: None,
+            options: Vec::new(),
+        }
+    }
+}
+
 /// What to record, as the command line asked.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {

@@ -9,7 +9,6 @@ use thiserror::Error;
 use super::Recording;
 use crate::{
     bpf::latency::names::{block_device_name, softirq_name},
-    decode::{CpuStream, Merger},
     format::{EventFormat, Field, printfmt::eval::field_bytes, printfmt::eval::read_int},
     hist::{
         KeyHistogram, Spec,
@@ -179,16 +178,7 @@ fn run(recording: &Recording, spec: &Spec, plan: &Plan<'_>) -> StreamHistogram {
     let tgids = recording.file.meta.tgid_map();
     let in_scope =
         |pid: u32| plan.tgid == 0 || tgids.get(&pid).copied().unwrap_or(pid) == plan.tgid;
-    let mut streams = Vec::new();
-    for buffer in &recording.file.buffers {
-        for cpu in &buffer.cpus {
-            streams.push((
-                cpu.cpu,
-                CpuStream::new(&cpu.pages, recording.page_size(), recording.page_layout()),
-            ));
-        }
-    }
-    let mut merger = Merger::new(streams);
+    let mut merger = recording.merger();
     // Names of keys the events carry (irq handler names), and the comms of threads.
     let mut irq_names: HashMap<u64, String> = HashMap::new();
     let irq_name_field = plan.begin.field("name").filter(|_| *spec == Spec::Irq);

@@ -165,6 +165,20 @@ impl Recording {
             .chain((comm == "<idle>").then_some(0))
     }
 
+    /// Every CPU's records of every buffer, merged on the clock.
+    pub fn merger(&self) -> crate::decode::Merger<'_> {
+        let mut streams = Vec::new();
+        for buffer in &self.file.buffers {
+            for cpu in &buffer.cpus {
+                streams.push((
+                    cpu.cpu,
+                    crate::decode::CpuStream::new(&cpu.pages, self.page_size(), self.layout),
+                ));
+            }
+        }
+        crate::decode::Merger::new(streams)
+    }
+
     pub fn page_layout(&self) -> PageLayout {
         self.layout
     }
