@@ -68,6 +68,9 @@ fn apt_options(dir: &Path) -> Vec<String> {
         "-oDir::Etc::sourceparts=-".into(),
         format!("-oDir::State::Lists={}", dir.join("lists").display()),
         "-oAPT::Get::List-Cleanup=0".into(),
+        // The files go under target/, which apt's unprivileged download user may not
+        // reach; root downloads them itself.
+        "-oAPT::Sandbox::User=root".into(),
     ]
 }
 
