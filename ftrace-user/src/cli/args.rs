@@ -317,7 +317,8 @@ pub struct ListArgs {
 ///               field of BEGIN
 ///
 /// Lost samples (start or histogram table full, ends without a start, programs the
-/// kernel skipped because they were already running on the CPU) are counted per spec.
+/// kernel skipped because they were already running on the CPU, outliers the ring
+/// buffer of `graph --on-outlier` had no room for) are counted per spec.
 ///
 /// Examples:
 ///   hytrace hist syscalls -- ./spin 1000000

@@ -13,7 +13,7 @@ use crate::{
     graph::{
         self, GraphSymbols,
         render::render,
-        trees::{function_times, split_trees},
+        trees::{FunctionTime, function_times, split_trees},
     },
     hist::{Snapshot, Spec, render, syscall_names::syscall_name},
     record::{RecordOptions, TracerOptions, child::GatedChild, flight::FlightRecorder, record},
@@ -57,10 +57,7 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
         command: args.command.clone(),
         progress: false,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let (summary, _) = runtime.block_on(record(&options))?;
     eprintln!(
         "hytrace: recorded {} function_graph events, {} lost",
@@ -101,27 +98,38 @@ fn print(args: &GraphArgs, file: &std::path::Path, threshold_ns: Option<u64>) ->
         )?,
         None => writeln!(out, "\n# {total} calls of {functions}")?,
     }
-    let times = function_times(&shown);
-    if !times.is_empty() {
-        writeln!(out, "# where the time went (self time, top {}):", args.top)?;
-        writeln!(
-            out,
-            "# {:>12} {:>12} {:>8}  function",
-            "self us", "total us", "calls"
-        )?;
-        for time in times.iter().take(args.top) {
-            writeln!(
-                out,
-                "# {:>12.3} {:>12.3} {:>8}  {}",
-                time.self_ns as f64 / 1000.0,
-                time.total_ns as f64 / 1000.0,
-                time.calls,
-                symbols.function(time.func)
-            )?;
-        }
-    }
+    write_function_times(&mut out, &function_times(&shown), args.top, &symbols)?;
     out.flush()?;
     Ok(0)
+}
+
+/// Where the time of the printed trees went: self and total time per function.
+fn write_function_times(
+    out: &mut impl Write,
+    times: &[FunctionTime],
+    top: usize,
+    symbols: &dyn GraphSymbols,
+) -> std::io::Result<()> {
+    if times.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "# where the time went (self time, top {top}):")?;
+    writeln!(
+        out,
+        "# {:>12} {:>12} {:>8}  function",
+        "self us", "total us", "calls"
+    )?;
+    for time in times.iter().take(top) {
+        writeln!(
+            out,
+            "# {:>12.3} {:>12.3} {:>8}  {}",
+            time.self_ns as f64 / 1000.0,
+            time.total_ns as f64 / 1000.0,
+            time.calls,
+            symbols.function(time.func)
+        )?;
+    }
+    Ok(())
 }
 
 /// `SPEC:USECS` → (spec, threshold in ns).
@@ -141,10 +149,7 @@ fn parse_trigger(text: &str) -> Result<(Spec, u64)> {
 
 fn on_outlier(args: &GraphArgs, trigger: &str, duration: Option<Duration>) -> Result<i32> {
     let (spec, threshold_ns) = parse_trigger(trigger)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(wait_for_outlier(args, &spec, threshold_ns, duration))
 }
 
@@ -331,18 +336,7 @@ fn print_outlier(
     )?;
     out.write_all(graph::HEADER.as_bytes())?;
     out.write_all(render(&tree.events, recording.file.cpu_count.max(1), &symbols).as_bytes())?;
-    let times = function_times([&tree]);
-    writeln!(out, "# where the time went (self time, top {}):", args.top)?;
-    for time in times.iter().take(args.top) {
-        writeln!(
-            out,
-            "# {:>12.3} us self {:>12.3} us total {:>6} calls  {}",
-            time.self_ns as f64 / 1000.0,
-            time.total_ns as f64 / 1000.0,
-            time.calls,
-            symbols.function(time.func)
-        )?;
-    }
+    write_function_times(&mut out, &function_times([&tree]), args.top, &symbols)?;
     writeln!(out, "# {spec} so far:")?;
     write!(out, "{}", render::table(snapshot, 5))?;
     out.flush()?;

@@ -37,10 +37,7 @@ pub fn run(args: &HistArgs) -> Result<i32> {
     }
     let interval = seconds("--interval", args.interval)?;
     let duration = seconds("--duration", args.duration)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(measure(args, &specs, interval, duration))
 }
 

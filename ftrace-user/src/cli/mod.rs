@@ -36,6 +36,15 @@ pub fn main_with_args() -> Result<i32> {
     }
 }
 
+/// The single-threaded async runtime the waiting commands (record, hist, graph) run on.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Each -f applies to the -e given just before it (trace-cmd's rule).
 fn pair_filters(
     matches: &ArgMatches,

@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::args::RecordArgs;
 use crate::{
@@ -89,10 +89,7 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         command: args.command.clone(),
         progress: std::io::stderr().is_terminal(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let (summary, reason) = runtime.block_on(record(&options))?;
     eprint!("{}", summary.render());
     let code = match reason {

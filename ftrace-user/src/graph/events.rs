@@ -98,12 +98,10 @@ pub fn graph_events(
     recording: &Recording,
     mut comment: impl FnMut(&EventFormat, &[u8]) -> String,
 ) -> Result<Vec<GraphEvent>, GraphEventsError> {
-    let find = |name: &str| {
-        (0..=recording.max_event_id())
-            .filter_map(|id| recording.event(id as u16))
-            .find(|e| e.system == "ftrace" && e.name == name)
-    };
-    let (Some(entry), Some(exit)) = (find("funcgraph_entry"), find("funcgraph_exit")) else {
+    let (Some(entry), Some(exit)) = (
+        recording.event_named("ftrace", "funcgraph_entry"),
+        recording.event_named("ftrace", "funcgraph_exit"),
+    ) else {
         return Err(GraphEventsError::NoGraphFormats);
     };
     let formats = GraphFormats::new(entry, exit)?;

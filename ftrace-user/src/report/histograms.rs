@@ -81,9 +81,8 @@ struct Plan<'a> {
 }
 
 fn find<'a>(recording: &'a Recording, system: &str, name: &str) -> Result<&'a EventFormat, String> {
-    (0..=recording.max_event_id())
-        .filter_map(|id| recording.event(id as u16))
-        .find(|e| e.system == system && e.name == name)
+    recording
+        .event_named(system, name)
         .ok_or_else(|| format!("the recording has no {system}:{name} events"))
 }
 

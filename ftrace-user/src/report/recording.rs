@@ -121,6 +121,14 @@ impl Recording {
         self.events.get(usize::from(type_id))?.as_ref()
     }
 
+    /// The format of event `system:name`, if the recording has it.
+    pub fn event_named(&self, system: &str, name: &str) -> Option<&EventFormat> {
+        self.events
+            .iter()
+            .flatten()
+            .find(|e| e.system == system && e.name == name)
+    }
+
     pub fn max_event_id(&self) -> usize {
         self.events.len().saturating_sub(1)
     }

@@ -136,16 +136,9 @@ fn probe_dynamic_events(tracefs: &Tracefs, file: &str, definition: &str) -> Feat
         .and_then(|d| d.split_once(':'))
         .map(|(_, n)| n.to_string())
         .unwrap_or_default();
-    use std::io::Write as _;
-    let append = |text: &str| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-    };
-    let result = match append(&format!("{definition}\n")) {
+    let result = match super::append(path.clone(), &format!("{definition}\n")) {
         Ok(()) => {
-            let _ = append(&format!("-:{name}\n"));
+            let _ = super::append(path.clone(), &format!("-:{name}\n"));
             Ok(format!("created and removed a probe ({definition})"))
         }
         Err(e) => Err(format!("creating a probe fails: {e}")),

@@ -2,7 +2,7 @@
 //! `instances/hytrace-<pid>` and dynamic probes named `hytrace_<pid>_…`, where no process
 //! `<pid>` is alive. Nothing else is touched.
 
-use super::{Tracefs, TracefsError, read, write};
+use super::{Tracefs, TracefsError, append, read, write};
 
 /// What a reset removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -100,16 +100,7 @@ pub fn reset_leftovers(tracefs: &Tracefs) -> Result<ResetReport, TracefsError> {
             };
             let _ = write(tracefs.path(&format!("events/{full}/enable")), "0");
             // Appending "-:NAME" removes one probe without touching the others.
-            use std::io::Write as _;
-            let removed = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .and_then(|mut f| f.write_all(format!("-:{full}\n").as_bytes()));
-            removed.map_err(|source| TracefsError::Write {
-                path: path.clone(),
-                value: format!("-:{full}"),
-                source,
-            })?;
+            append(path.clone(), &format!("-:{full}\n"))?;
             report.probes.push(full);
         }
     }
