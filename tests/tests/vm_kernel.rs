@@ -350,9 +350,12 @@ fn on_outlier_prints_the_tree_of_the_slow_sleep() {
     assert!(out.contains("syscalls: clock_nanosleep "), "{out}");
 }
 
-/// `record -p function -l vfs_read --func-stack -- cat /proc/version`: every function
-/// event of cat is vfs_read with its caller, each followed by its kernel stack, and
-/// trace-cmd reads the same number of both.
+/// `record -p function -l ksys_read -l vfs_read --func-stack -- cat /proc/version`:
+/// cat's function events are ksys_read and vfs_read calls, each followed by its
+/// kernel stack whose first named frame is the traced function, called from
+/// ksys_read or a pread; vfs_read from ksys_read is indented one level (3 spaces)
+/// deeper than ksys_read, as trace-cmd indents calls by the callers it has seen; and
+/// `trace-cmd report` prints the whole file line for line as `hytrace report` does.
 #[test]
 fn function_tracer_records_calls_with_their_stacks() {
     require_root!();
@@ -364,6 +367,8 @@ fn function_tracer_records_calls_with_their_stacks() {
         "-p",
         "function",
         "-l",
+        "ksys_read",
+        "-l",
         "vfs_read",
         "--func-stack",
         "-o",
@@ -372,35 +377,51 @@ fn function_tracer_records_calls_with_their_stacks() {
         "cat",
         "/proc/version",
     ]);
-    let report = hytrace_ok(&["report", "-i", &file, "--comm", "cat"]);
-    let calls: Vec<&str> = report
-        .lines()
-        .filter(|l| hytrace_tests::event_name_of(l) == Some("function"))
-        .collect();
-    let stacks = report
-        .lines()
-        .filter(|l| hytrace_tests::event_name_of(l) == Some("kernel_stack"))
-        .count();
-    assert!(calls.len() >= 2, "{report}");
+    let report = hytrace_ok(&["report", "-i", &file]);
+    let lines: Vec<&str> = report.lines().collect();
+    let (mut calls, mut nested) = (0, 0);
+    for (i, line) in lines.iter().enumerate() {
+        if !line.contains(" cat-") || hytrace_tests::event_name_of(line) != Some("function") {
+            continue;
+        }
+        calls += 1;
+        let callee = line.split("function:").nth(1).unwrap();
+        let name = callee.trim();
+        assert!(["ksys_read", "vfs_read"].contains(&name), "{line}");
+        if name == "vfs_read" && callee.len() - name.len() == 13 + 3 {
+            nested += 1;
+        }
+        let stack = lines[i + 1];
+        assert!(
+            stack.ends_with("kernel_stack:         <stack trace >"),
+            "{stack}"
+        );
+        // The frames: the trampoline marker (unnamed), then the function itself.
+        let first_named = lines[i + 2..]
+            .iter()
+            .take_while(|l| l.starts_with("=> "))
+            .find(|l| l.ends_with(')'))
+            .unwrap_or_else(|| panic!("no named frame after {stack}"));
+        assert!(
+            first_named.starts_with(&format!("=> {name} (ffffffff")),
+            "{first_named}"
+        );
+    }
+    assert!(calls >= 2, "{report}");
     assert!(
-        calls.iter().all(|l| l.contains(" vfs_read <-- ")),
-        "{report}"
+        nested >= 1,
+        "no vfs_read one level below ksys_read:\n{report}"
     );
-    assert_eq!(stacks, calls.len(), "{report}");
     if hytrace_tests::have_tool("trace-cmd") {
         let out = std::process::Command::new("trace-cmd")
             .args(["report", &file])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        let cat = |name: &str| {
-            text.lines()
-                .filter(|l| l.contains(" cat-") && l.contains(name))
-                .count()
-        };
-        assert_eq!(
-            (cat(" function: "), cat(" kernel_stack: ")),
-            (calls.len(), stacks)
-        );
+        let theirs: Vec<&str> = text.lines().filter(|l| !l.starts_with("cpus=")).collect();
+        assert_eq!(lines.len(), theirs.len(), "{report}\n----\n{text}");
+        for (ours, theirs) in lines.iter().zip(&theirs) {
+            assert_eq!(ours, theirs);
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! hytrace's task runner: `cargo xtask build|run|test|vm-test|bench`.
+//! hytrace's task runner: `cargo xtask build|run|test|vm-test|vm-run|bench`.
 //!
 //! Every task first makes sure the machine has what the build needs (the nightly's
 //! rust-src and a bpf-linker built against that nightly's LLVM), so a fresh clone on a
@@ -35,6 +35,13 @@ enum Task {
     /// Run the tests that need function_graph, kprobe events or BPF fentry in a guest
     /// kernel under qemu (software emulation).
     VmTest,
+    /// Build, then run one command in the guest kernel (from the workspace root, as
+    /// root) and print its output, e.g. `cargo xtask vm-run -- target/release/hytrace doctor`.
+    VmRun {
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
     /// Run a benchmark against its peer tool and print the ratios.
     Bench {
         /// Which benchmark.
@@ -53,6 +60,7 @@ fn main() -> Result<()> {
         Task::Run { args } => tasks::run(&args),
         Task::Test => tasks::test(),
         Task::VmTest => vm::vm_test(),
+        Task::VmRun { args } => vm::vm_run(&args),
         Task::Bench { which, events } => bench::run(which, events),
     }
 }

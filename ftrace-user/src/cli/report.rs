@@ -36,7 +36,7 @@ pub(super) fn graph_symbols_and_events(
     let symbols = &recording.symbols;
     let events = graph_events(recording, |format, data| {
         let mut payload = Vec::new();
-        format.render_payload(data, symbols, &mut payload);
+        format.render_payload(data, symbols, 0, &mut payload);
         format!("{}: {}", format.name, String::from_utf8_lossy(&payload))
     })?;
     let comms = Box::new(|pid: i32| recording.comm_at(pid, u64::MAX).into_owned());

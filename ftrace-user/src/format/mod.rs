@@ -199,11 +199,18 @@ impl EventFormat {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    /// Appends the payload as trace-cmd report prints it after "name: ".
-    pub fn render_payload(&self, data: &[u8], syms: &dyn SymbolLookup, out: &mut Vec<u8>) {
+    /// Appends the payload as trace-cmd report prints it after "name: ". `indent` is a
+    /// function tracer call's level ([`plugins::FunctionIndents`]); 0 elsewhere.
+    pub fn render_payload(
+        &self,
+        data: &[u8],
+        syms: &dyn SymbolLookup,
+        indent: usize,
+        out: &mut Vec<u8>,
+    ) {
         let start = out.len();
         let rendered = match &self.printer {
-            Printer::Plugin(plugin) => plugin.render(&self.fields, data, out),
+            Printer::Plugin(plugin) => plugin.render(&self.fields, data, syms, indent, out),
             Printer::PrintFmt(print) => print.render(&self.fields, data, syms, out),
             Printer::Fields(_) => false,
         };
@@ -262,7 +269,14 @@ fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) 
         }
         return;
     }
-    let bytes = field_bytes(field, data).unwrap_or(&[]);
+    // A record shorter than a fixed array (the kernel's stack arrays hold as many
+    // frames as were found) shows what it holds.
+    let bytes = field_bytes(field, data)
+        .or_else(|| match field.kind {
+            FieldKind::Array { .. } => data.get(field.offset..),
+            _ => None,
+        })
+        .unwrap_or(&[]);
     if is_text(field) {
         let text = match bytes.iter().position(|&b| b == 0) {
             Some(end) => &bytes[..end],

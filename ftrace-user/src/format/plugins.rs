@@ -1,12 +1,15 @@
 //! Events trace-cmd prints through its own plugins rather than their print fmt: the
 //! scheduler's switch and wakeup events, in the compact form
-//! `prev:pid [prio] S ==> next:pid [prio]` and `comm:pid [prio] CPU:003`. Matching
-//! them keeps `hytrace report` line-for-line comparable with `trace-cmd report`.
+//! `prev:pid [prio] S ==> next:pid [prio]` and `comm:pid [prio] CPU:003`; the function
+//! tracer's calls as the callee's name indented by where its caller sits in the calls
+//! seen so far on that CPU ([`FunctionIndents`]); and kernel stacks as `<stack trace >`
+//! followed by one `=> func (addr)` line per frame. Matching them keeps
+//! `hytrace report` line-for-line comparable with `trace-cmd report`.
 
 use std::io::Write as _;
 
 use super::{
-    Field, FieldKind,
+    Field, FieldKind, SymbolLookup,
     printfmt::eval::{field_bytes, read_int},
 };
 
@@ -26,6 +29,10 @@ pub enum Plugin {
         success: Option<usize>,
         target_cpu: Option<usize>,
     },
+    /// The function tracer's call: ip and parent_ip.
+    Function { ip: usize, parent_ip: usize },
+    /// A kernel stack: the caller array, as long as the record holds frames.
+    KernelStack { caller: usize },
 }
 
 fn index(fields: &[Field], name: &str) -> Option<usize> {
@@ -34,6 +41,18 @@ fn index(fields: &[Field], name: &str) -> Option<usize> {
 
 impl Plugin {
     pub fn for_event(system: &str, name: &str, fields: &[Field]) -> Option<Plugin> {
+        if system == "ftrace" {
+            return match name {
+                "function" => Some(Plugin::Function {
+                    ip: index(fields, "ip")?,
+                    parent_ip: index(fields, "parent_ip")?,
+                }),
+                "kernel_stack" => Some(Plugin::KernelStack {
+                    caller: index(fields, "caller")?,
+                }),
+                _ => None,
+            };
+        }
         if system != "sched" {
             return None;
         }
@@ -65,12 +84,27 @@ impl Plugin {
         }
     }
 
-    /// Appends the plugin's text; false if the record is too short.
-    pub fn render(&self, fields: &[Field], data: &[u8], out: &mut Vec<u8>) -> bool {
-        self.try_render(fields, data, out).is_some()
+    /// Appends the plugin's text; false if the record is too short. `indent` is the
+    /// function call's level from [`FunctionIndents`] (other events ignore it).
+    pub fn render(
+        &self,
+        fields: &[Field],
+        data: &[u8],
+        syms: &dyn SymbolLookup,
+        indent: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.try_render(fields, data, syms, indent, out).is_some()
     }
 
-    fn try_render(&self, fields: &[Field], data: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    fn try_render(
+        &self,
+        fields: &[Field],
+        data: &[u8],
+        syms: &dyn SymbolLookup,
+        indent: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
         let int = |i: usize| {
             let f = &fields[i];
             read_int(data.get(f.offset..)?, f.size, f.signed)
@@ -113,8 +147,43 @@ impl Plugin {
                     let _ = write!(out, " CPU:{:03}", int(*cpu)? as u64);
                 }
             }
+            Plugin::Function { ip, .. } => {
+                let ip = int(*ip)? as u64;
+                out.resize(out.len() + indent * 3, b' ');
+                match syms.kernel_symbol(ip) {
+                    Some((name, _)) => out.extend_from_slice(name.as_bytes()),
+                    None => {
+                        let _ = write!(out, "0x{ip:x}");
+                    }
+                }
+            }
+            Plugin::KernelStack { caller } => {
+                out.extend_from_slice(b"<stack trace >\n");
+                for addr in stack_frames(&fields[*caller], data) {
+                    match syms.kernel_symbol(addr) {
+                        Some((name, _)) => {
+                            let _ = writeln!(out, "=> {name} ({addr:x})");
+                        }
+                        None => {
+                            let _ = writeln!(out, "=> {addr:x}");
+                        }
+                    }
+                }
+            }
         }
         Some(())
+    }
+
+    /// ip and parent_ip of a function tracer record.
+    pub fn function_call(&self, fields: &[Field], data: &[u8]) -> Option<(u64, u64)> {
+        let Plugin::Function { ip, parent_ip } = self else {
+            return None;
+        };
+        let int = |i: usize| {
+            let f = &fields[i];
+            read_int(data.get(f.offset..)?, f.size, f.signed).map(|v| v as u64)
+        };
+        Some((int(*ip)?, int(*parent_ip)?))
     }
 
     /// (pid, comm) pairs the event names, which trace-cmd remembers for later lines.
@@ -127,6 +196,64 @@ impl Plugin {
         match self {
             Plugin::SchedSwitch(i) => [pair(i[0], i[1]), pair(i[4], i[5])],
             Plugin::SchedWakeup { comm, pid, .. } => [pair(*comm, *pid), None],
+            Plugin::Function { .. } | Plugin::KernelStack { .. } => [None, None],
+        }
+    }
+}
+
+/// The frames of a kernel stack record: the 8-byte words from the caller array's offset
+/// to the end of the record (the format declares a fixed array, the kernel writes as
+/// many frames as it found), up to the first word that is -1 in its low 32 bits.
+fn stack_frames<'a>(caller: &Field, data: &'a [u8]) -> impl Iterator<Item = u64> + 'a {
+    data.get(caller.offset..)
+        .unwrap_or(&[])
+        .chunks_exact(8)
+        .map(|word| u64::from_le_bytes(word.try_into().expect("8-byte chunk")))
+        .take_while(|&addr| addr as u32 != u32::MAX)
+}
+
+/// Per-CPU memory of the function tracer's callers, as trace-cmd keeps it to indent
+/// `function` events: a list of names where a call whose caller is at position i is
+/// written at i + 1 and printed i levels deep; a caller not in the list restarts it at
+/// position 0 (what lies beyond the written position stays, as in trace-cmd).
+#[derive(Debug, Default)]
+pub struct FunctionIndents<'a> {
+    per_cpu: Vec<Vec<Option<&'a str>>>,
+}
+
+impl<'a> FunctionIndents<'a> {
+    /// The level of a call of `child` from `parent` on `cpu`; remembers the call.
+    pub fn level(&mut self, cpu: usize, parent: Option<&'a str>, child: Option<&'a str>) -> usize {
+        let Some(parent) = parent else {
+            return 0;
+        };
+        if self.per_cpu.len() <= cpu {
+            self.per_cpu.resize_with(cpu + 1, Vec::new);
+        }
+        let names = &mut self.per_cpu[cpu];
+        let found = names
+            .iter()
+            .map_while(|name| *name)
+            .position(|name| name == parent);
+        let set = |names: &mut Vec<Option<&'a str>>, at: usize, name: Option<&'a str>| {
+            let Some(name) = name else {
+                return;
+            };
+            if names.len() <= at {
+                names.resize(at + 1, None);
+            }
+            names[at] = Some(name);
+        };
+        match found {
+            Some(at) => {
+                set(names, at + 1, child);
+                at
+            }
+            None => {
+                set(names, 0, Some(parent));
+                set(names, 1, child);
+                0
+            }
         }
     }
 }
@@ -163,6 +290,106 @@ fn write_state(out: &mut Vec<u8>, state: i128) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Kallsyms;
+
+    impl SymbolLookup for Kallsyms {
+        fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)> {
+            [
+                (0xffff_ffff_8100_1000, "vfs_read"),
+                (0xffff_ffff_8100_2000, "ksys_read"),
+            ]
+            .into_iter()
+            .find(|(start, _)| (*start..start + 0x1000).contains(&addr))
+            .map(|(start, name)| (name, addr - start))
+        }
+
+        fn printk_string(&self, _: u64) -> Option<&str> {
+            None
+        }
+    }
+
+    fn field(name: &str, offset: usize, size: usize, kind: FieldKind) -> Field {
+        Field {
+            name: name.into(),
+            type_name: "unsigned long".into(),
+            offset,
+            size,
+            signed: false,
+            kind,
+            is_common: false,
+        }
+    }
+
+    /// A kernel_stack record of 6.12: size at 8, then the frames the kernel found (the
+    /// ftrace trampoline marker 0x7fffffff first), fewer than the declared caller[8].
+    #[test]
+    fn kernel_stacks_print_each_frame_like_trace_cmd() {
+        let fields = vec![
+            field("size", 8, 4, FieldKind::Scalar),
+            field("caller", 16, 64, FieldKind::Array { len: 8 }),
+        ];
+        let plugin = Plugin::for_event("ftrace", "kernel_stack", &fields).unwrap();
+        let mut data = vec![0u8; 16];
+        data[8] = 3;
+        for frame in [0x7fff_ffffu64, 0xffff_ffff_8100_10f9, 0xffff_ffff_8100_22cb] {
+            data.extend_from_slice(&frame.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        assert!(plugin.render(&fields, &data, &Kallsyms, 0, &mut out));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<stack trace >\n=> 7fffffff\n=> vfs_read (ffffffff810010f9)\n\
+             => ksys_read (ffffffff810022cb)\n"
+        );
+        // A -1 word ends the stack.
+        data.extend_from_slice(&u64::MAX.to_le_bytes());
+        data.extend_from_slice(&0xffff_ffff_8100_1000u64.to_le_bytes());
+        let mut out = Vec::new();
+        plugin.render(&fields, &data, &Kallsyms, 0, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 4);
+    }
+
+    #[test]
+    fn function_calls_print_the_callee_indented() {
+        let fields = vec![
+            field("ip", 8, 8, FieldKind::Scalar),
+            field("parent_ip", 16, 8, FieldKind::Scalar),
+        ];
+        let plugin = Plugin::for_event("ftrace", "function", &fields).unwrap();
+        let mut data = vec![0u8; 24];
+        data[8..16].copy_from_slice(&0xffff_ffff_8100_1004u64.to_le_bytes());
+        data[16..24].copy_from_slice(&0xffff_ffff_8100_2010u64.to_le_bytes());
+        assert_eq!(
+            plugin.function_call(&fields, &data),
+            Some((0xffff_ffff_8100_1004, 0xffff_ffff_8100_2010))
+        );
+        let mut out = Vec::new();
+        plugin.render(&fields, &data, &Kallsyms, 2, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "      vfs_read");
+        data[8..16].copy_from_slice(&0xffff_ffff_8200_0000u64.to_le_bytes());
+        let mut out = Vec::new();
+        plugin.render(&fields, &data, &Kallsyms, 0, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "0xffffffff82000000");
+    }
+
+    /// a calls b, b calls c, a calls d, then x (unknown so far) calls y: levels 0 1 0 0,
+    /// and the list keeps what lies beyond a rewritten position, as trace-cmd's does.
+    #[test]
+    fn function_levels_follow_the_callers_seen() {
+        let mut indents = FunctionIndents::default();
+        assert_eq!(indents.level(0, Some("a"), Some("b")), 0);
+        assert_eq!(indents.level(0, Some("b"), Some("c")), 1);
+        assert_eq!(indents.level(0, Some("c"), Some("e")), 2);
+        assert_eq!(indents.level(0, Some("a"), Some("d")), 0);
+        // "c" is still at position 2 behind the rewritten position 1.
+        assert_eq!(indents.level(0, Some("c"), Some("f")), 2);
+        assert_eq!(indents.level(0, Some("x"), Some("y")), 0);
+        assert_eq!(indents.level(0, Some("y"), Some("z")), 1);
+        // Another CPU has its own list; an unknown caller prints at level 0.
+        assert_eq!(indents.level(1, Some("y"), Some("z")), 0);
+        assert_eq!(indents.level(1, None, Some("z")), 0);
+    }
 
     #[test]
     fn states_print_like_trace_cmd() {

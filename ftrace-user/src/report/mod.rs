@@ -22,7 +22,7 @@ use thiserror::Error;
 
 use crate::{
     decode::{CpuStream, Merger, StreamStats},
-    format::Printer,
+    format::{Printer, plugins::FunctionIndents},
 };
 pub use filter::RecordFilter;
 pub use recording::{Recording, RecordingError};
@@ -131,6 +131,7 @@ fn selected<'a>(
     merger: &'a mut Merger<'_>,
 ) -> impl Iterator<Item = Selected<'a>> + 'a {
     let mut index = 0u64;
+    let mut indents = FunctionIndents::default();
     merger.filter_map(move |merged| {
         let data = merged.record.data;
         if data.len() < 8 {
@@ -141,20 +142,27 @@ fn selected<'a>(
         if !filter.wants(type_id, pid) {
             return None;
         }
-        let selected = Selected {
+        let mut selected = Selected {
             index,
             origin: merged.cpu,
             ts: merged.record.ts,
             data,
+            indent: 0,
         };
         index += 1;
         // trace-cmd remembers the comms scheduler events name and uses them for later
-        // lines; learn them in order here so parallel rendering sees the same names.
+        // lines, and indents function calls by the callers seen before them on the
+        // CPU; both are worked out in order here so parallel rendering sees the same.
         if let Some(event) = recording.event(type_id)
             && let Printer::Plugin(plugin) = &event.printer
         {
             for (pid, comm) in plugin.comms(&event.fields, data).into_iter().flatten() {
                 recording.remember_comm(pid, comm, selected.index);
+            }
+            if let Some((ip, parent_ip)) = plugin.function_call(&event.fields, data) {
+                let name = |addr| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
+                let level = indents.level(merged.cpu as usize, name(parent_ip), name(ip));
+                selected.indent = level.min(usize::from(u16::MAX)) as u16;
             }
         }
         Some(selected)

@@ -14,6 +14,8 @@ pub struct Selected<'a> {
     pub origin: u32,
     pub ts: u64,
     pub data: &'a [u8],
+    /// A function tracer call's level, as trace-cmd indents it (0 for other events).
+    pub indent: u16,
 }
 
 /// What every line of one report shares.
@@ -51,7 +53,9 @@ pub fn render(
     if !layout.json {
         text::write_prefix(out, &header, layout.buffer_width);
         match event {
-            Some(event) => event.render_payload(data, &recording.symbols, out),
+            Some(event) => {
+                event.render_payload(data, &recording.symbols, record.indent.into(), out)
+            }
             None => {
                 let _ = write!(out, "[unknown event type {type_id}]");
             }
@@ -65,7 +69,7 @@ pub fn render(
     }
     scratch.clear();
     if let Some(event) = event {
-        event.render_payload(data, &recording.symbols, scratch);
+        event.render_payload(data, &recording.symbols, record.indent.into(), scratch);
     }
     while scratch.last() == Some(&b'\n') {
         scratch.pop();

@@ -12,7 +12,9 @@ pub struct KernelSymbols {
 
 impl KernelSymbols {
     /// Parses kallsyms text; malformed lines are skipped. Zero addresses (kptr_restrict)
-    /// are dropped since they cannot be told apart.
+    /// are dropped since they cannot be told apart, and so are absolute symbols (x86-64
+    /// lists per-CPU variables' offsets as such, small numbers that are no code
+    /// address) and ARM's `$a`-style mapping symbols, as trace-cmd drops them.
     pub fn parse(text: &[u8]) -> KernelSymbols {
         let mut entries: Vec<(u64, Box<str>, Option<Box<str>>)> = Vec::new();
         for line in text.split(|&b| b == b'\n') {
@@ -20,10 +22,13 @@ impl KernelSymbols {
                 continue;
             };
             let mut parts = line.split_ascii_whitespace();
-            let (Some(addr), Some(_kind), Some(name)) = (parts.next(), parts.next(), parts.next())
+            let (Some(addr), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next())
             else {
                 continue;
             };
+            if matches!(kind, "A" | "a") || name.starts_with('$') {
+                continue;
+            }
             let Ok(addr) = u64::from_str_radix(addr, 16) else {
                 continue;
             };
@@ -88,7 +93,7 @@ mod tests {
     #[test]
     fn finds_the_enclosing_symbol() {
         let syms = KernelSymbols::parse(
-            b"ffffffff81000100 T second\nffffffff81000000 T _stext\n0000000000000000 A zero\nbad line\nffffffffc0001000 t kvm_exit_handler\t[kvm]\n",
+            b"ffffffff81000100 T second\nffffffff81000000 T _stext\n0000000000000000 A zero\nbad line\nffffffffc0001000 t kvm_exit_handler\t[kvm]\n0000000000032000 A __per_cpu_end\nffffffff81000200 t $x\n",
         );
         assert_eq!(syms.len(), 3);
         assert_eq!(syms.lookup(0xffffffff81000000), Some(("_stext", 0)));

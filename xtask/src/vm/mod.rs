@@ -21,7 +21,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    setup::{cargo, ensure_packages, is_root, workspace_root},
+    setup::{cargo, ensure_packages, ensure_test_packages, is_root, workspace_root},
     tasks,
 };
 
@@ -153,53 +153,110 @@ fn run_guest(
     }
 }
 
+/// A guest ready to boot: the kernel, its initramfs and the work directory.
+pub struct Guest {
+    kernel: kernel::GuestKernel,
+    initrd: PathBuf,
+    dir: PathBuf,
+}
+
+impl Guest {
+    /// Installs qemu and friends, fetches the kernel and writes the initramfs (each once).
+    pub fn prepare() -> Result<Guest> {
+        if !is_root() {
+            bail!("the guest shares the host's root filesystem: run as root");
+        }
+        ensure_vm_packages()?;
+        // The guest runs the host's trace-cmd and bpftrace as peers.
+        ensure_test_packages()?;
+        let dir = workspace_root().join("target/vm");
+        fs::create_dir_all(&dir)?;
+        let kernel = kernel::ensure_kernel(&dir)?;
+        let initrd = dir.join(format!(
+            "initramfs-{}-{}.cpio",
+            kernel.release,
+            initramfs::layout_tag()
+        ));
+        if !initrd.exists() {
+            initramfs::build(&kernel.modules, Path::new("/bin/busybox"), &initrd)?;
+        }
+        Ok(Guest {
+            kernel,
+            initrd,
+            dir,
+        })
+    }
+
+    pub fn release(&self) -> &str {
+        &self.kernel.release
+    }
+
+    /// Runs the shell `commands` in the guest, from the workspace root, with their
+    /// output (stdout and stderr) in `target/vm/out/<name>.log`; returns the commands'
+    /// exit status and that output.
+    pub fn run(&self, name: &str, commands: &str) -> Result<(i32, String)> {
+        let out = self.dir.join("out");
+        let _ = fs::remove_dir_all(&out);
+        fs::create_dir_all(&out)?;
+        let log = out.join(format!("{name}.log"));
+        let script = out.join(format!("{name}.sh"));
+        fs::write(
+            &script,
+            format!(
+                "cd {}\nexport HYTRACE_IN_VM=1\n( {commands}\n) > {} 2>&1\n",
+                workspace_root().display(),
+                log.display()
+            ),
+        )?;
+        let status = run_guest(
+            &self.kernel,
+            &self.initrd,
+            &script,
+            &out,
+            &self.dir.join("console.log"),
+        )?;
+        Ok((status, fs::read_to_string(&log).unwrap_or_default()))
+    }
+}
+
 pub fn vm_test() -> Result<()> {
-    if !is_root() {
-        bail!("vm-test needs root: the guest shares the host's root filesystem");
-    }
-    ensure_vm_packages()?;
     let tests = build_vm_tests()?;
-    let dir = workspace_root().join("target/vm");
-    fs::create_dir_all(&dir)?;
-    let kernel = kernel::ensure_kernel(&dir)?;
-    let initrd = dir.join(format!(
-        "initramfs-{}-{}.cpio",
-        kernel.release,
-        initramfs::layout_tag()
-    ));
-    if !initrd.exists() {
-        initramfs::build(&kernel.modules, Path::new("/bin/busybox"), &initrd)?;
-    }
-    let out = dir.join("out");
-    let _ = fs::remove_dir_all(&out);
-    fs::create_dir_all(&out)?;
-    let log = out.join("tests.log");
-    let script = out.join("run.sh");
-    fs::write(
-        &script,
-        format!(
-            "cd {}\nexport HYTRACE_IN_VM=1\n{} --test-threads=1 > {} 2>&1\n",
-            workspace_root().display(),
-            tests.display(),
-            log.display()
-        ),
-    )?;
+    let guest = Guest::prepare()?;
     eprintln!(
         "xtask: running {VM_TEST_TARGET} in a guest (kernel {}, software emulation)",
-        kernel.release
+        guest.release()
     );
     let started = Instant::now();
-    let status = run_guest(&kernel, &initrd, &script, &out, &dir.join("console.log"))?;
-    let text = fs::read_to_string(&log).unwrap_or_default();
+    let (status, text) = guest.run("tests", &format!("{} --test-threads=1", tests.display()))?;
     print!("{text}");
     eprintln!(
         "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
          (kernel {})",
         started.elapsed().as_secs_f64(),
-        kernel.release
+        guest.release()
     );
     if status != 0 {
         bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
+    }
+    Ok(())
+}
+
+/// `cargo xtask vm-run -- CMD…`: builds, then runs one command line in the guest (from
+/// the workspace root, as root) and prints its output.
+pub fn vm_run(args: &[String]) -> Result<()> {
+    if args.is_empty() {
+        bail!("vm-run needs a command: cargo xtask vm-run -- COMMAND [ARGS…]");
+    }
+    tasks::build()?;
+    let guest = Guest::prepare()?;
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let (status, text) = guest.run("run", &quoted.join(" "))?;
+    print!("{text}");
+    if status != 0 {
+        bail!("the command ended with status {status} in the guest");
     }
     Ok(())
 }
