@@ -35,12 +35,73 @@ impl Drop for HandInstance {
     }
 }
 
+/// Event lines and loss lines ("CPU:0 [123 EVENTS DROPPED]").
 fn event_lines(report: &str) -> Vec<String> {
     report
         .lines()
-        .filter(|l| event_name_of(l).is_some())
+        .filter(|l| event_name_of(l).is_some() || is_loss(l))
         .map(normalize_spaces)
         .collect()
+}
+
+/// "CPU:0 [12 EVENTS DROPPED]", after the buffer name in files with several buffers.
+fn is_loss(line: &str) -> bool {
+    let line = line.split_once(": CPU:").map_or(line, |(_, rest)| rest);
+    line.trim_start_matches("CPU:")
+        .split_once(' ')
+        .is_some_and(|(cpu, rest)| {
+            cpu.chars().all(|c| c.is_ascii_digit()) && rest.ends_with("EVENTS DROPPED]")
+        })
+}
+
+/// trace-cmd extract of an instance and trace-cmd report of the file (its stdout).
+fn extract_and_report(instance: HandInstance, name: &str, dat: &str) -> String {
+    instance.write("tracing_on", "0");
+    let out = Command::new("trace-cmd")
+        .args(["extract", "-B", name, "-o", dat])
+        .output()
+        .expect("run trace-cmd extract");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(instance);
+    let peer = Command::new("trace-cmd")
+        .args(["report", dat])
+        .output()
+        .expect("trace-cmd report");
+    assert!(peer.status.success());
+    String::from_utf8_lossy(&peer.stdout).into_owned()
+}
+
+/// An instance of 8 KiB per CPU that spin's 20000 getppid calls overrun on CPU 0: the
+/// file's first CPU 0 page says how many events were overwritten, and hytrace prints
+/// trace-cmd's "CPU:0 [N EVENTS DROPPED]" line before the same record, with the same N.
+#[test]
+fn prints_dropped_events_where_trace_cmd_does() {
+    require_root!();
+    require_tool!("trace-cmd");
+    let dir = TempDir::new("peer-loss");
+    let name = format!("hyt-peer-loss-{}", std::process::id());
+    let instance = HandInstance::create(&name);
+    instance.write("buffer_size_kb", "8");
+    instance.write("events/raw_syscalls/enable", "1");
+    let status = Command::new("taskset")
+        .args(["-c", "0", SPIN, "20000"])
+        .status()
+        .expect("run spin");
+    assert!(status.success());
+    let dat = dir.path_str("loss.dat");
+    // (trace-cmd extract removes the instance it read.)
+    let theirs = event_lines(&extract_and_report(instance, &name, &dat));
+    let ours = event_lines(&hytrace_ok(&["report", "-i", &dat]));
+    let losses: Vec<&String> = theirs.iter().filter(|l| is_loss(l)).collect();
+    assert!(!losses.is_empty(), "trace-cmd saw no loss");
+    for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
+        assert_eq!(b, a, "line {i} differs");
+    }
+    assert_eq!(ours.len(), theirs.len());
 }
 
 /// Events of sched, raw_syscalls and irq plus 50 marker writes, extracted by trace-cmd:

@@ -55,6 +55,17 @@ pub enum Missed {
     Count(u64),
 }
 
+impl Missed {
+    /// Two losses in a row as one.
+    pub fn and(self, other: Missed) -> Missed {
+        match (self, other) {
+            (Missed::Count(a), Missed::Count(b)) => Missed::Count(a + b),
+            (Missed::None, missed) | (missed, Missed::None) => missed,
+            _ => Missed::Unknown,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("ring-buffer page of {len} bytes is shorter than its {need}-byte header")]
@@ -70,6 +81,9 @@ pub enum DecodeError {
 pub struct Record<'a> {
     pub ts: u64,
     pub data: &'a [u8],
+    /// Events the kernel dropped just before this record (set by [`super::CpuStream`]
+    /// on the first record after a page that says so).
+    pub missed: Missed,
 }
 
 /// A decoded page header and an iterator over the page's records.
@@ -193,6 +207,7 @@ impl<'a> Iterator for Records<'a> {
                     return Some(Ok(Record {
                         ts: self.ts,
                         data: &data[start..end],
+                        missed: Missed::None,
                     }));
                 }
                 0 => {
@@ -210,6 +225,7 @@ impl<'a> Iterator for Records<'a> {
                     return Some(Ok(Record {
                         ts: self.ts,
                         data: &data[start..end],
+                        missed: Missed::None,
                     }));
                 }
                 TYPE_PADDING => {

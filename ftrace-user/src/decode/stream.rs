@@ -24,6 +24,8 @@ pub struct CpuStream<'a> {
     layout: PageLayout,
     next_page: usize,
     current: Option<Records<'a>>,
+    /// A loss the next record is to carry (a page header said so).
+    pending_loss: Missed,
     stats: StreamStats,
 }
 
@@ -37,6 +39,7 @@ impl<'a> CpuStream<'a> {
             layout,
             next_page: 0,
             current: None,
+            pending_loss: Missed::None,
             stats: StreamStats::default(),
         }
     }
@@ -66,6 +69,8 @@ impl<'a> CpuStream<'a> {
                         Missed::Unknown => self.stats.pages_with_unknown_loss += 1,
                         Missed::Count(n) => self.stats.missed_events += n,
                     }
+                    // Losses before pages that hold no record go to the next record.
+                    self.pending_loss = self.pending_loss.and(page.missed);
                     self.current = Some(page.records());
                     return true;
                 }
@@ -85,7 +90,12 @@ impl<'a> Iterator for CpuStream<'a> {
         loop {
             if let Some(records) = self.current.as_mut() {
                 match records.next() {
-                    Some(Ok(record)) => return Some(record),
+                    Some(Ok(mut record)) => {
+                        if self.pending_loss != Missed::None {
+                            record.missed = std::mem::replace(&mut self.pending_loss, Missed::None);
+                        }
+                        return Some(record);
+                    }
                     Some(Err(error)) => self.note_error(error),
                     None => {}
                 }
@@ -116,8 +126,19 @@ mod tests {
         // An empty page (commit 0) contributes nothing.
         pages.extend_from_slice(&PageBuilder::new(300).finish(0, 64));
         let mut stream = CpuStream::new(&pages, 64, PageLayout::LP64);
-        let got: Vec<(u64, u8)> = stream.by_ref().map(|r| (r.ts, r.data[0])).collect();
-        assert_eq!(got, vec![(101, 1), (102, 2), (205, 3)]);
+        let got: Vec<(u64, u8, Missed)> = stream
+            .by_ref()
+            .map(|r| (r.ts, r.data[0], r.missed))
+            .collect();
+        // The loss before the second page is carried by its first record.
+        assert_eq!(
+            got,
+            vec![
+                (101, 1, Missed::None),
+                (102, 2, Missed::None),
+                (205, 3, Missed::Count(7))
+            ]
+        );
         assert_eq!(stream.stats().pages, 3);
         assert_eq!(stream.stats().missed_events, 7);
         assert_eq!(stream.stats().corrupt_pages, 0);

@@ -1,11 +1,13 @@
 //! The records of a recording as graph events: funcgraph_entry and funcgraph_exit
 //! decoded through their format files (field names, not fixed offsets, so kernels that
-//! add fields still decode), other events as comments, lost events per CPU.
+//! add fields still decode), other events as comments, lost events where the
+//! kernel's page headers say they were lost.
 
 use thiserror::Error;
 
 use super::{GraphEvent, GraphSymbols};
 use crate::{
+    decode::Missed,
     format::{EventFormat, Field, printfmt::eval::read_int},
     report::Recording,
     symbols::KernelSymbols,
@@ -109,6 +111,17 @@ pub fn graph_events(
     let mut events = Vec::new();
     for merged in &mut merger {
         let data = merged.record.data;
+        match merged.record.missed {
+            Missed::None => {}
+            Missed::Count(n) => events.push(GraphEvent::Lost {
+                cpu: merged.cpu,
+                count: Some(n),
+            }),
+            Missed::Unknown => events.push(GraphEvent::Lost {
+                cpu: merged.cpu,
+                count: None,
+            }),
+        }
         if let Some(event) = formats.event(merged.cpu, merged.record.ts, data) {
             events.push(event);
         } else if data.len() >= 8 {
@@ -128,12 +141,6 @@ pub fn graph_events(
         .any(|e| matches!(e, GraphEvent::Entry { .. } | GraphEvent::Exit { .. }))
     {
         return Err(GraphEventsError::NoGraphEvents);
-    }
-    for (cpu, stream) in merger.streams() {
-        let lost = stream.stats().missed_events;
-        if lost > 0 {
-            events.push(GraphEvent::Lost { cpu, count: lost });
-        }
     }
     Ok(events)
 }

@@ -30,7 +30,8 @@ pub enum GraphEvent {
     /// Any other event, printed as a comment at the current depth.
     Comment { cpu: u32, pid: i32, text: String },
     /// Events the recording lost on a CPU.
-    Lost { cpu: u32, count: u64 },
+    /// (None: the kernel did not say how many.)
+    Lost { cpu: u32, count: Option<u64> },
 }
 
 impl GraphEvent {
@@ -170,7 +171,11 @@ pub fn render(events: &[GraphEvent], cpus: u32, symbols: &dyn GraphSymbols) -> S
                 out.push_str(" */\n");
             }
             GraphEvent::Lost { count, .. } => {
-                out.push_str(&format!("CPU:{cpu} [LOST {count} EVENTS]\n"));
+                // ftrace's own line for a loss.
+                match count {
+                    Some(count) => out.push_str(&format!("CPU:{cpu} [LOST {count} EVENTS]\n")),
+                    None => out.push_str(&format!("CPU:{cpu} [LOST EVENTS]\n")),
+                }
                 // What was open may have closed unseen.
                 state.open.clear();
             }
@@ -298,6 +303,37 @@ mod tests {
             " ------------------------------------------",
             "",
             " 0)               |  leaf() {",
+            "",
+        ]
+        .join("\n");
+        assert_eq!(text, expected);
+    }
+
+    /// A loss prints where the kernel said it happened, and a call opened before it is
+    /// closed as one whose entry was not seen (its exit may belong to another call).
+    #[test]
+    fn losses_print_in_place_and_forget_open_calls() {
+        let events = [
+            entry(0, 7, 1, 0),
+            GraphEvent::Lost {
+                cpu: 0,
+                count: Some(42),
+            },
+            exit(0, 7, 1, 0, 2_000),
+            GraphEvent::Lost {
+                cpu: 0,
+                count: None,
+            },
+            entry(0, 7, 2, 0),
+            exit(0, 7, 2, 0, 100),
+        ];
+        let text = render(&events, 1, &Names);
+        let expected = [
+            " 0)               |  outer() {",
+            "CPU:0 [LOST 42 EVENTS]",
+            " 0)   2.000 us    |  } /* outer */",
+            "CPU:0 [LOST EVENTS]",
+            " 0)   0.100 us    |  leaf();",
             "",
         ]
         .join("\n");

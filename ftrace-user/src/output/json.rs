@@ -1,11 +1,13 @@
 //! One JSON object per event:
 //! `{"ts_ns":…,"cpu":…,"pid":…,"comm":"…","system":"…","event":"…","fields":{…}}`
-//! plus `"buffer"` in files with several buffers and `"text"`, the payload as
-//! trace-cmd would print it.
+//! plus `"buffer"` in files with several buffers, `"events_dropped_before"` (a count,
+//! or null when the kernel did not say how many) on the first record after a loss,
+//! and `"text"`, the payload as trace-cmd would print it.
 
 use std::io::Write as _;
 
 use super::EventHeader;
+use crate::decode::Missed;
 
 /// Appends the object's opening and header fields; the caller appends the
 /// `"fields":{…}` part with [`write_fields_open`]/[`write_close`].
@@ -24,6 +26,17 @@ pub fn write_header(out: &mut Vec<u8>, header: &EventHeader<'_>) {
     write_string(out, header.system);
     out.extend_from_slice(b",\"event\":");
     write_string(out, header.name);
+}
+
+/// `,"events_dropped_before":N` (or `null`) when events were lost before the record.
+pub fn write_dropped_before(out: &mut Vec<u8>, missed: Missed) {
+    match missed {
+        Missed::None => {}
+        Missed::Count(n) => {
+            let _ = write!(out, ",\"events_dropped_before\":{n}");
+        }
+        Missed::Unknown => out.extend_from_slice(b",\"events_dropped_before\":null"),
+    }
 }
 
 /// `,"fields":{` — the caller then appends `"name":value` pairs.

@@ -15,6 +15,13 @@ const NAME_WIDTH: usize = 20;
 /// `buffer_width` is the width of the widest `NAME:` prefix, 0 for single-buffer files.
 #[inline]
 pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: usize) {
+    write_buffer_column(out, header, buffer_width);
+    write_task_prefix(out, header);
+}
+
+/// The buffer name column of files with several buffers (nothing when `buffer_width`
+/// is 0).
+pub fn write_buffer_column(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: usize) {
     if buffer_width > 0 {
         match header.buffer {
             Some(name) => {
@@ -26,6 +33,10 @@ pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: u
         }
         out.push(b' ');
     }
+}
+
+/// `comm-pid [cpu] timestamp: name:` padded as trace-cmd pads it.
+pub fn write_task_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>) {
     pad(out, 16usize.saturating_sub(header.comm.len()));
     out.extend_from_slice(header.comm.as_bytes());
     out.push(b'-');

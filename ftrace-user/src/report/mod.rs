@@ -21,6 +21,7 @@ use std::{
 use thiserror::Error;
 
 use crate::{
+    decode::Missed,
     decode::{CpuStream, Merger, StreamStats},
     format::{Printer, plugins::FunctionIndents},
 };
@@ -132,8 +133,17 @@ fn selected<'a>(
 ) -> impl Iterator<Item = Selected<'a>> + 'a {
     let mut index = 0u64;
     let mut indents = FunctionIndents::default();
+    // Losses seen on records the filter skips wait for the CPU's next printed record.
+    let mut pending_loss: Vec<Missed> = Vec::new();
     merger.filter_map(move |merged| {
         let data = merged.record.data;
+        let origin = merged.cpu as usize;
+        if merged.record.missed != Missed::None {
+            if pending_loss.len() <= origin {
+                pending_loss.resize(origin + 1, Missed::None);
+            }
+            pending_loss[origin] = pending_loss[origin].and(merged.record.missed);
+        }
         if data.len() < 8 {
             return None;
         }
@@ -142,12 +152,17 @@ fn selected<'a>(
         if !filter.wants(type_id, pid) {
             return None;
         }
+        let missed = pending_loss
+            .get_mut(origin)
+            .map(|m| std::mem::replace(m, Missed::None))
+            .unwrap_or(Missed::None);
         let mut selected = Selected {
             index,
             origin: merged.cpu,
             ts: merged.record.ts,
             data,
             indent: 0,
+            missed,
         };
         index += 1;
         // trace-cmd remembers the comms scheduler events name and uses them for later

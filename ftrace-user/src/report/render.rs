@@ -3,7 +3,10 @@
 use std::io::Write as _;
 
 use super::Recording;
-use crate::output::{EventHeader, json, text};
+use crate::{
+    decode::Missed,
+    output::{EventHeader, json, text},
+};
 
 /// A record the report prints, in merge order.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +19,8 @@ pub struct Selected<'a> {
     pub data: &'a [u8],
     /// A function tracer call's level, as trace-cmd indents it (0 for other events).
     pub indent: u16,
+    /// Events the kernel dropped on this CPU since the previous printed record.
+    pub missed: Missed,
 }
 
 /// What every line of one report shares.
@@ -51,7 +56,19 @@ pub fn render(
         name: event.map(|e| e.name.as_str()).unwrap_or("unknown_event"),
     };
     if !layout.json {
-        text::write_prefix(out, &header, layout.buffer_width);
+        // trace-cmd's line for a loss, before the first record after it (the buffer
+        // name, in files with several, goes before the loss line only).
+        text::write_buffer_column(out, &header, layout.buffer_width);
+        match record.missed {
+            Missed::None => {}
+            Missed::Count(n) => {
+                let _ = writeln!(out, "CPU:{cpu} [{n} EVENTS DROPPED]");
+            }
+            Missed::Unknown => {
+                let _ = writeln!(out, "CPU:{cpu} [EVENTS DROPPED]");
+            }
+        }
+        text::write_task_prefix(out, &header);
         match event {
             Some(event) => {
                 event.render_payload(data, &recording.symbols, record.indent.into(), out)
@@ -75,6 +92,7 @@ pub fn render(
         scratch.pop();
     }
     json::write_header(out, &header);
+    json::write_dropped_before(out, record.missed);
     json::write_fields_open(out);
     if let Some(event) = event {
         event.write_json_fields(data, out);
