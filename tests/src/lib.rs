@@ -52,12 +52,34 @@ pub fn root_skip_reason() -> Option<String> {
     None
 }
 
+/// Says why the running test is skipped: on stderr, and as a line
+/// `TEST<TAB>REASON` in the file `HYTRACE_SKIP_LOG` names, if set (`cargo xtask test`
+/// lists those lines in its summary, since test output is captured).
+pub fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os("HYTRACE_SKIP_LOG") {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("unnamed test")
+            .to_string();
+        let line = format!("{test}\t{reason}\n");
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!("cannot note the skip in HYTRACE_SKIP_LOG: {e}");
+        }
+    }
+}
+
 /// Returns early from a test, saying why, when it cannot run on this machine.
 #[macro_export]
 macro_rules! require_root {
     () => {
         if let Some(reason) = $crate::root_skip_reason() {
-            eprintln!("skipped: {reason}");
+            $crate::skip(&reason);
             return;
         }
     };
@@ -68,7 +90,7 @@ macro_rules! require_root {
 macro_rules! require_tool {
     ($tool:expr) => {
         if !$crate::have_tool($tool) {
-            eprintln!("skipped: {} is not installed", $tool);
+            $crate::skip(&format!("{} is not installed", $tool));
             return;
         }
     };

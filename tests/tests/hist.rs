@@ -370,7 +370,7 @@ fn syscalls_by_comm_keys_by_command_and_syscall() {
 fn kvm_exit_measures_each_kvm_run_of_a_guest() {
     require_root!();
     if !std::path::Path::new("/dev/kvm").exists() {
-        eprintln!("skipped: no /dev/kvm");
+        hytrace_tests::skip("no /dev/kvm");
         return;
     }
     let out = hytrace(&["hist", "kvm-exit", "--json", "--", KVMGUEST, "1000"]);

@@ -16,10 +16,10 @@ fn kernel_has(name: &str) -> bool {
 macro_rules! require_feature {
     ($name:expr) => {
         if !kernel_has($name) {
-            eprintln!(
-                "skipped: this kernel lacks {} (the test runs in cargo xtask vm-test)",
+            hytrace_tests::skip(&format!(
+                "this kernel lacks {} (the test runs in cargo xtask vm-test)",
                 $name
-            );
+            ));
             return;
         }
     };
@@ -301,13 +301,14 @@ fn graph_threshold_prints_only_the_slow_call() {
     );
 }
 
-/// The hybrid trigger: `graph -g do_nanosleep --on-outlier syscalls:50000 -- sleeper 10
-/// 100`. The syscall aggregator sees the 100 ms clock_nanosleep go over 50 ms, the
-/// flight recorder is stopped and read, and the outlier, do_nanosleep's tree of that
-/// thread (one root, at least 100 ms) and the syscall histogram so far are printed.
-/// Outliers without a do_nanosleep call inside (a slow execve under emulation) are
-/// skipped. (Under software emulation with everything sleeper calls traced, a 1 ms
-/// nap's syscall takes up to about 5 ms, hence 50 ms rather than 5 ms.)
+/// The hybrid trigger, as the issue gives it: `graph -g do_nanosleep --on-outlier
+/// syscalls:5000 -- sleeper 10 100`. The syscall aggregator sends every syscall over
+/// 5 ms; each stops the flight recorder for a snapshot. Under software emulation a slow
+/// execve, openat or read (no do_nanosleep inside) is skipped, and so is anything
+/// without a do_nanosleep call of that thread within the sample's time span. Among the
+/// printed outliers is the 100 ms clock_nanosleep with its do_nanosleep tree (one
+/// root, at least 100 ms); every printed tree fits in its sample; the syscall
+/// histogram so far follows each.
 #[test]
 fn on_outlier_prints_the_tree_of_the_slow_sleep() {
     require_root!();
@@ -318,36 +319,41 @@ fn on_outlier_prints_the_tree_of_the_slow_sleep() {
         "-g",
         "do_nanosleep",
         "--on-outlier",
-        "syscalls:50000",
+        "syscalls:5000",
         "--",
         sleeper,
         "10",
         "100",
     ]);
-    let outlier = out
-        .lines()
-        .find(|l| l.starts_with("# outlier: syscalls clock_nanosleep took "))
-        .unwrap_or_else(|| panic!("no clock_nanosleep outlier:\n{out}"));
-    let took: f64 = outlier
-        .split(" took ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    assert!(took >= 100_000.0, "{outlier}");
-    let roots = out
-        .lines()
-        .filter(|l| l.ends_with("|  do_nanosleep() {"))
-        .count();
-    assert_eq!(roots, 1, "{out}");
-    let closer = out
-        .lines()
-        .rfind(|l| l.ends_with("|  }"))
-        .unwrap_or_else(|| panic!("no closer at depth 0:\n{out}"));
-    let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
-    assert!(duration_ns(column).unwrap() >= 100_000_000, "{closer}");
-    assert!(out.contains("# syscalls so far:"), "{out}");
-    assert!(out.contains("syscalls: clock_nanosleep "), "{out}");
+    let blocks: Vec<&str> = out.split("# outlier: ").skip(1).collect();
+    assert!(!blocks.is_empty(), "{out}");
+    let mut long_sleep = 0;
+    for block in &blocks {
+        let took: f64 = block
+            .split(" took ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no duration in {block}"));
+        let roots = block
+            .lines()
+            .filter(|l| l.ends_with("|  do_nanosleep() {"))
+            .count();
+        assert_eq!(roots, 1, "{block}");
+        let closer = block
+            .lines()
+            .rfind(|l| l.ends_with("|  }"))
+            .unwrap_or_else(|| panic!("no closer at depth 0:\n{block}"));
+        let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
+        let tree_ns = duration_ns(column).unwrap();
+        assert!(tree_ns as f64 <= took * 1000.0, "{block}");
+        assert!(block.contains("# syscalls so far:"), "{block}");
+        if block.starts_with("syscalls clock_nanosleep ") && took >= 100_000.0 {
+            assert!(tree_ns >= 100_000_000, "{block}");
+            long_sleep += 1;
+        }
+    }
+    assert_eq!(long_sleep, 1, "{out}");
 }
 
 /// `record -p function -l ksys_read -l vfs_read --func-stack -- cat /proc/version`:

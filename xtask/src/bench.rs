@@ -20,12 +20,18 @@ pub enum Which {
     Report,
     /// Added cost per syscall of `hytrace hist syscalls` vs a bpftrace latency script.
     Hist,
+    /// In the guest kernel: added cost per syscall of `hytrace graph --on-outlier` while
+    /// it waits vs `trace-cmd record -p function_graph -g FUNC`.
+    Outlier,
 }
 
-pub fn run(which: Which, events: u64) -> Result<()> {
+/// `events` or the benchmark's own default size.
+pub fn run(which: Which, events: Option<u64>) -> Result<()> {
     match which {
-        Which::Report => report(events),
-        Which::Hist => hist(events),
+        Which::Report => report(events.unwrap_or(1_000_000)),
+        Which::Hist => hist(events.unwrap_or(1_000_000)),
+        // Software emulation: a smaller workload.
+        Which::Outlier => crate::bench_outlier::run(events.unwrap_or(20_000)),
     }
 }
 

@@ -5,7 +5,9 @@
 //! fresh machine needs no manual step.
 
 mod bench;
+mod bench_outlier;
 mod setup;
+mod summary;
 mod tasks;
 mod vm;
 
@@ -47,8 +49,15 @@ enum Task {
         /// Which benchmark.
         #[arg(value_enum)]
         which: bench::Which,
-        /// Size of the workload: events in the recording (report) or getppid calls (hist).
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Size of the workload: events in the recording (report, default 1000000) or
+        /// getppid calls (hist, default 1000000; outlier, in the guest, default 20000).
+        #[arg(long)]
+        events: Option<u64>,
+    },
+    /// Run inside the guest by `bench outlier`.
+    #[command(hide = true)]
+    GuestBenchOutlier {
+        #[arg(long)]
         events: u64,
     },
 }
@@ -59,8 +68,9 @@ fn main() -> Result<()> {
         Task::Build => tasks::build(),
         Task::Run { args } => tasks::run(&args),
         Task::Test => tasks::test(),
-        Task::VmTest => vm::vm_test(),
+        Task::VmTest => vm::vm_test().map(|_| ()),
         Task::VmRun { args } => vm::vm_run(&args),
         Task::Bench { which, events } => bench::run(which, events),
+        Task::GuestBenchOutlier { events } => bench_outlier::in_guest(events),
     }
 }

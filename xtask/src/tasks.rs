@@ -4,9 +4,12 @@ use std::{os::unix::process::CommandExt, path::PathBuf, process::Command};
 
 use anyhow::{Context, Result};
 
-use crate::setup::{
-    cargo, ensure_ebpf_toolchain, ensure_test_packages, ensure_tracefs, is_root, run_checked,
-    workspace_root,
+use crate::{
+    setup::{
+        cargo, ensure_ebpf_toolchain, ensure_test_packages, ensure_tracefs, is_root, run_checked,
+        workspace_root,
+    },
+    summary,
 };
 
 /// Path of the release hytrace binary.
@@ -59,8 +62,16 @@ pub fn test() -> Result<()> {
         "warnings",
     ]))?;
     build()?;
+    let skip_log = summary::skip_log();
+    let _ = std::fs::remove_file(&skip_log);
     // Tests share tracefs (and the root ones create instances), so one thread.
-    run_checked(cargo().args(["test", "--release", "--workspace", "--", "--test-threads=1"]))?;
+    let host = summary::run_counted(
+        cargo()
+            .args(["test", "--release", "--workspace", "--", "--test-threads=1"])
+            .env("HYTRACE_SKIP_LOG", &skip_log),
+    )?;
     // What this kernel lacks runs in a guest kernel.
-    crate::vm::vm_test()
+    let guest = crate::vm::vm_test()?;
+    summary::print(host, Some(guest));
+    Ok(())
 }

@@ -400,13 +400,19 @@ pub struct GraphArgs {
     #[arg(long, value_name = "USECS")]
     pub threshold: Option<f64>,
 
-    /// Wait for an outlier instead of recording everything: an eBPF aggregator runs on
+    /// Wait for outliers instead of recording everything: an eBPF aggregator runs on
     /// SPEC (any `hytrace hist` spec) while a flight-recorder instance keeps FUNC's
-    /// recent function_graph in overwrite mode; the first sample over USECS
-    /// microseconds stops it, and the sample, FUNC's call tree of that thread and the
-    /// histogram so far are printed.
+    /// recent function_graph in overwrite mode; each sample over USECS microseconds
+    /// stops it for a snapshot, and the sample, FUNC's call tree of that thread within
+    /// the sample and the histogram so far are printed (samples without a FUNC call
+    /// inside are said on stderr and skipped). With COMMAND every outlier until it
+    /// exits is printed, without it the first (see --count).
     #[arg(long, value_name = "SPEC:USECS", conflicts_with = "threshold")]
     pub on_outlier: Option<String>,
+
+    /// With --on-outlier: stop after N outliers have been printed.
+    #[arg(long, value_name = "N", requires = "on_outlier", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
 
     /// Stop after SECS seconds.
     #[arg(long, value_name = "SECS")]
@@ -420,7 +426,9 @@ pub struct GraphArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
 
-    /// Keep the recording in FILE (by default it is removed after printing).
+    /// Keep the recording in FILE (by default it is removed after printing). With
+    /// --on-outlier: the flight recorder's snapshot of the first printed outlier, of
+    /// later ones in FILE.2, FILE.3, …
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 

@@ -171,7 +171,7 @@ async fn wait_for_outlier(
         pids.push(child.pid);
     }
     let tracer = TracerOptions::function_graph(&args.functions);
-    let recorder = FlightRecorder::start(&tracer, &pids, args.buffer_kb)?;
+    let mut recorder = FlightRecorder::start(&tracer, &pids, args.buffer_kb)?;
     let scope = Scope {
         tgid: command
             .as_ref()
@@ -193,9 +193,11 @@ async fn wait_for_outlier(
     if let Some(child) = command.as_mut() {
         child.release()?;
     }
-    let file = args.output.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("hytrace-outlier-{}.dat", std::process::id()))
-    });
+    let file = std::env::temp_dir().join(format!("hytrace-outlier-{}.dat", std::process::id()));
+    // Every outlier while COMMAND runs; else the first, unless --count says.
+    let limit = args
+        .count
+        .or(if command.is_none() { Some(1) } else { None });
     let result = watch(
         args,
         spec,
@@ -203,16 +205,15 @@ async fn wait_for_outlier(
         duration,
         &mut signals,
         command.as_mut(),
-        &recorder,
+        &mut recorder,
         &mut aggregator,
         &file,
+        limit,
     )
     .await;
     recorder.stop()?;
     drop(aggregator);
-    if args.output.is_none() {
-        let _ = std::fs::remove_file(&file);
-    }
+    let _ = std::fs::remove_file(&file);
     // The command goes on to its end.
     if let Some(child) = command.as_mut()
         && child.child.try_wait().ok().flatten().is_none()
@@ -222,8 +223,9 @@ async fn wait_for_outlier(
     result
 }
 
-/// Waits for outliers; each one stops the flight recorder for a snapshot. The first
-/// whose thread ran FUNC inside it is printed; others are said and skipped.
+/// Waits for outliers; each one stops the flight recorder for a snapshot. Those whose
+/// thread ran FUNC inside them are printed (up to `limit`); others are said and
+/// skipped.
 #[allow(clippy::too_many_arguments)]
 async fn watch(
     args: &GraphArgs,
@@ -232,11 +234,13 @@ async fn watch(
     duration: Option<Duration>,
     signals: &mut EndSignals,
     mut command: Option<&mut GatedChild>,
-    recorder: &FlightRecorder,
+    recorder: &mut FlightRecorder,
     aggregator: &mut LatencyAggregator,
     file: &std::path::Path,
+    limit: Option<u64>,
 ) -> Result<i32> {
     let deadline = duration.map(|d| std::time::Instant::now() + d);
+    let mut printed = 0u64;
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let mut seen: Vec<Outlier> = Vec::new();
@@ -274,12 +278,32 @@ async fn watch(
                 lost: aggregator.lost()?,
             };
             for outlier in &seen {
-                if print_outlier(args, file, spec, outlier, threshold_ns, &snapshot)? {
+                if !print_outlier(args, file, spec, outlier, threshold_ns, &snapshot)? {
+                    continue;
+                }
+                printed += 1;
+                if let Some(output) = &args.output {
+                    let kept = match printed {
+                        1 => output.clone(),
+                        n => {
+                            let mut name = output.clone().into_os_string();
+                            name.push(format!(".{n}"));
+                            name.into()
+                        }
+                    };
+                    std::fs::copy(file, &kept)
+                        .with_context(|| format!("cannot write {}", kept.display()))?;
+                    eprintln!("hytrace: outlier {printed} recorded in {}", kept.display());
+                }
+                if limit.is_some_and(|limit| printed >= limit) {
                     return Ok(0);
                 }
             }
         }
         if reason != StopReason::Triggered {
+            if printed > 0 {
+                return Ok(0);
+            }
             eprintln!(
                 "hytrace: no {spec} sample over the threshold had a call of {} inside it",
                 args.functions.join(", ")
@@ -289,6 +313,9 @@ async fn watch(
     }
 }
 
+/// Prints `outlier` with FUNC's tree of its thread within the sample, the self times
+/// and the histogram; false (and a line on stderr) when no FUNC call of that thread
+/// lies within the sample.
 fn print_outlier(
     args: &GraphArgs,
     file: &std::path::Path,
@@ -306,17 +333,26 @@ fn print_outlier(
         .find(|k| outlier_key_matches(spec, outlier.key, &k.key))
         .map(|k| k.key.clone())
         .unwrap_or_else(|| outlier.key.to_string());
-    // FUNC's tree of that thread inside the outlier: the longest one not longer than
-    // the sample (the call ran within it).
+    // FUNC's tree of that thread within the sample (both sides read the monotonic
+    // clock): the one overlapping it most, by at least half its length. (A record
+    // reserved while an interrupt wrote one can carry the previous record's time, so
+    // a call right at the start of the sample may seem to begin a little before it.)
+    let (span_start, span_end) = (
+        outlier.end_ns.saturating_sub(outlier.delta_ns),
+        outlier.end_ns,
+    );
     let tree = split_trees(&events)
         .into_iter()
         .filter(|t| {
-            t.events
-                .iter()
-                .any(|e| matches!(e, graph::GraphEvent::Entry { pid, .. } if *pid == tid))
+            matches!(t.events.first(), Some(graph::GraphEvent::Entry { pid, .. }) if *pid == tid)
         })
-        .filter(|t| t.duration_ns.is_some_and(|d| d <= outlier.delta_ns))
-        .max_by_key(|t| t.duration_ns);
+        .filter_map(|t| {
+            let end = t.end_ts?;
+            let overlap = end.min(span_end).checked_sub(t.start_ts.max(span_start))?;
+            (overlap > 0 && overlap * 2 >= end.saturating_sub(t.start_ts)).then_some((overlap, t))
+        })
+        .max_by_key(|(overlap, _)| *overlap)
+        .map(|(_, tree)| tree);
     let Some(tree) = tree else {
         eprintln!(
             "hytrace: {spec} {key} took {:.3} us (tid {tid}) without calling {}; waiting for \

@@ -1,6 +1,9 @@
 //! A flight recorder: a second private instance running function_graph in overwrite
 //! mode, read only when asked (stop, read every CPU's buffer into a trace file,
 //! restart), so the moments before a trigger are kept at the cost of the tracer alone.
+//! Reading empties the kernel's buffers, so the pages of earlier snapshots are kept
+//! (as much as one ring buffer holds per CPU) and put before the new ones: a call that
+//! began before one snapshot and ended after it is whole in the next.
 
 use std::{
     path::Path,
@@ -23,6 +26,10 @@ pub struct FlightRecorder {
     instance: Instance,
     selection: Option<GraphSelection>,
     cpus: Vec<u32>,
+    /// Pages read by earlier snapshots, per CPU (in `cpus` order), oldest first.
+    history: Vec<Vec<u8>>,
+    /// The most history kept per CPU, in bytes.
+    history_bytes: usize,
 }
 
 impl FlightRecorder {
@@ -60,12 +67,15 @@ impl FlightRecorder {
             tracefs,
             instance,
             selection,
+            history: vec![Vec::new(); cpus.len()],
+            history_bytes: (buffer_kb as usize).saturating_mul(1024),
             cpus,
         })
     }
 
-    /// Stops, writes what the buffers hold to `output` (a trace file), and restarts.
-    pub fn snapshot(&self, output: &Path) -> Result<(), RecordError> {
+    /// Stops, writes what the buffers hold (after what earlier snapshots read) to
+    /// `output` (a trace file), and restarts.
+    pub fn snapshot(&mut self, output: &Path) -> Result<(), RecordError> {
         self.instance.set_tracing_on(false)?;
         let page_size = page_size();
         let spools = SpoolFiles::beside(output, &self.cpus);
@@ -109,6 +119,15 @@ impl FlightRecorder {
                 data: selection.to_text().into_bytes(),
             });
         }
+        for ((cpu, history), spool) in captured.iter().zip(&mut self.history).zip(spools.paths()) {
+            let io = |source| RecordError::Output {
+                path: spool.1.clone(),
+                source,
+            };
+            history.extend_from_slice(&std::fs::read(&cpu.spool).map_err(io)?);
+            keep_newest_pages(history, self.history_bytes, page_size);
+            std::fs::write(&cpu.spool, &history).map_err(io)?;
+        }
         write_file(output, &meta, &captured)?;
         drop(spools);
         Ok(())
@@ -118,5 +137,31 @@ impl FlightRecorder {
     pub fn stop(self) -> Result<(), RecordError> {
         self.instance.remove()?;
         Ok(())
+    }
+}
+
+/// Drops whole pages from the front of `pages` until at most `max_bytes` remain.
+fn keep_newest_pages(pages: &mut Vec<u8>, max_bytes: usize, page_size: usize) {
+    if pages.len() <= max_bytes || page_size == 0 {
+        return;
+    }
+    let excess = pages.len() - max_bytes;
+    let drop_bytes = excess.div_ceil(page_size) * page_size;
+    pages.drain(..drop_bytes.min(pages.len()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_newest_pages;
+
+    #[test]
+    fn history_keeps_the_newest_whole_pages() {
+        let mut pages: Vec<u8> = (0..10u8).flat_map(|p| [p; 4]).collect();
+        keep_newest_pages(&mut pages, 40, 4);
+        assert_eq!(pages.len(), 40);
+        keep_newest_pages(&mut pages, 10, 4);
+        assert_eq!(pages, vec![8, 8, 8, 8, 9, 9, 9, 9]);
+        keep_newest_pages(&mut pages, 0, 4);
+        assert!(pages.is_empty());
     }
 }

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     setup::{cargo, ensure_packages, ensure_test_packages, is_root, workspace_root},
+    summary::TestCounts,
     tasks,
 };
 
@@ -219,7 +220,9 @@ impl Guest {
     }
 }
 
-pub fn vm_test() -> Result<()> {
+/// Runs the VM tests in the guest; returns the guest kernel's release and the tests'
+/// totals.
+pub fn vm_test() -> Result<(String, TestCounts)> {
     let tests = build_vm_tests()?;
     let guest = Guest::prepare()?;
     eprintln!(
@@ -238,7 +241,7 @@ pub fn vm_test() -> Result<()> {
     if status != 0 {
         bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
     }
-    Ok(())
+    Ok((guest.release().to_string(), TestCounts::of_text(&text)))
 }
 
 /// `cargo xtask vm-run -- CMD…`: builds, then runs one command line in the guest (from

@@ -1,0 +1,147 @@
+//! `cargo xtask bench outlier`: what `hytrace graph --on-outlier` costs while it waits.
+//! function_graph exists only in the guest kernel, so the measurement runs there (the
+//! xtask binary itself, started in the guest with a hidden subcommand): getppid calls
+//! timed by the spinning process itself, alone, under the eBPF aggregator only
+//! (`hist syscalls`), under the whole trigger (aggregator plus the function_graph
+//! flight recorder, threshold never reached), and under the peer a person would run
+//! instead, `trace-cmd record -p function_graph -g FUNC -F` (continuous capture).
+//! Figures are printed, never asserted; software emulation inflates every absolute
+//! number, the ratios are what compare.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    setup::workspace_root,
+    tasks::{build, hytrace_binary},
+    vm::Guest,
+};
+
+/// The function the trigger would graph; spin never calls it, so nothing fires.
+const FUNC: &str = "do_nanosleep";
+/// A threshold no getppid reaches (10 s).
+const NEVER_US: u64 = 10_000_000;
+
+/// Host side: builds, boots the guest and runs [`in_guest`] there.
+pub fn run(calls: u64) -> Result<()> {
+    build()?;
+    let guest = Guest::prepare()?;
+    let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
+    eprintln!(
+        "bench: measuring in the guest (kernel {}, software emulation)",
+        guest.release()
+    );
+    let (status, text) = guest.run(
+        "bench-outlier",
+        &format!("{} guest-bench-outlier --events {calls}", xtask.display()),
+    )?;
+    print!("{text}");
+    if status != 0 {
+        bail!("the guest benchmark ended with status {status}");
+    }
+    Ok(())
+}
+
+/// ns per getppid as spin reported it on stderr (`spin: N calls, T ns per call`),
+/// best of three runs of `command`.
+fn spin_ns(mut command: impl FnMut() -> Command) -> Result<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let mut cmd = command();
+        let out = cmd
+            .env("SPIN_REPORT", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {cmd:?}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let ns = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("spin: "))
+            .and_then(|l| l.split(", ").nth(1))
+            .and_then(|l| l.strip_suffix(" ns per call"))
+            .and_then(|n| n.parse::<f64>().ok())
+            .with_context(|| format!("{cmd:?} printed no spin timing:\n{stderr}"))?;
+        best = best.min(ns);
+    }
+    Ok(best)
+}
+
+/// Guest side: the four measurements and the figures.
+pub fn in_guest(calls: u64) -> Result<()> {
+    let spin = workspace_root().join("target/release/spin");
+    let hytrace = hytrace_binary();
+    let n = calls.to_string();
+    let alone = spin_ns(|| {
+        let mut cmd = Command::new(&spin);
+        cmd.arg(&n);
+        cmd
+    })?;
+
+    let mut hist = Command::new(&hytrace)
+        .args(["hist", "syscalls", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start hytrace hist")?;
+    // Loading and attaching is slow under emulation.
+    std::thread::sleep(Duration::from_secs(5));
+    let with_hist = spin_ns(|| {
+        let mut cmd = Command::new(&spin);
+        cmd.arg(&n);
+        cmd
+    });
+    let _ = Command::new("kill")
+        .args(["-INT", &hist.id().to_string()])
+        .status();
+    hist.wait()?;
+    let with_hist = with_hist?;
+
+    let trigger = format!("syscalls:{NEVER_US}");
+    let with_trigger = spin_ns(|| {
+        let mut cmd = Command::new(&hytrace);
+        cmd.args(["graph", "-g", FUNC, "--on-outlier", &trigger, "--"])
+            .arg(&spin)
+            .arg(&n);
+        cmd
+    })?;
+
+    let dat = std::env::temp_dir().join("bench-outlier-trace-cmd.dat");
+    let with_trace_cmd = spin_ns(|| {
+        let mut cmd = Command::new("trace-cmd");
+        cmd.args(["record", "-p", "function_graph", "-g", FUNC, "-o"])
+            .arg(&dat)
+            .arg("-F")
+            .arg(&spin)
+            .arg(&n);
+        cmd
+    })?;
+    let _ = std::fs::remove_file(&dat);
+
+    let added = |ns: f64| ns - alone;
+    println!("getppid in the guest, {calls} calls, best of 3 (ns per call):");
+    println!("  alone:                                    {alone:>10.0}");
+    println!(
+        "  hytrace hist syscalls (aggregator only):  {with_hist:>10.0}  (+{:.0})",
+        added(with_hist)
+    );
+    println!(
+        "  hytrace graph -g {FUNC} --on-outlier syscalls:{NEVER_US}, waiting: {with_trigger:>10.0}  (+{:.0})",
+        added(with_trigger)
+    );
+    println!(
+        "  trace-cmd record -p function_graph -g {FUNC} -F: {with_trace_cmd:>10.0}  (+{:.0})",
+        added(with_trace_cmd)
+    );
+    println!(
+        "waiting for an outlier adds {:.2}x what trace-cmd's continuous capture of {FUNC} \
+         adds (the eBPF aggregator alone: {:.2}x)",
+        added(with_trigger) / added(with_trace_cmd),
+        added(with_hist) / added(with_trace_cmd)
+    );
+    Ok(())
+}
