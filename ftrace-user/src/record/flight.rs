@@ -1,6 +1,8 @@
 //! A flight recorder: a second private instance running function_graph in overwrite
-//! mode, read only when asked (stop, read every CPU's buffer into a trace file,
-//! restart), so the moments before a trigger are kept at the cost of the tracer alone.
+//! mode, read only when asked (every CPU's buffer drained into a trace file while
+//! recording goes on: stopping it, even briefly, would lose the entries of calls that
+//! begin meanwhile), so the moments before a trigger are kept at the cost of the tracer
+//! alone.
 //! Reading empties the kernel's buffers, so the pages of earlier snapshots are kept
 //! (as much as one ring buffer holds per CPU) and put before the new ones: a call that
 //! began before one snapshot and ended after it is whole in the next.
@@ -73,13 +75,12 @@ impl FlightRecorder {
         })
     }
 
-    /// Stops, writes what the buffers hold (after what earlier snapshots read) to
-    /// `output` (a trace file), and restarts.
+    /// Writes what the buffers hold (after what earlier snapshots read) to `output` (a
+    /// trace file).
     pub fn snapshot(&mut self, output: &Path) -> Result<(), RecordError> {
-        self.instance.set_tracing_on(false)?;
         let page_size = page_size();
         let spools = SpoolFiles::beside(output, &self.cpus);
-        // Stopped from the start: each reader drains its CPU's buffer and ends.
+        // Told to stop from the start: each reader drains its CPU's buffer and ends.
         let stop = Arc::new(AtomicBool::new(true));
         let mut readers = Vec::new();
         for (cpu, spool) in spools.paths() {
@@ -101,9 +102,6 @@ impl FlightRecorder {
         for &cpu in &self.cpus {
             stats.push(self.instance.per_cpu_stats(cpu)?);
         }
-        // Recording again before the slow part (symbols, formats, the file), so the
-        // traced work goes on being recorded.
-        self.instance.set_tracing_on(true)?;
         let mut meta = meta::gather(
             &self.tracefs,
             &[],
