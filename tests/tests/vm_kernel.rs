@@ -18,7 +18,7 @@ macro_rules! require_feature {
         if !kernel_has($name) {
             hytrace_tests::skip(&format!(
                 "this kernel lacks {} (the test runs in cargo xtask vm-test)",
-                $name
+                $name.trim_end()
             ));
             return;
         }

@@ -12,6 +12,7 @@ use crate::{
     bpf::latency::{LatencyAggregator, Scope},
     graph::{
         self, GraphSymbols,
+        events::{GraphEventsError, KallsymsGraphSymbols},
         render::render,
         trees::{FunctionTime, function_times, split_trees},
     },
@@ -325,7 +326,20 @@ fn print_outlier(
     snapshot: &Snapshot,
 ) -> Result<bool> {
     let recording = Recording::open(file)?;
-    let (symbols, events) = graph_symbols_and_events(&recording)?;
+    // A gated recorder holds nothing until FUNC has run.
+    let (symbols, events) = match graph_symbols_and_events(&recording) {
+        Ok(found) => found,
+        Err(error)
+            if error.downcast_ref::<GraphEventsError>()
+                == Some(&GraphEventsError::NoGraphEvents) =>
+        {
+            (
+                KallsymsGraphSymbols::new(recording.symbols.kernel(), Box::new(|_| String::new())),
+                Vec::new(),
+            )
+        }
+        Err(error) => return Err(error),
+    };
     let tid = (outlier.pid_tgid & 0xffff_ffff) as i32;
     let key = snapshot
         .keys

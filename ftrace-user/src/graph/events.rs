@@ -3,6 +3,8 @@
 //! add fields still decode), other events as comments, lost events where the
 //! kernel's page headers say they were lost.
 
+use std::collections::HashMap;
+
 use thiserror::Error;
 
 use super::{GraphEvent, GraphSymbols};
@@ -29,6 +31,11 @@ pub enum GraphEventsError {
         field: &'static str,
     },
 }
+
+/// Event names (in a `hytrace_<pid>` kprobe group) of the kretprobes that end FUNC's
+/// calls in a gated recording (`record::graph_gate`): the gate stops recording before
+/// function_graph writes FUNC's own exit, so the tree is closed from this record.
+pub const GATE_RETURN_PREFIX: &str = "graph_return_";
 
 /// Where the graph fields are in the two records.
 pub struct GraphFormats<'a> {
@@ -107,6 +114,8 @@ pub fn graph_events(
         return Err(GraphEventsError::NoGraphFormats);
     };
     let formats = GraphFormats::new(entry, exit)?;
+    let name_of = |addr: u64| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
+    let mut roots = GateRoots::default();
     let mut merger = recording.merger();
     let mut events = Vec::new();
     for merged in &mut merger {
@@ -123,17 +132,33 @@ pub fn graph_events(
             }),
         }
         if let Some(event) = formats.event(merged.cpu, merged.record.ts, data) {
-            events.push(event);
+            if roots.keep(&event, &name_of) {
+                events.push(event);
+            }
         } else if data.len() >= 8 {
             let type_id = u16::from_le_bytes([data[0], data[1]]);
-            if let Some(format) = recording.event(type_id) {
-                let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-                events.push(GraphEvent::Comment {
-                    cpu: merged.cpu,
-                    pid,
-                    text: comment(format, data),
+            let Some(format) = recording.event(type_id) else {
+                continue;
+            };
+            let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+            if format.system.starts_with("hytrace_") && format.name.starts_with(GATE_RETURN_PREFIX)
+            {
+                let func = format.field("__probe_func").and_then(|f| {
+                    data.get(f.offset..)
+                        .and_then(|d| read_int(d, f.size, false))
                 });
+                if let Some(exit) = func.and_then(|func| {
+                    roots.close(merged.cpu, pid, func as u64, merged.record.ts, &name_of)
+                }) {
+                    events.push(exit);
+                }
+                continue;
             }
+            events.push(GraphEvent::Comment {
+                cpu: merged.cpu,
+                pid,
+                text: comment(format, data),
+            });
         }
     }
     if !events
@@ -143,6 +168,77 @@ pub fn graph_events(
         return Err(GraphEventsError::NoGraphEvents);
     }
     Ok(events)
+}
+
+/// Each thread's open depth-0 call, so a gate's return record can close it, and the
+/// calls so closed, so a function_graph exit of the same call (on a kernel whose
+/// return handlers run the other way round) is not printed twice.
+#[derive(Default)]
+struct GateRoots {
+    open: HashMap<i32, (u64, u64)>,
+    closed: HashMap<i32, u64>,
+}
+
+impl GateRoots {
+    /// Notes depth-0 entries and exits; false for an exit the gate already closed.
+    fn keep<'a>(&mut self, event: &GraphEvent, name_of: &impl Fn(u64) -> Option<&'a str>) -> bool {
+        match *event {
+            GraphEvent::Entry {
+                pid,
+                func,
+                depth: 0,
+                ts,
+                ..
+            } => {
+                self.open.insert(pid, (func, ts));
+                self.closed.remove(&pid);
+            }
+            GraphEvent::Exit {
+                pid,
+                func,
+                depth: 0,
+                ..
+            } => {
+                if self
+                    .closed
+                    .get(&pid)
+                    .is_some_and(|&c| name_of(c) == name_of(func))
+                {
+                    self.closed.remove(&pid);
+                    return false;
+                }
+                self.open.remove(&pid);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// The exit of `pid`'s open call of `func`, returned at `ts`.
+    fn close<'a>(
+        &mut self,
+        cpu: u32,
+        pid: i32,
+        func: u64,
+        ts: u64,
+        name_of: &impl Fn(u64) -> Option<&'a str>,
+    ) -> Option<GraphEvent> {
+        let &(root, calltime) = self.open.get(&pid)?;
+        if name_of(root).is_none() || name_of(root) != name_of(func) {
+            return None;
+        }
+        self.open.remove(&pid);
+        self.closed.insert(pid, root);
+        Some(GraphEvent::Exit {
+            cpu,
+            pid,
+            func: root,
+            depth: 0,
+            calltime,
+            rettime: ts,
+            ts,
+        })
+    }
 }
 
 /// Kernel symbols for the graph: `%ps` names with their module, and the irq entry text
@@ -183,5 +279,65 @@ impl GraphSymbols for KallsymsGraphSymbols<'_> {
 
     fn comm(&self, pid: i32) -> String {
         (self.comms)(pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_of(addr: u64) -> Option<&'static str> {
+        match addr {
+            0x100..0x200 => Some("do_nanosleep"),
+            0x200..0x300 => Some("schedule"),
+            _ => None,
+        }
+    }
+
+    fn entry(pid: i32, func: u64, depth: u32, ts: u64) -> GraphEvent {
+        GraphEvent::Entry {
+            cpu: 0,
+            pid,
+            func,
+            depth,
+            ts,
+        }
+    }
+
+    /// A gated call: FUNC's entry at depth 0, a child, then the gate's return record
+    /// (the kprobe's address of FUNC, which may differ from function_graph's) closes
+    /// it with rettime = the record's time; a function_graph exit of the same call
+    /// after it is dropped; a return for another function or thread closes nothing.
+    #[test]
+    fn gate_returns_close_the_thread_s_open_call() {
+        let mut roots = GateRoots::default();
+        assert!(roots.keep(&entry(7, 0x100, 0, 1_000), &name_of));
+        assert!(roots.keep(&entry(7, 0x200, 1, 1_500), &name_of));
+        assert_eq!(roots.close(0, 7, 0x250, 2_000, &name_of), None);
+        assert_eq!(roots.close(0, 8, 0x104, 2_000, &name_of), None);
+        assert_eq!(
+            roots.close(0, 7, 0x104, 9_000, &name_of),
+            Some(GraphEvent::Exit {
+                cpu: 0,
+                pid: 7,
+                func: 0x100,
+                depth: 0,
+                calltime: 1_000,
+                rettime: 9_000,
+                ts: 9_000,
+            })
+        );
+        let late_exit = GraphEvent::Exit {
+            cpu: 0,
+            pid: 7,
+            func: 0x100,
+            depth: 0,
+            calltime: 1_000,
+            rettime: 9_001,
+            ts: 9_002,
+        };
+        assert!(!roots.keep(&late_exit, &name_of));
+        // Closed once: a second return finds nothing open.
+        assert_eq!(roots.close(0, 7, 0x104, 9_500, &name_of), None);
     }
 }

@@ -13,7 +13,11 @@ use std::{
 };
 
 use super::{
-    RecordError, TracerOptions, configure_tracer, meta, page_size, spool::SpoolFiles, write_file,
+    RecordError, TracerOptions, configure_tracer,
+    graph_gate::{self, GraphGate},
+    meta, page_size,
+    spool::SpoolFiles,
+    write_file,
 };
 use crate::{
     capture::{CpuCapture, CpuProgress},
@@ -25,7 +29,10 @@ use crate::{
 
 pub struct FlightRecorder {
     tracefs: Tracefs,
+    /// (Dropped before the gate, whose probes its triggers use.)
     instance: Instance,
+    /// Recording only while FUNC runs, where the instance cannot filter the graph.
+    gate: Option<GraphGate>,
     selection: Option<GraphSelection>,
     cpus: Vec<u32>,
     /// Pages read by earlier snapshots, per CPU (in `cpus` order), oldest first.
@@ -43,7 +50,7 @@ impl FlightRecorder {
         buffer_kb: u64,
     ) -> Result<FlightRecorder, RecordError> {
         let tracefs = Tracefs::open()?;
-        let instance =
+        let mut instance =
             Instance::create(&tracefs, &format!("hytrace-{}-flight", std::process::id()))?;
         instance.set_tracing_on(false)?;
         instance.set_buffer_size_kb(buffer_kb)?;
@@ -64,10 +71,31 @@ impl FlightRecorder {
             .into());
         }
         let cpus = tracefs.online_cpus()?;
-        instance.set_tracing_on(true)?;
+        let roots = selection
+            .as_ref()
+            .map(|s| s.roots.clone())
+            .unwrap_or_default();
+        let gate = if !pids.is_empty() && graph_gate::can_gate(&tracefs, &roots) {
+            match GraphGate::install(&tracefs, &mut instance, &roots, pids) {
+                Ok(gate) => Some(gate),
+                Err(error) => {
+                    eprintln!(
+                        "hytrace: cannot record only while {} runs ({error}); recording \
+                         everything the followed threads call",
+                        roots.join(", ")
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // Gated: FUNC's entry turns tracing on.
+        instance.set_tracing_on(gate.is_none())?;
         Ok(FlightRecorder {
             tracefs,
             instance,
+            gate,
             selection,
             history: vec![Vec::new(); cpus.len()],
             history_bytes: (buffer_kb as usize).saturating_mul(1024),
@@ -131,10 +159,16 @@ impl FlightRecorder {
         Ok(())
     }
 
-    /// Stops and removes the instance.
+    /// Stops and removes the instance, then the gate's probes.
     pub fn stop(self) -> Result<(), RecordError> {
         self.instance.remove()?;
+        drop(self.gate);
         Ok(())
+    }
+
+    /// Whether recording is gated on FUNC's calls.
+    pub fn is_gated(&self) -> bool {
+        self.gate.is_some()
     }
 }
 

@@ -3,12 +3,15 @@
 //!
 //! - [`child`]: the traced command, held at a start gate until tracing is on.
 //! - [`flight`]: a function_graph flight recorder, snapshot on demand.
+//! - [`graph_gate`]: function_graph recorded only while FUNC runs, where an instance
+//!   cannot filter the graph itself.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
 //! - [`spool`]: per-CPU spool files.
 //! - [`summary`]: the end-of-record summary.
 
 pub mod child;
 pub mod flight;
+pub mod graph_gate;
 pub mod meta;
 pub mod spool;
 pub mod summary;

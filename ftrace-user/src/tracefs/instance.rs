@@ -18,6 +18,8 @@ pub struct Instance {
     dir: PathBuf,
     top: PathBuf,
     removed: bool,
+    /// Event trigger files written, and the command to remove each (`!traceon`).
+    triggers: Vec<(PathBuf, String)>,
 }
 
 impl Instance {
@@ -38,6 +40,7 @@ impl Instance {
             dir,
             top: tracefs.root().to_path_buf(),
             removed: false,
+            triggers: Vec::new(),
         })
     }
 
@@ -164,6 +167,16 @@ impl Instance {
         )
     }
 
+    /// Adds an event trigger (`traceon`, `traceoff if common_pid != 0`, …) in this
+    /// instance; removed again when the instance is.
+    pub fn add_trigger(&mut self, id: &EventId, trigger: &str) -> Result<(), TracefsError> {
+        let path = self.path(&format!("events/{}/{}/trigger", id.system, id.name));
+        write(path.clone(), trigger)?;
+        let command = trigger.split_whitespace().next().unwrap_or(trigger);
+        self.triggers.push((path, format!("!{command}")));
+        Ok(())
+    }
+
     /// Sets an event filter; on rejection the error carries the kernel's error_log entry.
     pub fn set_filter(&self, id: &EventId, filter: &str) -> Result<(), TracefsError> {
         // Start from an empty instance error log so the entry read back is ours.
@@ -218,6 +231,9 @@ impl Instance {
             return Ok(());
         }
         let _ = write(self.path("tracing_on"), "0");
+        for (path, removal) in self.triggers.drain(..).rev() {
+            let _ = write(path, &removal);
+        }
         let _ = write(self.path("events/enable"), "0");
         let _ = write(self.path("set_event_pid"), "");
         // A tracer and its function lists go before the directory.
