@@ -403,10 +403,12 @@ pub struct GraphArgs {
     /// Wait for outliers instead of recording everything: an eBPF aggregator runs on
     /// SPEC (any `hytrace hist` spec) while a flight-recorder instance keeps FUNC's
     /// recent function_graph in overwrite mode; each sample over USECS microseconds
-    /// stops it for a snapshot, and the sample, FUNC's call tree of that thread within
+    /// takes a snapshot of it, and the sample, FUNC's call tree of that thread within
     /// the sample and the histogram so far are printed (samples without a FUNC call
     /// inside are said on stderr and skipped). With COMMAND every outlier until it
-    /// exits is printed, without it the first (see --count).
+    /// exits is printed, without it the first (see --count). Where instances have no
+    /// set_graph_function (6.12), the recorder runs only while FUNC does: kprobes on
+    /// FUNC's entry and return switch its tracing on and off (needs kprobe events).
     #[arg(long, value_name = "SPEC:USECS", conflicts_with = "threshold")]
     pub on_outlier: Option<String>,
 
