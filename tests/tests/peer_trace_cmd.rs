@@ -125,25 +125,8 @@ fn reads_trace_cmd_extract_files_line_for_line() {
     assert!(status.success());
     let status = Command::new(SPIN).arg("2000").status().expect("run spin");
     assert!(status.success());
-    instance.write("tracing_on", "0");
     let dat = dir.path_str("peer.dat");
-    let out = Command::new("trace-cmd")
-        .args(["extract", "-B", &name, "-o", &dat])
-        .output()
-        .expect("run trace-cmd extract");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    drop(instance);
-
-    let peer = Command::new("trace-cmd")
-        .args(["report", &dat])
-        .output()
-        .expect("trace-cmd report");
-    assert!(peer.status.success());
-    let theirs = event_lines(&String::from_utf8_lossy(&peer.stdout));
+    let theirs = event_lines(&extract_and_report(instance, &name, &dat));
     let ours = event_lines(&hytrace_ok(&["report", "-i", &dat]));
     assert!(theirs.len() > 4000, "only {} events recorded", theirs.len());
     // trace-cmd extract also takes the top-level buffer (where other tests' marker

@@ -147,7 +147,8 @@ fn ns_per_call(spin: &Path, calls: u64) -> Result<f64> {
     Ok(best * 1e9 / calls as f64)
 }
 
-fn interrupt(child: &mut std::process::Child) -> Result<()> {
+/// SIGINT to `child`, then waits for it.
+pub fn interrupt(child: &mut std::process::Child) -> Result<()> {
     run_checked(Command::new("kill").args(["-INT", &child.id().to_string()]))?;
     child.wait()?;
     Ok(())

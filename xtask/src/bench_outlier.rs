@@ -16,6 +16,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
+    bench::interrupt,
     setup::workspace_root,
     tasks::{build, hytrace_binary},
     vm::Guest,
@@ -95,10 +96,7 @@ pub fn in_guest(calls: u64) -> Result<()> {
         cmd.arg(&n);
         cmd
     });
-    let _ = Command::new("kill")
-        .args(["-INT", &hist.id().to_string()])
-        .status();
-    hist.wait()?;
+    interrupt(&mut hist)?;
     let with_hist = with_hist?;
 
     let trigger = format!("syscalls:{NEVER_US}");

@@ -224,7 +224,7 @@ async fn wait_for_outlier(
     result
 }
 
-/// Waits for outliers; each one stops the flight recorder for a snapshot. Those whose
+/// Waits for outliers; each one takes a snapshot of the flight recorder. Those whose
 /// thread ran FUNC inside them are printed (up to `limit`); others are said and
 /// skipped.
 #[allow(clippy::too_many_arguments)]

@@ -105,10 +105,7 @@ impl Plugin {
         indent: usize,
         out: &mut Vec<u8>,
     ) -> Option<()> {
-        let int = |i: usize| {
-            let f = &fields[i];
-            read_int(data.get(f.offset..)?, f.size, f.signed)
-        };
+        let int = |i: usize| field_int(&fields[i], data);
         match self {
             Plugin::SchedSwitch(
                 [
@@ -179,18 +176,14 @@ impl Plugin {
         let Plugin::Function { ip, parent_ip } = self else {
             return None;
         };
-        let int = |i: usize| {
-            let f = &fields[i];
-            read_int(data.get(f.offset..)?, f.size, f.signed).map(|v| v as u64)
-        };
+        let int = |i: usize| field_int(&fields[i], data).map(|v| v as u64);
         Some((int(*ip)?, int(*parent_ip)?))
     }
 
     /// (pid, comm) pairs the event names, which trace-cmd remembers for later lines.
     pub fn comms<'a>(&self, fields: &[Field], data: &'a [u8]) -> [Option<(i32, &'a [u8])>; 2] {
         let pair = |c: usize, p: usize| {
-            let f = &fields[p];
-            let pid = read_int(data.get(f.offset..)?, f.size, f.signed)? as i32;
+            let pid = field_int(&fields[p], data)? as i32;
             Some((pid, comm(&fields[c], data)?))
         };
         match self {
@@ -199,6 +192,11 @@ impl Plugin {
             Plugin::Function { .. } | Plugin::KernelStack { .. } => [None, None],
         }
     }
+}
+
+/// A scalar field's value; None if the record is too short.
+fn field_int(field: &Field, data: &[u8]) -> Option<i128> {
+    read_int(data.get(field.offset..)?, field.size, field.signed)
 }
 
 /// The frames of a kernel stack record: the 8-byte words from the caller array's offset

@@ -116,20 +116,25 @@ pub fn graph_events(
     let formats = GraphFormats::new(entry, exit)?;
     let name_of = |addr: u64| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
     let mut roots = GateRoots::default();
+    // The gate's return events (type id → FUNC's address field), found once.
+    let gate_returns: HashMap<u16, &Field> = (0..=recording.max_event_id())
+        .filter_map(|id| recording.event(id as u16))
+        .filter(|f| f.system.starts_with("hytrace_") && f.name.starts_with(GATE_RETURN_PREFIX))
+        .filter_map(|f| Some((f.id, f.field("__probe_func")?)))
+        .collect();
     let mut merger = recording.merger();
     let mut events = Vec::new();
     for merged in &mut merger {
         let data = merged.record.data;
-        match merged.record.missed {
-            Missed::None => {}
-            Missed::Count(n) => events.push(GraphEvent::Lost {
+        if merged.record.missed != Missed::None {
+            let count = match merged.record.missed {
+                Missed::Count(n) => Some(n),
+                _ => None,
+            };
+            events.push(GraphEvent::Lost {
                 cpu: merged.cpu,
-                count: Some(n),
-            }),
-            Missed::Unknown => events.push(GraphEvent::Lost {
-                cpu: merged.cpu,
-                count: None,
-            }),
+                count,
+            });
         }
         if let Some(event) = formats.event(merged.cpu, merged.record.ts, data) {
             if roots.keep(&event, &name_of) {
@@ -141,12 +146,10 @@ pub fn graph_events(
                 continue;
             };
             let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-            if format.system.starts_with("hytrace_") && format.name.starts_with(GATE_RETURN_PREFIX)
-            {
-                let func = format.field("__probe_func").and_then(|f| {
-                    data.get(f.offset..)
-                        .and_then(|d| read_int(d, f.size, false))
-                });
+            if let Some(field) = gate_returns.get(&type_id) {
+                let func = data
+                    .get(field.offset..)
+                    .and_then(|d| read_int(d, field.size, false));
                 if let Some(exit) = func.and_then(|func| {
                     roots.close(merged.cpu, pid, func as u64, merged.record.ts, &name_of)
                 }) {

@@ -165,11 +165,6 @@ impl FlightRecorder {
         drop(self.gate);
         Ok(())
     }
-
-    /// Whether recording is gated on FUNC's calls.
-    pub fn is_gated(&self) -> bool {
-        self.gate.is_some()
-    }
 }
 
 /// Drops whole pages from the front of `pages` until at most `max_bytes` remain.

@@ -21,8 +21,7 @@ use std::{
 use thiserror::Error;
 
 use crate::{
-    decode::Missed,
-    decode::{CpuStream, Merger, StreamStats},
+    decode::{CpuStream, Merger, Missed, StreamStats},
     format::{Printer, plugins::FunctionIndents},
 };
 pub use filter::RecordFilter;
