@@ -29,16 +29,8 @@ fn key_stats(line: &str, key: &str) -> (u64, u64) {
     (field("count"), field("p50_ns"))
 }
 
-/// The log2 bucket `[2^k, 2^(k+1))` a value falls in, as its lower bound.
-fn log2_bucket(value: u64) -> u64 {
-    if value == 0 {
-        0
-    } else {
-        1 << (63 - value.leading_zeros())
-    }
-}
-
-/// bpftrace's `hist()` output: (bucket low bound, count) lines like `[512, 1K)  99 |@@|`.
+/// bpftrace's `hist()` / `lhist()` output: (bucket low bound, count) lines like
+/// `[512, 1K)  99 |@@|` or `[250, 260)  99 |@@|`.
 fn bpftrace_buckets(text: &str) -> Vec<(u64, u64)> {
     let parse_bound = |s: &str| -> u64 {
         let s = s.trim();
@@ -70,10 +62,13 @@ fn bpftrace_buckets(text: &str) -> Vec<(u64, u64)> {
 }
 
 /// spin calls getppid 1000000 times under `hist syscalls -- spin`: exactly 1000000
-/// getppid samples (the command's pid filter keeps other processes out), and the p50 is
-/// in the same log2 bucket as bpftrace's hist() of the same run. hytrace attaches first
-/// and bpftrace second (spin waits for a start file), so each tool's span includes the
-/// other's probe work about equally.
+/// getppid samples (the command's pid filter keeps other processes out), and the p50
+/// within 25% below to one resolution step above the p50 of bpftrace's 10 ns lhist()
+/// of the same run. hytrace attaches first and bpftrace second (spin waits for a start
+/// file), so both time the same calls, but bpftrace's span also holds its own exit
+/// probe's map lookup before it reads the clock: measured 50–57 ns (about 15%) longer
+/// at a median of 400 ns. (Comparing log2 buckets, as before, failed when the medians
+/// straddled a power of two: 251 ns against bpftrace's [256, 512).)
 #[test]
 fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
     require_root!();
@@ -118,7 +113,7 @@ fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
         .args([
             "-e",
             "tracepoint:raw_syscalls:sys_enter /comm == \"spin\" && args->id == 110/ { @s[tid] = nsecs; } \
-             tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }",
+             tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @h = lhist(nsecs - @s[tid], 0, 4000, 10); delete(@s[tid]); }",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -161,10 +156,12 @@ fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
         })
         .unwrap()
         .0;
-    assert_eq!(
-        log2_bucket(p50),
-        bpftrace_p50,
-        "hytrace p50 {p50} ns; bpftrace:\n{rest}"
+    // bpftrace's median bucket [b, b + 10): its middle; hytrace's p50 is a sub-bucket
+    // of 1/16 of its power of two.
+    let bpftrace_p50 = bpftrace_p50 + 5;
+    assert!(
+        p50 * 4 >= bpftrace_p50 * 3 && p50 <= bpftrace_p50 + 5 + p50 / 16,
+        "hytrace p50 {p50} ns, bpftrace p50 {bpftrace_p50} ns:\n{rest}"
     );
 }
 
