@@ -8,6 +8,7 @@
 //! - [`bpf`]: loading and reading hytrace's eBPF programs.
 //! - [`hist`]: latency histograms aggregated in eBPF.
 //! - [`output`]: rendering events as text or JSON.
+//! - [`private_files`]: files written as root, private and never through links.
 //! - [`record`]: a recording session from start to file.
 //! - [`session`]: how a measuring session ends (command, duration, signals).
 //! - [`report`]: reading a recording back and printing it.
@@ -22,6 +23,7 @@ pub mod format;
 pub mod graph;
 pub mod hist;
 pub mod output;
+pub mod private_files;
 pub mod record;
 pub mod report;
 pub mod session;

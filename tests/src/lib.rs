@@ -132,15 +132,31 @@ pub fn record_ok(args: &[&str]) -> String {
     stderr
 }
 
-/// A scratch directory removed at drop.
+/// A scratch directory removed at drop: created exclusively with an unpredictable name
+/// and mode 0700, so nothing another user planted in /tmp is written through.
 pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("hytrace-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
+        use std::os::unix::fs::DirBuilderExt;
+        for _ in 0..16 {
+            let dir = std::env::temp_dir().join(format!(
+                "hytrace-test-{tag}-{}-{:016x}",
+                std::process::id(),
+                random_u64()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return TempDir(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => panic!("cannot create {}: {e}", dir.display()),
+            }
+        }
+        panic!("no unused temporary directory name for {tag}");
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.0
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -156,6 +172,15 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Eight random bytes from the kernel.
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("read /dev/urandom");
+    u64::from_ne_bytes(bytes)
 }
 
 /// Contents of the global tracefs files a session must not change.

@@ -108,7 +108,9 @@ pub fn in_guest(calls: u64) -> Result<()> {
         cmd
     })?;
 
-    let dat = std::env::temp_dir().join("bench-outlier-trace-cmd.dat");
+    // In the workspace's target (not a shared /tmp), as root writes it.
+    let dat = crate::setup::workspace_root().join("target/bench/outlier-trace-cmd.dat");
+    std::fs::create_dir_all(dat.parent().unwrap_or(&dat))?;
     let with_trace_cmd = spin_ns(|| {
         let mut cmd = Command::new("trace-cmd");
         cmd.args(["record", "-p", "function_graph", "-g", FUNC, "-o"])

@@ -8,4 +8,4 @@ pub mod progress;
 pub mod reader;
 
 pub use progress::CpuProgress;
-pub use reader::{CaptureError, CpuCapture, CpuCaptureResult};
+pub use reader::{CaptureError, CpuCapture, CpuCaptureResult, SpoolFile};

@@ -71,6 +71,14 @@ pub struct CpuCaptureResult {
     pub pages_with_unknown_loss: u64,
 }
 
+/// A spool file its creator opened (privately: see `crate::private_files`), and its
+/// path for messages.
+#[derive(Debug)]
+pub struct SpoolFile {
+    pub file: File,
+    pub path: PathBuf,
+}
+
 /// A running reader thread.
 pub struct CpuCapture {
     cpu: u32,
@@ -82,7 +90,7 @@ impl CpuCapture {
     pub fn start(
         cpu: u32,
         pipe: &Path,
-        spool: &Path,
+        spool: SpoolFile,
         page_size: usize,
         layout: PageLayout,
         stop: Arc<AtomicBool>,
@@ -96,19 +104,15 @@ impl CpuCapture {
                 path: pipe.to_path_buf(),
                 source,
             })?;
-        let sink = File::create(spool).map_err(|source| CaptureError::Spool {
-            path: spool.to_path_buf(),
-            source,
-        })?;
         let reader = Reader {
             pipe: pipe.to_path_buf(),
             source,
-            sink: BufWriter::with_capacity(SPOOL_BUFFER, sink),
+            sink: BufWriter::with_capacity(SPOOL_BUFFER, spool.file),
             page: vec![0; page_size],
             layout,
             result: CpuCaptureResult {
                 cpu,
-                spool: spool.to_path_buf(),
+                spool: spool.path,
                 pages: 0,
                 data_bytes: 0,
                 records: 0,

@@ -58,7 +58,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RecordArgs {
-    /// Output file.
+    /// Output file. Written mode 0600 (see --mode) in a private directory beside it and
+    /// renamed over FILE when complete, so an interrupted record never leaves a
+    /// half-written FILE and nothing is written through a link planted at its path.
     #[arg(
         short = 'o',
         long = "output",
@@ -66,6 +68,9 @@ pub struct RecordArgs {
         default_value = "trace.dat"
     )]
     pub output: PathBuf,
+
+    #[command(flatten)]
+    pub output_file: OutputFileArgs,
 
     /// Event to record: SYS:EVENT, SYS (all its events), EVENT (in any system), a glob
     /// (`sched:sched_wak*`, `*:sys_enter`) or `all`. Repeatable.
@@ -428,11 +433,15 @@ pub struct GraphArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
 
-    /// Keep the recording in FILE (by default it is removed after printing). With
-    /// --on-outlier: the flight recorder's snapshot of the first printed outlier, of
-    /// later ones in FILE.2, FILE.3, …
+    /// Keep the recording in FILE (by default it lives in a private directory of
+    /// $TMPDIR and is removed after printing). With --on-outlier: the flight
+    /// recorder's snapshot of the first printed outlier, of later ones in FILE.2,
+    /// FILE.3, … Written as `record -o` writes: mode 0600, renamed into place.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output_file: OutputFileArgs,
 
     /// Ring-buffer size per CPU, in KB.
     #[arg(
@@ -446,4 +455,49 @@ pub struct GraphArgs {
     /// Command to run while recording (after `--`).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// How an output file is written (record -o, graph -o).
+#[derive(Debug, Args)]
+pub struct OutputFileArgs {
+    /// Mode of the file written, in octal (default 0600: a recording holds kernel
+    /// addresses from /proc/kallsyms, command lines and what the traced programs wrote,
+    /// so like perf.data it is for its owner alone). Widen it explicitly, e.g. 0640.
+    #[arg(long = "mode", value_name = "OCTAL", value_parser = parse_mode, default_value = "0600")]
+    pub mode: u32,
+
+    /// Replace a symbolic link, FIFO, socket or device at FILE (the entry itself: nothing
+    /// is ever written through it). Without it such a FILE is refused. A regular FILE
+    /// is always replaced, by renaming the finished recording over it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl OutputFileArgs {
+    /// The output file at `path` with these settings.
+    pub fn at(&self, path: &std::path::Path) -> crate::private_files::OutputFile {
+        crate::private_files::OutputFile {
+            path: path.to_path_buf(),
+            mode: self.mode,
+            replace_any: self.force,
+        }
+    }
+}
+
+/// An octal file mode of permission bits only (no set-id or sticky bits).
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| format!("`{text}` is not an octal mode such as 0600 or 0640"))?;
+    if mode > 0o777 {
+        return Err(format!(
+            "`{text}` has bits beyond rwxrwxrwx (0777); set-id and sticky bits are refused"
+        ));
+    }
+    if mode & 0o600 != 0o600 {
+        return Err(format!(
+            "`{text}` leaves the owner unable to read and write the file; use at least 0600"
+        ));
+    }
+    Ok(mode)
 }

@@ -17,6 +17,7 @@ use crate::{
         trees::{FunctionTime, function_times, split_trees},
     },
     hist::{Snapshot, Spec, render, syscall_names::syscall_name},
+    private_files::{OutputFile, PrivateDir},
     record::{RecordOptions, TracerOptions, child::GatedChild, flight::FlightRecorder, record},
     report::Recording,
     session::{EndSignals, StopReason, wait_for_end, wait_until},
@@ -37,10 +38,17 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
     if let Some(trigger) = &args.on_outlier {
         return on_outlier(args, trigger, duration);
     }
-    let keep = args.output.is_some();
-    let output = args.output.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("hytrace-graph-{}.dat", std::process::id()))
-    });
+    // Without -o the recording lives in a private temporary directory, removed at the
+    // end.
+    let temporary = match &args.output {
+        Some(_) => None,
+        None => Some(PrivateDir::temporary("graph")?),
+    };
+    let output = match (&args.output, &temporary) {
+        (Some(path), _) => args.output_file.at(path),
+        (None, Some(dir)) => OutputFile::private(dir.path_of("graph.dat")),
+        (None, None) => unreachable!("a temporary directory is made when -o is absent"),
+    };
     let options = RecordOptions {
         output: output.clone(),
         events: Vec::new(),
@@ -65,11 +73,7 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
         summary.total_records(),
         summary.total_lost()
     );
-    let printed = print(args, &output, threshold_ns);
-    if !keep {
-        let _ = std::fs::remove_file(&output);
-    }
-    printed
+    print(args, &output.path, threshold_ns)
 }
 
 fn print(args: &GraphArgs, file: &std::path::Path, threshold_ns: Option<u64>) -> Result<i32> {
@@ -160,6 +164,16 @@ async fn wait_for_outlier(
     threshold_ns: u64,
     duration: Option<Duration>,
 ) -> Result<i32> {
+    // Snapshots are written in a private directory beside -o FILE (kept ones are renamed
+    // into place), else in a temporary one.
+    let snapshots = match &args.output {
+        Some(path) => {
+            let output = args.output_file.at(path);
+            output.check()?;
+            PrivateDir::beside(&output)?
+        }
+        None => PrivateDir::temporary("outlier")?,
+    };
     let mut signals =
         EndSignals::install().map_err(|(name, e)| anyhow::anyhow!("cannot catch {name}: {e}"))?;
     let mut command = if args.command.is_empty() {
@@ -194,7 +208,6 @@ async fn wait_for_outlier(
     if let Some(child) = command.as_mut() {
         child.release()?;
     }
-    let file = std::env::temp_dir().join(format!("hytrace-outlier-{}.dat", std::process::id()));
     // Every outlier while COMMAND runs; else the first, unless --count says.
     let limit = args
         .count
@@ -208,13 +221,13 @@ async fn wait_for_outlier(
         command.as_mut(),
         &mut recorder,
         &mut aggregator,
-        &file,
+        &snapshots,
         limit,
     )
     .await;
     recorder.stop()?;
     drop(aggregator);
-    let _ = std::fs::remove_file(&file);
+    drop(snapshots);
     // The command goes on to its end.
     if let Some(child) = command.as_mut()
         && child.child.try_wait().ok().flatten().is_none()
@@ -237,9 +250,11 @@ async fn watch(
     mut command: Option<&mut GatedChild>,
     recorder: &mut FlightRecorder,
     aggregator: &mut LatencyAggregator,
-    file: &std::path::Path,
+    snapshots: &PrivateDir,
     limit: Option<u64>,
 ) -> Result<i32> {
+    const SNAPSHOT: &str = "snapshot.dat";
+    let file = snapshots.path_of(SNAPSHOT);
     let deadline = duration.map(|d| std::time::Instant::now() + d);
     let mut printed = 0u64;
     loop {
@@ -271,7 +286,7 @@ async fn watch(
             seen = aggregator.outliers()?;
         }
         if !seen.is_empty() {
-            recorder.snapshot(file)?;
+            recorder.snapshot(snapshots, SNAPSHOT)?;
             let snapshot = Snapshot {
                 spec: spec.to_string(),
                 time_ns: 0,
@@ -279,7 +294,7 @@ async fn watch(
                 lost: aggregator.lost()?,
             };
             for outlier in &seen {
-                if !print_outlier(args, file, spec, outlier, threshold_ns, &snapshot)? {
+                if !print_outlier(args, &file, spec, outlier, threshold_ns, &snapshot)? {
                     continue;
                 }
                 printed += 1;
@@ -292,8 +307,7 @@ async fn watch(
                             name.into()
                         }
                     };
-                    std::fs::copy(file, &kept)
-                        .with_context(|| format!("cannot write {}", kept.display()))?;
+                    keep_snapshot(snapshots, SNAPSHOT, &args.output_file.at(&kept))?;
                     eprintln!("hytrace: outlier {printed} recorded in {}", kept.display());
                 }
                 if limit.is_some_and(|limit| printed >= limit) {
@@ -312,6 +326,19 @@ async fn watch(
             return Ok(1);
         }
     }
+}
+
+/// Copies the snapshot `name` to a new private file and renames that over `output`
+/// (the snapshot stays for the other outliers it holds).
+fn keep_snapshot(snapshots: &PrivateDir, name: &str, output: &OutputFile) -> Result<()> {
+    const KEPT: &str = "kept.dat";
+    snapshots.remove(KEPT)?;
+    let mut copy = snapshots.create(KEPT)?;
+    std::io::copy(&mut snapshots.open(name)?, &mut copy)
+        .and_then(|_| copy.sync_all())
+        .with_context(|| format!("cannot write {}", snapshots.path_of(KEPT).display()))?;
+    snapshots.publish(KEPT, output)?;
+    Ok(())
 }
 
 /// Prints `outlier` with FUNC's tree of its thread within the sample, the self times

@@ -76,7 +76,7 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         tracer,
         probes,
         hists,
-        output: args.output.clone(),
+        output: args.output_file.at(&args.output),
         events: events.to_vec(),
         pids: args.pids.clone(),
         only_command: args.only_command,

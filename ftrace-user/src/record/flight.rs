@@ -8,21 +8,20 @@
 //! began before one snapshot and ended after it is whole in the next.
 
 use std::{
-    path::Path,
+    io::{Read, Write},
     sync::{Arc, atomic::AtomicBool},
 };
 
 use super::{
-    RecordError, TracerOptions, configure_tracer,
+    RecordError, TracerOptions, configure_tracer, create_spool,
     graph_gate::{self, GraphGate},
-    meta, page_size,
-    spool::SpoolFiles,
-    write_file,
+    meta, page_size, spool_name, write_file,
 };
 use crate::{
     capture::{CpuCapture, CpuProgress},
     decode::PageLayout,
     graph::select::GraphSelection,
+    private_files::PrivateDir,
     store::{TraceOption, hytrace_kind},
     tracefs::{Instance, Tracefs, TracefsError},
 };
@@ -103,19 +102,19 @@ impl FlightRecorder {
         })
     }
 
-    /// Writes what the buffers hold (after what earlier snapshots read) to `output` (a
-    /// trace file).
-    pub fn snapshot(&mut self, output: &Path) -> Result<(), RecordError> {
+    /// Writes what the buffers hold (after what earlier snapshots read) to the trace
+    /// file `name` in `work` (replacing an earlier one of that name).
+    pub fn snapshot(&mut self, work: &PrivateDir, name: &str) -> Result<(), RecordError> {
         let page_size = page_size();
-        let spools = SpoolFiles::beside(output, &self.cpus);
         // Told to stop from the start: each reader drains its CPU's buffer and ends.
         let stop = Arc::new(AtomicBool::new(true));
         let mut readers = Vec::new();
-        for (cpu, spool) in spools.paths() {
+        for &cpu in &self.cpus {
+            work.remove(&spool_name(cpu))?;
             readers.push(CpuCapture::start(
-                *cpu,
-                &self.instance.trace_pipe_raw_path(*cpu),
-                spool,
+                cpu,
+                &self.instance.trace_pipe_raw_path(cpu),
+                create_spool(work, cpu)?,
                 page_size,
                 PageLayout::LP64,
                 stop.clone(),
@@ -145,17 +144,22 @@ impl FlightRecorder {
                 data: selection.to_text().into_bytes(),
             });
         }
-        for ((cpu, history), spool) in captured.iter().zip(&mut self.history).zip(spools.paths()) {
+        for (cpu, history) in captured.iter().zip(&mut self.history) {
+            let name = spool_name(cpu.cpu);
             let io = |source| RecordError::Output {
-                path: spool.1.clone(),
+                path: cpu.spool.clone(),
                 source,
             };
-            history.extend_from_slice(&std::fs::read(&cpu.spool).map_err(io)?);
+            work.open(&name)?.read_to_end(history).map_err(io)?;
             keep_newest_pages(history, self.history_bytes, page_size);
-            std::fs::write(&cpu.spool, &history).map_err(io)?;
+            work.remove(&name)?;
+            work.create(&name)?.write_all(history).map_err(io)?;
         }
-        write_file(output, &meta, &captured)?;
-        drop(spools);
+        work.remove(name)?;
+        write_file(work, name, &meta, &captured)?;
+        for &cpu in &self.cpus {
+            work.remove(&spool_name(cpu))?;
+        }
         Ok(())
     }
 

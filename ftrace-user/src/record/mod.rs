@@ -1,19 +1,20 @@
 //! A recording session: private instance, events, BPF counters, per-CPU readers, the
 //! traced command, and the trace.dat written at the end.
 //!
+//! Spools and the file being written live in a [`PrivateDir`] beside the output; the
+//! finished file is renamed over it (see [`crate::private_files`]).
+//!
 //! - [`child`]: the traced command, held at a start gate until tracing is on.
 //! - [`flight`]: a function_graph flight recorder, snapshot on demand.
 //! - [`graph_gate`]: function_graph recorded only while FUNC runs, where an instance
 //!   cannot filter the graph itself.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
-//! - [`spool`]: per-CPU spool files.
 //! - [`summary`]: the end-of-record summary.
 
 pub mod child;
 pub mod flight;
 pub mod graph_gate;
 pub mod meta;
-pub mod spool;
 pub mod summary;
 
 use std::{
@@ -31,13 +32,14 @@ use crate::{
         hit_counter::HitCounter,
         latency::{AggregatorError, LatencyAggregator, Scope},
     },
-    capture::{CaptureError, CpuCapture, CpuProgress, progress},
+    capture::{CaptureError, CpuCapture, CpuProgress, SpoolFile, progress},
     decode::PageLayout,
     graph::select::GraphSelection,
     hist::{
         Snapshot, Spec,
         codec::{self, StoredSnapshot},
     },
+    private_files::{OutputFile, PrivateDir, PrivateFileError},
     session::{EndSignals, wait_for_end},
     store::{self, StoreError},
     tracefs::{
@@ -47,7 +49,6 @@ use crate::{
     },
 };
 use child::{ChildError, GatedChild};
-use spool::SpoolFiles;
 use summary::{CpuSummary, EventSummary, HistSummary, RecordSummary};
 
 /// The instance's tracer and its settings.
@@ -79,7 +80,7 @@ impl TracerOptions {
 /// What to record, as the command line asked.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
-    pub output: PathBuf,
+    pub output: OutputFile,
     /// Event specs, each with the filter that followed it.
     pub events: Vec<(String, Option<String>)>,
     pub pids: Vec<u32>,
@@ -111,6 +112,14 @@ pub enum RecordError {
     Probe(#[from] ProbeError),
     #[error(transparent)]
     Child(#[from] ChildError),
+    #[error(transparent)]
+    PrivateFile(#[from] PrivateFileError),
+    #[error("{error}; the recording stays in {kept}")]
+    Kept {
+        kept: PathBuf,
+        #[source]
+        error: PrivateFileError,
+    },
     #[error("cannot write {path}")]
     Store {
         path: PathBuf,
@@ -141,6 +150,9 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     // normal path, which removes the instance.
     let mut signals = EndSignals::install().map_err(|(name, e)| RecordError::Signal(name, e))?;
 
+    // Before anything is set up: a bad -o fails at once, not after the recording.
+    options.output.check()?;
+    let work = PrivateDir::beside(&options.output)?;
     let tracefs = Tracefs::open()?;
     let mut events = resolve_all(&tracefs, &options.events)?;
     // Created before the instance so they are removed after it (an enabled event
@@ -224,17 +236,16 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     let cpus = tracefs.online_cpus()?;
     let page_size = page_size();
     let layout = PageLayout::LP64;
-    let spools = SpoolFiles::beside(&options.output, &cpus);
     let stop = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     let mut progress_counters = Vec::new();
-    for (cpu, spool) in spools.paths() {
+    for &cpu in &cpus {
         let counter = Arc::new(CpuProgress::default());
         progress_counters.push(counter.clone());
         readers.push(CpuCapture::start(
-            *cpu,
-            &instance.trace_pipe_raw_path(*cpu),
-            spool,
+            cpu,
+            &instance.trace_pipe_raw_path(cpu),
+            create_spool(&work, cpu)?,
             page_size,
             layout,
             stop.clone(),
@@ -333,8 +344,8 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
             data: codec::encode(&histograms),
         });
     }
-    let file_bytes = write_file(&options.output, &meta, &captured)?;
-    drop(spools);
+    let file_bytes = write_file(&work, OUTPUT_NAME, &meta, &captured)?;
+    publish(work, OUTPUT_NAME, &options.output)?;
     // Type ids while the session's probe events still exist.
     let type_ids: Vec<Option<u16>> = events
         .iter()
@@ -382,7 +393,7 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         .collect();
     Ok((
         RecordSummary {
-            output: options.output.clone(),
+            output: options.output.path.clone(),
             seconds,
             file_bytes,
             cpus: cpus_summary,
@@ -538,29 +549,67 @@ pub(crate) fn page_size() -> usize {
     if size > 0 { size as usize } else { 4096 }
 }
 
+/// The name of the file being written in a session's private directory.
+pub(crate) const OUTPUT_NAME: &str = "trace.dat";
+
+/// The spool file of `cpu` in a session's private directory.
+pub(crate) fn spool_name(cpu: u32) -> String {
+    format!("cpu{cpu}.pages")
+}
+
+/// Creates the (new, private) spool file of `cpu` in `work`.
+pub(crate) fn create_spool(work: &PrivateDir, cpu: u32) -> Result<SpoolFile, PrivateFileError> {
+    let name = spool_name(cpu);
+    Ok(SpoolFile {
+        file: work.create(&name)?,
+        path: work.path_of(&name),
+    })
+}
+
+/// Writes the trace file `name` in `work` from the spools of `captured` (in `work`);
+/// returns its size.
 pub(crate) fn write_file(
-    output: &std::path::Path,
+    work: &PrivateDir,
+    name: &str,
     meta: &store::TraceMeta,
     captured: &[crate::capture::CpuCaptureResult],
 ) -> Result<u64, RecordError> {
-    let file = std::fs::File::create(output).map_err(|source| RecordError::Output {
-        path: output.to_path_buf(),
-        source,
-    })?;
+    let file = work.create(name)?;
     let mut sources: Vec<(u32, Box<dyn std::io::Read>, u64)> = Vec::new();
     for cpu in captured {
-        let spool = std::fs::File::open(&cpu.spool).map_err(|source| RecordError::Output {
-            path: cpu.spool.clone(),
-            source,
-        })?;
+        let spool = work.open(&spool_name(cpu.cpu))?;
         let len = spool.metadata().map(|m| m.len()).unwrap_or(0);
         sources.push((cpu.cpu, Box::new(std::io::BufReader::new(spool)), len));
     }
-    store::write_trace_file(std::io::BufWriter::new(file), meta, &mut sources).map_err(
-        |source| RecordError::Store {
-            path: output.to_path_buf(),
+    let path = work.path_of(name);
+    let mut writer = std::io::BufWriter::new(file);
+    store::write_trace_file(&mut writer, meta, &mut sources).map_err(|source| {
+        RecordError::Store {
+            path: path.clone(),
             source,
-        },
-    )?;
-    Ok(std::fs::metadata(output).map(|m| m.len()).unwrap_or(0))
+        }
+    })?;
+    let file = writer.into_inner().map_err(|e| RecordError::Output {
+        path: path.clone(),
+        source: e.into_error(),
+    })?;
+    file.sync_all()
+        .map_err(|source| RecordError::Output { path, source })?;
+    Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
+}
+
+/// Renames the finished `name` of `work` over `output`; if that fails, the directory
+/// and the finished file stay and the error says where.
+pub(crate) fn publish(
+    mut work: PrivateDir,
+    name: &str,
+    output: &OutputFile,
+) -> Result<(), RecordError> {
+    work.publish(name, output).map_err(|error| {
+        work.keep();
+        RecordError::Kept {
+            kept: work.path_of(name),
+            error,
+        }
+    })
 }

@@ -79,14 +79,18 @@ mod tests {
 
     #[test]
     fn maps_whole_files_and_empty_ones() {
-        let dir = std::env::temp_dir().join(format!("hytrace-map-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("f");
-        std::fs::write(&path, b"hello trace").unwrap();
-        assert_eq!(MappedFile::open(&path).unwrap().bytes(), b"hello trace");
-        std::fs::write(&path, b"").unwrap();
-        assert_eq!(MappedFile::open(&path).unwrap().bytes(), b"");
-        assert!(MappedFile::open(&dir.join("missing")).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        use std::io::Write;
+        let dir = crate::private_files::PrivateDir::temporary("map-test").unwrap();
+        dir.create("f").unwrap().write_all(b"hello trace").unwrap();
+        assert_eq!(
+            MappedFile::open(&dir.path_of("f")).unwrap().bytes(),
+            b"hello trace"
+        );
+        dir.create("empty").unwrap();
+        assert_eq!(
+            MappedFile::open(&dir.path_of("empty")).unwrap().bytes(),
+            b""
+        );
+        assert!(MappedFile::open(&dir.path_of("missing")).is_err());
     }
 }

@@ -19,27 +19,21 @@ pub(crate) fn have_trace_cmd(test: &str) -> bool {
     ok
 }
 
-/// A file in the temp dir, removed on drop.
-pub(crate) struct TempFile(pub(crate) PathBuf);
+/// A file in a private temporary directory, removed on drop (with the directory it
+/// holds).
+pub(crate) struct TempFile(
+    pub(crate) PathBuf,
+    #[expect(dead_code, reason = "held only to be removed when dropped")]
+    crate::private_files::PrivateDir,
+);
 
 impl TempFile {
     pub(crate) fn with(tag: &str, bytes: &[u8]) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "hytrace-store-{tag}-{}-{nanos}.dat",
-            std::process::id()
-        ));
-        std::fs::write(&p, bytes).expect("write temp file");
-        TempFile(p)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let dir = crate::private_files::PrivateDir::temporary(&format!("store-{tag}"))
+            .expect("create a temporary directory");
+        std::io::Write::write_all(&mut dir.create("file.dat").expect("create"), bytes)
+            .expect("write temp file");
+        TempFile(dir.path_of("file.dat"), dir)
     }
 }
 
