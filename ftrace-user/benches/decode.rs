@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ftrace_user::{
     decode::{CpuStream, Merger},
-    report::Recording,
+    trace::Recording,
 };
 
 fn main() {

@@ -11,7 +11,8 @@
 //! - [`private_files`]: files written as root, private and never through links.
 //! - [`record`]: a recording session from start to file.
 //! - [`session`]: how a measuring session ends (command, duration, signals).
-//! - [`report`]: reading a recording back and printing it.
+//! - [`trace`]: the one reader of recordings: mapped file, tables, merged records.
+//! - [`report`]: printing a recording's records.
 //! - [`symbols`]: kallsyms and printk format tables.
 //! - [`cli`]: the command line.
 
@@ -29,4 +30,5 @@ pub mod report;
 pub mod session;
 pub mod store;
 pub mod symbols;
+pub mod trace;
 pub mod tracefs;

@@ -9,7 +9,10 @@
 
 use std::path::Path;
 
-use ftrace_user::report::{RecordFilter, Recording, ReportStyle, report};
+use ftrace_user::{
+    report::{RecordFilter, ReportStyle, report},
+    trace::Recording,
+};
 
 const DAT: &str = "tests/fixtures/sched_irq_syscalls_block.tracedat";
 

@@ -7,20 +7,19 @@ use anyhow::{Context, Result, bail};
 
 use ftrace_common::hist::Outlier;
 
-use super::{args::GraphArgs, record::is_root, report::graph_symbols_and_events};
+use super::{args::GraphArgs, record::is_root};
 use crate::{
     bpf::latency::{LatencyAggregator, Scope},
     graph::{
         self, GraphSymbols,
-        events::{GraphEventsError, KallsymsGraphSymbols},
         render::render,
         trees::{FunctionTime, function_times, split_trees},
     },
     hist::{Snapshot, Spec, render, syscall_names::syscall_name},
     private_files::{OutputFile, PrivateDir},
     record::{RecordOptions, TracerOptions, child::GatedChild, flight::FlightRecorder, record},
-    report::Recording,
     session::{EndSignals, StopReason, wait_for_end, wait_until},
+    trace::Recording,
 };
 
 pub fn run(args: &GraphArgs) -> Result<i32> {
@@ -78,7 +77,7 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
 
 fn print(args: &GraphArgs, file: &std::path::Path, threshold_ns: Option<u64>) -> Result<i32> {
     let recording = Recording::open(file)?;
-    let (symbols, events) = graph_symbols_and_events(&recording)?;
+    let (symbols, events) = graph::load::load(&recording)?;
     let trees = split_trees(&events);
     let total = trees.len();
     let shown: Vec<_> = trees
@@ -354,19 +353,7 @@ fn print_outlier(
 ) -> Result<bool> {
     let recording = Recording::open(file)?;
     // A gated recorder holds nothing until FUNC has run.
-    let (symbols, events) = match graph_symbols_and_events(&recording) {
-        Ok(found) => found,
-        Err(error)
-            if error.downcast_ref::<GraphEventsError>()
-                == Some(&GraphEventsError::NoGraphEvents) =>
-        {
-            (
-                KallsymsGraphSymbols::new(recording.symbols.kernel(), Box::new(|_| String::new())),
-                Vec::new(),
-            )
-        }
-        Err(error) => return Err(error),
-    };
+    let (symbols, events) = graph::load::load_or_empty(&recording)?;
     let tid = (outlier.pid_tgid & 0xffff_ffff) as i32;
     let key = snapshot
         .keys

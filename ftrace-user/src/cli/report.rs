@@ -6,19 +6,15 @@ use anyhow::Result;
 
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
-    graph::{
-        self,
-        events::{KallsymsGraphSymbols, graph_events},
-        select::{self, GraphSelection},
-    },
+    graph,
     hist::{Snapshot, Spec, pairing::count_differences, render},
-    report::{RecordFilter, Recording, ReportStyle, histograms, report},
-    store::{TraceOption, hytrace_kind},
+    report::{RecordFilter, ReportStyle, histograms, report},
+    trace::Recording,
 };
 
 /// `report --graph`: the function_graph events as ftrace's call graph.
 fn call_graph(recording: &Recording) -> Result<i32> {
-    let (kernel, events) = graph_symbols_and_events(recording)?;
+    let (kernel, events) = graph::load::load(recording)?;
     let cpus = recording.file.cpu_count.max(1);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -26,47 +22,6 @@ fn call_graph(recording: &Recording) -> Result<i32> {
     out.write_all(graph::render(&events, cpus, &kernel).as_bytes())?;
     out.flush()?;
     Ok(0)
-}
-
-/// The recording's graph events (other events as comments), with the roots and depth
-/// the recording left to the reader applied, and the symbols to print them.
-pub(super) fn graph_symbols_and_events(
-    recording: &Recording,
-) -> Result<(KallsymsGraphSymbols<'_>, Vec<graph::GraphEvent>)> {
-    let symbols = &recording.symbols;
-    let events = graph_events(recording, |format, data| {
-        let mut payload = Vec::new();
-        format.render_payload(data, symbols, 0, &mut payload);
-        format!("{}: {}", format.name, String::from_utf8_lossy(&payload))
-    })?;
-    let comms = Box::new(|pid: i32| recording.comm_at(pid, u64::MAX).into_owned());
-    let kernel = KallsymsGraphSymbols::new(symbols.kernel(), comms);
-    let events = match stored_selection(recording) {
-        Some(selection) => select::apply(&selection, events, |func| {
-            symbols
-                .kernel()
-                .lookup(func)
-                .map(|(name, _)| name.to_string())
-                .unwrap_or_default()
-        }),
-        None => events,
-    };
-    Ok((kernel, events))
-}
-
-/// The graph roots and depth the recording left to the reader, if any.
-fn stored_selection(recording: &Recording) -> Option<GraphSelection> {
-    recording
-        .file
-        .meta
-        .options
-        .iter()
-        .find_map(|option| match option {
-            TraceOption::Hytrace { kind, data } if *kind == hytrace_kind::GRAPH_SELECTION => {
-                GraphSelection::parse(&String::from_utf8_lossy(data))
-            }
-            _ => None,
-        })
 }
 
 /// Keys shown per histogram.

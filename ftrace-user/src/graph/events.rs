@@ -11,8 +11,8 @@ use super::{GraphEvent, GraphSymbols};
 use crate::{
     decode::Missed,
     format::{EventFormat, Field, printfmt::eval::read_int},
-    report::Recording,
     symbols::KernelSymbols,
+    trace::Recording,
 };
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub fn graph_events(
         .filter(|f| f.system.starts_with("hytrace_") && f.name.starts_with(GATE_RETURN_PREFIX))
         .filter_map(|f| Some((f.id, f.field("__probe_func")?)))
         .collect();
-    let mut merger = recording.merger();
+    let mut merger = recording.merge_all();
     let mut events = Vec::new();
     for merged in &mut merger {
         let data = merged.record.data;

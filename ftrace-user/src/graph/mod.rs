@@ -6,9 +6,11 @@
 //! - [`trees`]: whole call trees, their durations and self time per function (pure).
 //! - [`events`]: funcgraph_entry / funcgraph_exit records of a recording into graph
 //!   events, with the kernel symbols the text needs.
+//! - [`load`]: a recording's graph events with its stored selection applied.
 
 pub mod events;
 pub mod layout;
+pub mod load;
 pub mod render;
 pub mod select;
 pub mod trees;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use regex::Regex;
 use thiserror::Error;
 
-use super::Recording;
+use crate::trace::Recording;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilterError {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
-use super::Recording;
+use crate::trace::Recording;
 use crate::{
     bpf::latency::names::{block_device_name, softirq_name},
     format::{EventFormat, Field, printfmt::eval::field_bytes, printfmt::eval::read_int},
@@ -177,7 +177,7 @@ fn run(recording: &Recording, spec: &Spec, plan: &Plan<'_>) -> StreamHistogram {
     let tgids = recording.file.meta.tgid_map();
     let in_scope =
         |pid: u32| plan.tgid == 0 || tgids.get(&pid).copied().unwrap_or(pid) == plan.tgid;
-    let mut merger = recording.merger();
+    let mut merger = recording.merge_all();
     // Names of keys the events carry (irq handler names), and the comms of threads.
     let mut irq_names: HashMap<u64, String> = HashMap::new();
     let irq_name_field = plan.begin.field("name").filter(|_| *spec == Spec::Irq);
@@ -229,7 +229,7 @@ fn run(recording: &Recording, spec: &Spec, plan: &Plan<'_>) -> StreamHistogram {
     });
     let mut samples = PairSamples::default();
     samples.add(events);
-    let lost_events = merger.streams().map(|(_, s)| s.stats().missed_events).sum();
+    let lost_events = merger.streams().map(|s| s.stats().missed_events).sum();
     let keys = samples.histograms(|key| match spec {
         Spec::Syscalls { by_comm: false } => syscall_name(key),
         Spec::Syscalls { by_comm: true } => format!(

@@ -1,15 +1,12 @@
-//! Reading a recording back: the file's tables turned into lookups, every CPU's records
-//! merged on the clock, filtered, and rendered as text or JSON.
+//! Printing a recording: its merged records (read through [`crate::trace`]) filtered
+//! and rendered as text or JSON.
 //!
-//! - [`recording`]: a parsed trace.dat with its event formats, symbols and comms.
 //! - [`filter`]: which records the user asked for.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
 //! - [`render`]: one record as a text or JSON line.
 
 pub mod filter;
 pub mod histograms;
-pub mod mapped;
-pub mod recording;
 pub mod render;
 
 use std::{
@@ -21,11 +18,11 @@ use std::{
 use thiserror::Error;
 
 use crate::{
-    decode::{CpuStream, Merger, Missed, StreamStats},
+    decode::{Merger, Missed, StreamStats},
     format::{Printer, plugins::FunctionIndents},
+    trace::{Recording, RecordingError},
 };
 pub use filter::RecordFilter;
-pub use recording::{Recording, RecordingError};
 use render::{LineLayout, Selected, render};
 
 #[derive(Debug, Error)]
@@ -68,24 +65,17 @@ pub fn report(
     style: ReportStyle,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
-    let page_layout = recording.page_layout();
-    let page_size = recording.page_size();
     let multi_buffer = recording.file.buffers.len() > 1;
-    let mut streams = Vec::new();
-    let mut origins = Vec::new();
-    let mut origin_names = Vec::new();
-    for buffer in &recording.file.buffers {
-        for cpu in &buffer.cpus {
-            if !filter.wants_cpu(cpu.cpu) {
-                continue;
-            }
-            let key = origins.len() as u32;
-            let name = (multi_buffer && !buffer.name.is_empty()).then_some(buffer.name.as_str());
-            origins.push((name, cpu.cpu));
-            origin_names.push((buffer.name.clone(), cpu.cpu));
-            streams.push((key, CpuStream::new(&cpu.pages, page_size, page_layout)));
-        }
-    }
+    let (mut merger, merged_origins) = recording.merge(|cpu| filter.wants_cpu(cpu));
+    let origins = merged_origins
+        .iter()
+        .map(|o| {
+            (
+                (multi_buffer && !o.buffer.is_empty()).then_some(o.buffer),
+                o.cpu,
+            )
+        })
+        .collect();
     let buffer_width = if multi_buffer {
         recording
             .file
@@ -109,16 +99,18 @@ pub fn report(
         json: style == ReportStyle::Json,
     };
 
-    let mut merger = Merger::new(streams);
     let mut stats = ReportStats::default();
     if style == ReportStyle::Count {
         count(recording, filter, &mut merger, &mut stats, out)?;
     } else {
         render_parallel(recording, filter, &layout, &mut merger, &mut stats, out)?;
     }
-    for (key, stream) in merger.streams() {
-        let (name, cpu) = origin_names[key as usize].clone();
-        stats.streams.push((name, cpu, stream.stats().clone()));
+    for (origin, stream) in merged_origins.iter().zip(merger.streams()) {
+        stats.streams.push((
+            origin.buffer.to_string(),
+            origin.cpu,
+            stream.stats().clone(),
+        ));
     }
     out.flush().map_err(ReportError::Write)?;
     Ok(stats)
@@ -136,7 +128,7 @@ fn selected<'a>(
     let mut pending_loss: Vec<Missed> = Vec::new();
     merger.filter_map(move |merged| {
         let data = merged.record.data;
-        let origin = merged.cpu as usize;
+        let origin = merged.origin as usize;
         if merged.record.missed != Missed::None {
             if pending_loss.len() <= origin {
                 pending_loss.resize(origin + 1, Missed::None);
@@ -157,7 +149,7 @@ fn selected<'a>(
             .unwrap_or(Missed::None);
         let mut selected = Selected {
             index,
-            origin: merged.cpu,
+            origin: merged.origin,
             ts: merged.record.ts,
             data,
             indent: 0,
@@ -175,7 +167,7 @@ fn selected<'a>(
             }
             if let Some((ip, parent_ip)) = plugin.function_call(&event.fields, data) {
                 let name = |addr| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
-                let level = indents.level(merged.cpu as usize, name(parent_ip), name(ip));
+                let level = indents.level(origin, name(parent_ip), name(ip));
                 selected.indent = level.min(usize::from(u16::MAX)) as u16;
             }
         }

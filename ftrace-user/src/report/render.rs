@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use super::Recording;
+use crate::trace::Recording;
 use crate::{
     decode::Missed,
     output::{EventHeader, json, text},

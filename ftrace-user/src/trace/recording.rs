@@ -1,5 +1,5 @@
-//! A trace.dat read into memory with the lookups a report needs: event formats by type
-//! id, kernel symbols, printk formats, and comms by pid.
+//! A trace.dat read into memory with the lookups every reader needs: event formats by
+//! type id, kernel symbols, printk formats, and comms by pid; and its records merged.
 
 use std::{borrow::Cow, collections::HashMap, hash::BuildHasherDefault, path::Path, sync::RwLock};
 
@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::mapped::MappedFile;
 use crate::{
-    decode::PageLayout,
+    decode::{CpuStream, Merger, PageLayout},
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
     store::{StoreError, TraceFile, read_trace_file_shared},
     symbols::{PrintkFormats, RecordingSymbols},
@@ -33,6 +33,14 @@ pub enum RecordingError {
         #[source]
         source: FormatError,
     },
+}
+
+/// Where merged records come from: one CPU of one buffer (the top-level buffer's name
+/// is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub buffer: &'a str,
+    pub cpu: u32,
 }
 
 /// Comm shown for pids the file has no name for, as trace-cmd shows them.
@@ -173,18 +181,31 @@ impl Recording {
             .chain((comm == "<idle>").then_some(0))
     }
 
-    /// Every CPU's records of every buffer, merged on the clock.
-    pub fn merger(&self) -> crate::decode::Merger<'_> {
+    /// The records of every buffer's CPUs that `wants_cpu` keeps, merged on the clock.
+    /// A merged record's `origin` indexes the returned origins; streams are given in
+    /// the file's order (buffers, then CPUs), so equal timestamps go to the earlier
+    /// buffer, then the lower CPU, as trace-cmd prints them.
+    pub fn merge(&self, wants_cpu: impl Fn(u32) -> bool) -> (Merger<'_>, Vec<Origin<'_>>) {
         let mut streams = Vec::new();
+        let mut origins = Vec::new();
         for buffer in &self.file.buffers {
-            for cpu in &buffer.cpus {
+            for cpu in buffer.cpus.iter().filter(|c| wants_cpu(c.cpu)) {
+                origins.push(Origin {
+                    buffer: &buffer.name,
+                    cpu: cpu.cpu,
+                });
                 streams.push((
                     cpu.cpu,
-                    crate::decode::CpuStream::new(&cpu.pages, self.page_size(), self.layout),
+                    CpuStream::new(&cpu.pages, self.page_size(), self.layout),
                 ));
             }
         }
-        crate::decode::Merger::new(streams)
+        (Merger::new(streams), origins)
+    }
+
+    /// Every record of the file, merged on the clock.
+    pub fn merge_all(&self) -> Merger<'_> {
+        self.merge(|_| true).0
     }
 
     pub fn page_layout(&self) -> PageLayout {
