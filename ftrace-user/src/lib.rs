@@ -7,7 +7,9 @@
 //! - [`store`]: trace.dat reading and writing.
 //! - [`bpf`]: loading and reading hytrace's eBPF programs.
 //! - [`hist`]: latency histograms aggregated in eBPF.
+//! - [`aggregate`]: `hist`'s work: aggregators over a measuring session.
 //! - [`output`]: rendering events as text or JSON.
+//! - [`notes`]: the channel for warnings and progress from library code.
 //! - [`private_files`]: files written as root, private and never through links.
 //! - [`record`]: a recording session from start to file.
 //! - [`session`]: how a measuring session ends (command, duration, signals).
@@ -16,13 +18,16 @@
 //! - [`symbols`]: kallsyms and printk format tables.
 //! - [`cli`]: the command line.
 
+pub mod aggregate;
 pub mod bpf;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod deep_dive;
 pub mod format;
 pub mod graph;
 pub mod hist;
+pub mod notes;
 pub mod output;
 pub mod private_files;
 pub mod record;

@@ -179,10 +179,6 @@ pub struct RecordArgs {
     #[arg(long, value_name = "CLOCK", default_value = "mono")]
     pub clock: String,
 
-    /// Stop recording after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
-
     /// Do not load the eBPF hit counters.
     #[arg(long)]
     pub no_bpf: bool,
@@ -195,9 +191,8 @@ pub struct RecordArgs {
     #[arg(long = "hist", value_name = "SPEC")]
     pub hists: Vec<String>,
 
-    /// Command to run while recording (after `--`).
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 /// How `report` prints events.
@@ -343,12 +338,8 @@ pub struct HistArgs {
     pub specs: Vec<String>,
 
     /// Print a snapshot every SECS seconds (in place on a terminal).
-    #[arg(long, value_name = "SECS")]
-    pub interval: Option<f64>,
-
-    /// Stop after SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub interval: Option<std::time::Duration>,
 
     /// Only this process (by default: COMMAND's if given and --comm is not, else every
     /// process). Applies to the per-thread specs (syscalls, kvm-exit, uprobe, func,
@@ -369,9 +360,8 @@ pub struct HistArgs {
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
 
-    /// Command to run while measuring (after `--`).
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 /// A deep dive into kernel functions: records the function_graph of each call of FUNC
@@ -421,10 +411,6 @@ pub struct GraphArgs {
     #[arg(long, value_name = "N", requires = "on_outlier", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Stop after SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
-
     /// Graph calls made by this process (besides COMMAND's). Repeatable.
     #[arg(short = 'P', long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
@@ -452,9 +438,8 @@ pub struct GraphArgs {
     )]
     pub buffer_kb: u64,
 
-    /// Command to run while recording (after `--`).
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 /// How an output file is written (record -o, graph -o).
@@ -500,4 +485,26 @@ fn parse_mode(text: &str) -> Result<u32, String> {
         ));
     }
     Ok(mode)
+}
+
+/// How a measuring session (record, hist, graph) runs and ends.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Stop after SECS seconds (counted from the start of tracing).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Command to run while tracing (after `--`), held at a start gate until tracing is
+    /// on so its first system call is seen. The session ends when it exits.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// A positive, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("must be a positive number of seconds, not `{text}`"))
 }

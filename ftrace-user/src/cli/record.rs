@@ -1,13 +1,14 @@
 //! `hytrace record`.
 
-use std::{io::IsTerminal, time::Duration};
+use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 
 use super::args::RecordArgs;
 use crate::{
     hist::Spec,
-    record::{RecordOptions, StopReason, TracerOptions, record},
+    output::{record_summary, session_end},
+    record::{RecordOptions, TracerOptions, record},
     tracefs::probes::{ProbeKind, ProbeSpec},
 };
 
@@ -15,13 +16,6 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
     if !is_root() {
         bail!("record needs root: it creates a tracefs instance and loads eBPF programs");
     }
-    let duration = match args.duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            bail!("--duration must be a positive number of seconds, not {secs}")
-        }
-        Some(secs) => Some(Duration::from_secs_f64(secs)),
-        None => None,
-    };
     if args.buffer_kb == 0 {
         bail!("-b must be at least 1 KB");
     }
@@ -84,32 +78,18 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         cpumask: args.cpumask.clone(),
         buffer_kb: args.buffer_kb,
         clock: args.clock.clone(),
-        duration,
+        duration: args.session.duration,
         bpf: !args.no_bpf,
-        command: args.command.clone(),
+        command: args.session.command.clone(),
         progress: std::io::stderr().is_terminal(),
     };
     let runtime = super::runtime()?;
     let (summary, reason) = runtime.block_on(record(&options))?;
-    eprint!("{}", summary.render());
-    let code = match reason {
-        StopReason::CommandExited(Some(code)) => {
-            if code != 0 {
-                eprintln!("hytrace: {} exited with status {code}", args.command[0]);
-            }
-            0
-        }
-        StopReason::CommandExited(None) => {
-            eprintln!("hytrace: {} was killed by a signal", args.command[0]);
-            0
-        }
-        StopReason::Duration | StopReason::Triggered => 0,
-        StopReason::Signal(name) => {
-            eprintln!("hytrace: stopped by {name}");
-            0
-        }
-    };
-    Ok(code)
+    eprint!("{}", record_summary::text(&summary));
+    if let Some(line) = session_end::note(&reason, &args.session.command) {
+        eprintln!("hytrace: {line}");
+    }
+    Ok(0)
 }
 
 pub fn is_root() -> bool {

@@ -3,7 +3,9 @@
 //!
 //! - [`printfmt`]: the print fmt compiler and renderer.
 //! - [`plugins`]: events trace-cmd prints its own way (sched_switch, sched_wakeup).
+//! - [`json_string`]: JSON string literals (the escaper every JSON writer shares).
 
+pub mod json_string;
 pub mod plugins;
 pub mod printfmt;
 
@@ -242,7 +244,7 @@ impl EventFormat {
                 out.push(b',');
             }
             first = false;
-            crate::output::json::write_string(out, &field.name);
+            json_string::write_string(out, &field.name);
             out.push(b':');
             write_field_value(field, data, out, true);
         }
@@ -284,7 +286,7 @@ fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) 
         };
         let text = String::from_utf8_lossy(text);
         if json {
-            crate::output::json::write_string(out, &text);
+            json_string::write_string(out, &text);
         } else {
             out.extend_from_slice(text.as_bytes());
         }

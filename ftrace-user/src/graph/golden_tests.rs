@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::{GraphEvent, GraphSymbols, events::GraphFormats, render};
+use super::{GraphEvent, GraphSymbols, events::GraphFormats};
+use crate::output::call_graph::render;
 use crate::{
     decode::{CpuStream, Merger, PageLayout, page::tests::PageBuilder},
     format::parse_event_format,

@@ -3,16 +3,14 @@
 //! - [`codec`]: snapshots stored in a trace file and read back (pure).
 //! - [`histogram`]: one key's slots and totals, percentiles and log2 buckets (pure).
 //! - [`pairing`]: the same histograms computed from recorded begin/end events (pure).
-//! - [`render`]: the table with bar charts, and the JSON snapshot lines (pure).
 //! - [`spec`]: the specs (`syscalls`, `irq`, `pair:…`) parsed and printed back.
 //! - [`syscall_names`]: syscall numbers to names.
 
 pub mod codec;
 pub mod histogram;
 pub mod pairing;
-pub mod render;
 pub mod spec;
 pub mod syscall_names;
 
 pub use histogram::{KeyHistogram, Snapshot};
-pub use spec::{SPEC_FORMS, Spec};
+pub use spec::{SPEC_FORMS, Spec, SpecError};

@@ -1,10 +1,32 @@
-//! Rendering events for people and programs. No I/O: everything appends to a buffer.
+//! Every renderer of what hytrace shows, behind one seam: each takes the value to show
+//! and returns (or appends to a buffer) its text or JSON; nothing here writes to a file
+//! or a terminal, and nothing outside this module formats results for people. The
+//! commands write what these return; library code reports progress and warnings
+//! through [`crate::notes`].
 //!
-//! - [`text`]: trace-cmd report's line layout.
-//! - [`json`]: one JSON object per event.
+//! - [`event_line`]: one record as a report line, text or JSON.
+//! - [`event_text`]: trace-cmd report's line layout (columns, numbers).
+//! - [`event_json`]: one JSON object per event.
+//! - [`call_graph`]: graph events as ftrace's call-graph text; [`call_graph_columns`]
+//!   its CPU, duration and task columns.
+//! - [`call_trees`]: the time per function of call trees, and outliers with their tree.
+//! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
+//! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
+//! - [`record_summary`]: the end-of-record summary.
+//! - [`report_losses`]: the losses and corrupt pages a report met.
+//! - [`session_end`]: how a measuring session ended, when the user should know.
 
-pub mod json;
-pub mod text;
+pub mod call_graph;
+pub mod call_graph_columns;
+pub mod call_trees;
+pub mod event_json;
+pub mod event_line;
+pub mod event_text;
+pub mod histogram;
+pub mod histogram_comparison;
+pub mod record_summary;
+pub mod report_losses;
+pub mod session_end;
 
 /// What every line shows besides the payload.
 #[derive(Debug, Clone, Copy)]

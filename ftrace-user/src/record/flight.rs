@@ -78,11 +78,11 @@ impl FlightRecorder {
             match GraphGate::install(&tracefs, &mut instance, &roots, pids) {
                 Ok(gate) => Some(gate),
                 Err(error) => {
-                    eprintln!(
-                        "hytrace: cannot record only while {} runs ({error}); recording \
-                         everything the followed threads call",
+                    crate::notes::note(format!(
+                        "cannot record only while {} runs ({error}); recording everything \
+                         the followed threads call",
                         roots.join(", ")
-                    );
+                    ));
                     None
                 }
             }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    record::child::GatedChild,
+    session::command::GatedChild,
     store::{TraceMeta, TraceOption},
     tracefs::{CpuStats, EventId, Tracefs, TracefsError},
 };

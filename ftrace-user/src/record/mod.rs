@@ -4,14 +4,12 @@
 //! Spools and the file being written live in a [`PrivateDir`] beside the output; the
 //! finished file is renamed over it (see [`crate::private_files`]).
 //!
-//! - [`child`]: the traced command, held at a start gate until tracing is on.
 //! - [`flight`]: a function_graph flight recorder, snapshot on demand.
 //! - [`graph_gate`]: function_graph recorded only while FUNC runs, where an instance
 //!   cannot filter the graph itself.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
 //! - [`summary`]: the end-of-record summary.
 
-pub mod child;
 pub mod flight;
 pub mod graph_gate;
 pub mod meta;
@@ -36,11 +34,12 @@ use crate::{
     decode::PageLayout,
     graph::select::GraphSelection,
     hist::{
-        Snapshot, Spec,
+        Spec,
         codec::{self, StoredSnapshot},
     },
+    notes,
     private_files::{OutputFile, PrivateDir, PrivateFileError},
-    session::{EndSignals, wait_for_end},
+    session::{Session, SessionError},
     store::{self, StoreError},
     tracefs::{
         EventId, Instance, Tracefs, TracefsError,
@@ -48,8 +47,7 @@ use crate::{
         resolve_events,
     },
 };
-use child::{ChildError, GatedChild};
-use summary::{CpuSummary, EventSummary, HistSummary, RecordSummary};
+use summary::RecordSummary;
 
 /// The instance's tracer and its settings.
 #[derive(Debug, Clone)]
@@ -111,7 +109,7 @@ pub enum RecordError {
     #[error(transparent)]
     Probe(#[from] ProbeError),
     #[error(transparent)]
-    Child(#[from] ChildError),
+    Session(#[from] SessionError),
     #[error(transparent)]
     PrivateFile(#[from] PrivateFileError),
     #[error("{error}; the recording stays in {kept}")]
@@ -138,40 +136,81 @@ pub enum RecordError {
         #[source]
         source: Box<AggregatorError>,
     },
-    #[error("cannot install a handler for {0}")]
-    Signal(&'static str, #[source] std::io::Error),
-    #[error("cannot wait for the command")]
-    Wait(#[source] std::io::Error),
 }
 
 /// Records as `options` says and writes the file; returns the summary.
+///
+/// The phases: [`plan`] (the output, the events, the probes: everything that can be
+/// refused before anything runs), [`start`] (the instance, the eBPF programs, the
+/// readers, tracing on, the command released), the wait, and [`finish`] (readers
+/// joined, the file written and put in place, the summary).
 pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReason), RecordError> {
-    // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the session through the
-    // normal path, which removes the instance.
-    let mut signals = EndSignals::install().map_err(|(name, e)| RecordError::Signal(name, e))?;
+    // First: from here on Ctrl-C, SIGTERM and SIGHUP end the session through the normal
+    // path, which removes the instance.
+    let mut session = Session::prepare(&options.command, options.duration)?;
+    let plan = plan(options)?;
+    let running = start(options, &plan, &mut session)?;
+    let reason = wait(options, &mut session, &running).await?;
+    let summary = finish(options, plan, running, &session)?;
+    Ok((summary, reason))
+}
 
-    // Before anything is set up: a bad -o fails at once, not after the recording.
+/// What a session records, settled before anything is switched on.
+struct Plan {
+    /// Private directory beside the output: spools and the file being written.
+    work: PrivateDir,
+    tracefs: Tracefs,
+    events: Vec<(EventId, Option<String>)>,
+    /// Dynamic probes of the session (removed after the instance: an enabled event
+    /// cannot be deleted).
+    probes: SessionProbes,
+}
+
+/// Checks the output, resolves the events and creates the session's probes.
+fn plan(options: &RecordOptions) -> Result<Plan, RecordError> {
+    // A bad -o fails at once, not after the recording.
     options.output.check()?;
     let work = PrivateDir::beside(&options.output)?;
     let tracefs = Tracefs::open()?;
     let mut events = resolve_all(&tracefs, &options.events)?;
-    // Created before the instance so they are removed after it (an enabled event
-    // cannot be deleted).
     let probes = SessionProbes::create(&tracefs, &options.probes)?;
     events.extend(probes.events().into_iter().map(|id| (id, None)));
-    let instance = Instance::create(&tracefs, &format!("hytrace-{}", std::process::id()))?;
-    let graph_selection = configure(&instance, options, &events)?;
+    Ok(Plan {
+        work,
+        tracefs,
+        events,
+        probes,
+    })
+}
 
-    let mut command = if options.command.is_empty() {
-        None
-    } else {
-        Some(GatedChild::spawn(&options.command)?)
-    };
+/// What runs while the session records.
+struct Running {
+    instance: Instance,
+    graph_selection: Option<GraphSelection>,
+    counters: Vec<HitCounter>,
+    aggregators: Vec<LatencyAggregator>,
+    /// The process the per-thread histograms are limited to (0: every process).
+    hist_tgid: u32,
+    cpus: Vec<u32>,
+    page_size: usize,
+    readers: Vec<CpuCapture>,
+    stop: Arc<AtomicBool>,
+    progress: Vec<Arc<CpuProgress>>,
+}
+
+/// Sets the instance up, loads the eBPF programs, starts the readers, then turns
+/// tracing on and releases the command.
+fn start(
+    options: &RecordOptions,
+    plan: &Plan,
+    session: &mut Session,
+) -> Result<Running, RecordError> {
+    let instance = Instance::create(&plan.tracefs, &format!("hytrace-{}", std::process::id()))?;
+    let graph_selection = configure(&instance, options, &plan.events)?;
+    let command_pid = session.command_pid();
     let mut pids = options.pids.clone();
-    if options.only_command
-        && let Some(child) = &command
-    {
-        pids.push(child.pid);
+    if options.only_command {
+        pids.extend(command_pid);
     }
     if !pids.is_empty() {
         instance.set_event_pids(&pids)?;
@@ -180,108 +219,145 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         .as_ref()
         .is_some_and(|s| !s.roots.is_empty())
     {
-        // The kernel cannot pick graph roots in this instance: record everything the
-        // command (and its children) or the -P processes call, and pick when reading.
-        let mut traced = options.pids.clone();
-        if let Some(child) = &command {
-            traced.push(child.pid);
-        }
-        if traced.is_empty() {
-            return Err(TracefsError::Missing {
-                what: "set_graph_function in tracefs instances".into(),
-                detail: "-g then selects the trees when reading, which needs a process to \
-                         follow: give a COMMAND or -P PID"
-                    .into(),
-            }
-            .into());
-        }
-        instance.set_ftrace_pids(&traced, true)?;
+        follow_graph_processes(&instance, &options.pids, command_pid)?;
     }
-
-    let counters: Vec<HitCounter> = if options.bpf {
-        events
+    let counters = if options.bpf {
+        plan.events
             .iter()
             .map(|(id, _)| HitCounter::attach(&id.to_string(), &id.name))
             .collect()
     } else {
         Vec::new()
     };
-
     // Histograms are scoped like `hytrace hist`: the command's process, else one -P
     // process, else every process.
-    let hist_tgid = match (&command, options.pids.as_slice()) {
-        (Some(child), _) => child.pid,
+    let hist_tgid = match (command_pid, options.pids.as_slice()) {
+        (Some(pid), _) => pid,
         (None, [pid]) => *pid,
         _ => 0,
     };
-    let mut aggregators = Vec::new();
-    for spec in &options.hists {
-        let aggregator = LatencyAggregator::start(
-            spec,
-            &Scope {
-                tgid: hist_tgid,
-                comm: None,
-            },
-        )
-        .map_err(|source| RecordError::Histogram {
-            spec: spec.to_string(),
-            source: Box::new(source),
-        })?;
-        if let Some(note) = &aggregator.note {
-            eprintln!("hytrace: {spec}: {note}");
-        }
-        aggregators.push(aggregator);
-    }
+    let aggregators = start_aggregators(&options.hists, hist_tgid)?;
 
-    let cpus = tracefs.online_cpus()?;
+    let cpus = plan.tracefs.online_cpus()?;
     let page_size = page_size();
-    let layout = PageLayout::LP64;
     let stop = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
-    let mut progress_counters = Vec::new();
+    let mut progress = Vec::new();
     for &cpu in &cpus {
         let counter = Arc::new(CpuProgress::default());
-        progress_counters.push(counter.clone());
+        progress.push(counter.clone());
         readers.push(CpuCapture::start(
             cpu,
             &instance.trace_pipe_raw_path(cpu),
-            create_spool(&work, cpu)?,
+            create_spool(&plan.work, cpu)?,
             page_size,
-            layout,
+            PageLayout::LP64,
             stop.clone(),
             counter,
         )?);
     }
-
     instance.set_tracing_on(true)?;
-    let started = Instant::now();
-    if let Some(child) = command.as_mut() {
-        child.release()?;
-    }
+    session.start()?;
+    Ok(Running {
+        instance,
+        graph_selection,
+        counters,
+        aggregators,
+        hist_tgid,
+        cpus,
+        page_size,
+        readers,
+        stop,
+        progress,
+    })
+}
 
-    let mut last = (started, 0u64);
-    let reason = wait_for_end(
-        command.as_mut(),
-        options.duration,
-        &mut signals,
-        options.progress.then_some(Duration::from_secs(1)),
-        || {
-            let totals = progress::ProgressTotals::of(progress_counters.iter().map(|c| &**c));
+/// Where the kernel cannot pick graph roots in the instance: records everything the
+/// command (and its children) or the -P processes call, to pick when reading.
+fn follow_graph_processes(
+    instance: &Instance,
+    pids: &[u32],
+    command_pid: Option<u32>,
+) -> Result<(), RecordError> {
+    let mut traced = pids.to_vec();
+    traced.extend(command_pid);
+    if traced.is_empty() {
+        return Err(TracefsError::Missing {
+            what: "set_graph_function in tracefs instances".into(),
+            detail: "-g then selects the trees when reading, which needs a process to \
+                     follow: give a COMMAND or -P PID"
+                .into(),
+        }
+        .into());
+    }
+    instance.set_ftrace_pids(&traced, true)?;
+    Ok(())
+}
+
+/// Loads the latency aggregators of `specs`, limited to `tgid` (0: every process).
+fn start_aggregators(specs: &[Spec], tgid: u32) -> Result<Vec<LatencyAggregator>, RecordError> {
+    let mut aggregators = Vec::new();
+    for spec in specs {
+        let aggregator =
+            LatencyAggregator::start(spec, &Scope { tgid, comm: None }).map_err(|source| {
+                RecordError::Histogram {
+                    spec: spec.to_string(),
+                    source: Box::new(source),
+                }
+            })?;
+        if let Some(note) = &aggregator.note {
+            notes::note(format!("{spec}: {note}"));
+        }
+        aggregators.push(aggregator);
+    }
+    Ok(aggregators)
+}
+
+/// Waits for the end, with a progress line every second if asked; turns tracing off.
+async fn wait(
+    options: &RecordOptions,
+    session: &mut Session,
+    running: &Running,
+) -> Result<StopReason, RecordError> {
+    let mut last = (Instant::now(), 0u64);
+    let reason = session
+        .wait(options.progress.then_some(Duration::from_secs(1)), || {
+            let totals = progress::ProgressTotals::of(running.progress.iter().map(|c| &**c));
             let now = Instant::now();
             let elapsed = now.duration_since(last.0).as_secs_f64().max(1e-3);
             let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
             last = (now, totals.records);
-            eprint!("\r\x1b[K{}", progress::progress_line(totals, rate));
-        },
-    )
-    .await
-    .map_err(RecordError::Wait)?;
-    instance.set_tracing_on(false)?;
-    let seconds = started.elapsed().as_secs_f64();
+            notes::progress(&progress::progress_line(totals, rate));
+        })
+        .await?;
+    running.instance.set_tracing_on(false)?;
     if options.progress {
-        eprint!("\r\x1b[K");
+        notes::progress_done();
     }
+    Ok(reason)
+}
 
+/// Joins the readers, reads the counters and histograms, writes the file, puts it in
+/// place, removes the instance and the probes, and sums it all up.
+fn finish(
+    options: &RecordOptions,
+    plan: Plan,
+    running: Running,
+    session: &Session,
+) -> Result<RecordSummary, RecordError> {
+    let seconds = session.elapsed().as_secs_f64();
+    let Running {
+        instance,
+        graph_selection,
+        counters,
+        aggregators,
+        hist_tgid,
+        cpus,
+        page_size,
+        readers,
+        stop,
+        progress: _,
+    } = running;
     let mut stats = Vec::new();
     for &cpu in &cpus {
         stats.push(instance.per_cpu_stats(cpu)?);
@@ -296,40 +372,16 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
         .map(|c| c.total().map_err(short_reason))
         .collect();
     drop(counters);
-    let mut histograms = Vec::new();
-    for aggregator in &aggregators {
-        let snapshot = Snapshot {
-            spec: aggregator.spec.to_string(),
-            time_ns: (seconds * 1e9) as u64,
-            keys: aggregator
-                .histograms()
-                .map_err(|source| RecordError::Histogram {
-                    spec: aggregator.spec.to_string(),
-                    source: Box::new(source),
-                })?,
-            lost: aggregator.lost().map_err(|source| RecordError::Histogram {
-                spec: aggregator.spec.to_string(),
-                source: Box::new(source),
-            })?,
-        };
-        histograms.push(StoredSnapshot {
-            snapshot,
-            tgid: if aggregator.spec.per_thread() {
-                hist_tgid
-            } else {
-                0
-            },
-        });
-    }
+    let histograms = read_histograms(&aggregators, hist_tgid, seconds)?;
     drop(aggregators);
 
     let mut meta = meta::gather(
-        &tracefs,
-        &events,
+        &plan.tracefs,
+        &plan.events,
         &options.clock,
         &cpus,
         &stats,
-        command.as_ref(),
+        session.command(),
         page_size as u32,
     )?;
     if let Some(selection) = &graph_selection {
@@ -344,72 +396,49 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
             data: codec::encode(&histograms),
         });
     }
-    let file_bytes = write_file(&work, OUTPUT_NAME, &meta, &captured)?;
-    publish(work, OUTPUT_NAME, &options.output)?;
+    let file_bytes = write_file(&plan.work, OUTPUT_NAME, &meta, &captured)?;
+    publish(plan.work, OUTPUT_NAME, &options.output)?;
     // Type ids while the session's probe events still exist.
-    let type_ids: Vec<Option<u16>> = events
+    let type_ids: Vec<Option<u16>> = plan
+        .events
         .iter()
-        .map(|(id, _)| tracefs.event_id(id).ok())
+        .map(|(id, _)| plan.tracefs.event_id(id).ok())
         .collect();
     instance.remove()?;
-    drop(probes);
+    drop(plan.probes);
+    Ok(RecordSummary {
+        output: options.output.path.clone(),
+        seconds,
+        file_bytes,
+        cpus: summary::cpu_summaries(&captured, &stats),
+        events: summary::event_summaries(&plan.events, &type_ids, &captured, &bpf_totals),
+        histograms: summary::hist_summaries(&histograms),
+    })
+}
 
-    let mut by_type: Vec<u64> = Vec::new();
-    for cpu in &captured {
-        if cpu.records_by_type.len() > by_type.len() {
-            by_type.resize(cpu.records_by_type.len(), 0);
-        }
-        for (id, n) in cpu.records_by_type.iter().enumerate() {
-            by_type[id] += n;
-        }
-    }
-    let mut event_summaries = Vec::new();
-    for (index, (id, _)) in events.iter().enumerate() {
-        let recorded = type_ids[index]
-            .and_then(|type_id| by_type.get(usize::from(type_id)).copied())
-            .unwrap_or(0);
-        let bpf_hits = bpf_totals
-            .get(index)
-            .cloned()
-            .unwrap_or_else(|| Err("--no-bpf".to_string()));
-        event_summaries.push(EventSummary {
-            name: id.to_string(),
-            recorded,
-            bpf_hits,
-        });
-    }
-    let cpus_summary = captured
+/// Each aggregator's histograms and losses, as stored in the file.
+fn read_histograms(
+    aggregators: &[LatencyAggregator],
+    hist_tgid: u32,
+    seconds: f64,
+) -> Result<Vec<StoredSnapshot>, RecordError> {
+    aggregators
         .iter()
-        .zip(&stats)
-        .map(|(c, s)| CpuSummary {
-            cpu: c.cpu,
-            records: c.records,
-            data_bytes: c.data_bytes,
-            missed_in_pages: c.missed_events,
-            pages_with_unknown_loss: c.pages_with_unknown_loss,
-            overrun: s.overrun,
-            dropped: s.dropped_events,
+        .map(|aggregator| {
+            let snapshot = aggregator
+                .snapshot((seconds * 1e9) as u64)
+                .map_err(|source| RecordError::Histogram {
+                    spec: aggregator.spec.to_string(),
+                    source: Box::new(source),
+                })?;
+            let tgid = if aggregator.spec.per_thread() {
+                hist_tgid
+            } else {
+                0
+            };
+            Ok(StoredSnapshot { snapshot, tgid })
         })
-        .collect();
-    Ok((
-        RecordSummary {
-            output: options.output.path.clone(),
-            seconds,
-            file_bytes,
-            cpus: cpus_summary,
-            events: event_summaries,
-            histograms: histograms
-                .iter()
-                .map(|h| HistSummary {
-                    spec: h.snapshot.spec.clone(),
-                    samples: h.snapshot.keys.iter().map(|k| k.count).sum(),
-                    keys: h.snapshot.keys.len(),
-                    lost: h.snapshot.lost.iter().map(|(_, n)| n).sum(),
-                })
-                .collect(),
-        },
-        reason,
-    ))
+        .collect()
 }
 
 /// The events of every -e, each once, with its filter.

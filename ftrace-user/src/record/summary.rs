@@ -1,7 +1,14 @@
 //! The end-of-record summary: events, bytes and losses per CPU, and each event's
-//! recorded count beside its in-kernel BPF hit count.
+//! recorded count beside its in-kernel BPF hit count (printed by
+//! [`crate::output::record_summary`]).
 
-use std::{fmt::Write as _, path::PathBuf};
+use std::path::PathBuf;
+
+use crate::{
+    capture::CpuCaptureResult,
+    hist::codec::StoredSnapshot,
+    tracefs::{CpuStats, EventId},
+};
 
 /// One CPU's share of a recording.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +63,70 @@ pub struct RecordSummary {
     pub histograms: Vec<HistSummary>,
 }
 
+/// Each CPU's events, bytes and losses: what its reader copied beside what the
+/// kernel's per-CPU statistics say.
+pub(crate) fn cpu_summaries(captured: &[CpuCaptureResult], stats: &[CpuStats]) -> Vec<CpuSummary> {
+    captured
+        .iter()
+        .zip(stats)
+        .map(|(c, s)| CpuSummary {
+            cpu: c.cpu,
+            records: c.records,
+            data_bytes: c.data_bytes,
+            missed_in_pages: c.missed_events,
+            pages_with_unknown_loss: c.pages_with_unknown_loss,
+            overrun: s.overrun,
+            dropped: s.dropped_events,
+        })
+        .collect()
+}
+
+/// Each event's recorded count (by its type id, looked up while the session's probes
+/// existed) beside its BPF hit count.
+pub(crate) fn event_summaries(
+    events: &[(EventId, Option<String>)],
+    type_ids: &[Option<u16>],
+    captured: &[CpuCaptureResult],
+    bpf_totals: &[Result<u64, String>],
+) -> Vec<EventSummary> {
+    let mut by_type: Vec<u64> = Vec::new();
+    for cpu in captured {
+        if cpu.records_by_type.len() > by_type.len() {
+            by_type.resize(cpu.records_by_type.len(), 0);
+        }
+        for (id, n) in cpu.records_by_type.iter().enumerate() {
+            by_type[id] += n;
+        }
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, (id, _))| EventSummary {
+            name: id.to_string(),
+            recorded: type_ids[index]
+                .and_then(|type_id| by_type.get(usize::from(type_id)).copied())
+                .unwrap_or(0),
+            bpf_hits: bpf_totals
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| Err("--no-bpf".to_string())),
+        })
+        .collect()
+}
+
+/// Samples, keys and losses of each stored histogram.
+pub(crate) fn hist_summaries(histograms: &[StoredSnapshot]) -> Vec<HistSummary> {
+    histograms
+        .iter()
+        .map(|h| HistSummary {
+            spec: h.snapshot.spec.clone(),
+            samples: h.snapshot.keys.iter().map(|k| k.count).sum(),
+            keys: h.snapshot.keys.len(),
+            lost: h.snapshot.lost.iter().map(|(_, n)| n).sum(),
+        })
+        .collect()
+}
+
 impl RecordSummary {
     pub fn total_records(&self) -> u64 {
         self.cpus.iter().map(|c| c.records).sum()
@@ -68,142 +139,5 @@ impl RecordSummary {
     /// Any page flagged a loss of unknown size.
     pub fn unknown_loss(&self) -> bool {
         self.cpus.iter().any(|c| c.pages_with_unknown_loss > 0)
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "hytrace: recorded {} events ({:.1} MB) in {:.2} s to {} ({:.1} MB)",
-            self.total_records(),
-            self.cpus.iter().map(|c| c.data_bytes).sum::<u64>() as f64 / 1e6,
-            self.seconds,
-            self.output.display(),
-            self.file_bytes as f64 / 1e6,
-        );
-        let _ = writeln!(
-            out,
-            "  {:>4} {:>12} {:>10} {:>10} {:>10} {:>10}",
-            "cpu", "events", "MB", "lost", "overrun", "dropped"
-        );
-        for cpu in &self.cpus {
-            let lost = if cpu.pages_with_unknown_loss > 0 {
-                format!("{}+?", cpu.lost())
-            } else {
-                cpu.lost().to_string()
-            };
-            let _ = writeln!(
-                out,
-                "  {:>4} {:>12} {:>10.2} {:>10} {:>10} {:>10}",
-                cpu.cpu,
-                cpu.records,
-                cpu.data_bytes as f64 / 1e6,
-                lost,
-                cpu.overrun,
-                cpu.dropped
-            );
-        }
-        if !self.events.is_empty() {
-            let width = self
-                .events
-                .iter()
-                .map(|e| e.name.len())
-                .max()
-                .unwrap_or(0)
-                .max(5);
-            let _ = writeln!(
-                out,
-                "  {:<width$} {:>12} {:>16}",
-                "event", "recorded", "bpf hits (all)"
-            );
-            for event in &self.events {
-                let bpf = match &event.bpf_hits {
-                    Ok(hits) => hits.to_string(),
-                    Err(why) => format!("- ({why})"),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<width$} {:>12} {:>16}",
-                    event.name, event.recorded, bpf
-                );
-            }
-        }
-        for hist in &self.histograms {
-            let _ = writeln!(
-                out,
-                "  histogram {}: {} samples in {} keys, {} lost (hytrace report --hist)",
-                hist.spec, hist.samples, hist.keys, hist.lost
-            );
-        }
-        let unknown = if self.unknown_loss() {
-            " (and pages that lost an unknown number)"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "  lost events: {}{unknown}", self.total_lost());
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_cpus_events_and_losses() {
-        let summary = RecordSummary {
-            output: PathBuf::from("/tmp/a.dat"),
-            seconds: 1.5,
-            file_bytes: 3_000_000,
-            cpus: vec![
-                CpuSummary {
-                    cpu: 0,
-                    records: 10,
-                    data_bytes: 1_000_000,
-                    ..Default::default()
-                },
-                CpuSummary {
-                    cpu: 1,
-                    records: 5,
-                    data_bytes: 500_000,
-                    missed_in_pages: 3,
-                    overrun: 4,
-                    dropped: 1,
-                    ..Default::default()
-                },
-            ],
-            events: vec![
-                EventSummary {
-                    name: "raw_syscalls:sys_enter".into(),
-                    recorded: 12,
-                    bpf_hits: Ok(14),
-                },
-                EventSummary {
-                    name: "ftrace:print".into(),
-                    recorded: 3,
-                    bpf_hits: Err("not a tracepoint".into()),
-                },
-            ],
-            histograms: vec![HistSummary {
-                spec: "syscalls".into(),
-                samples: 100,
-                keys: 3,
-                lost: 1,
-            }],
-        };
-        assert_eq!(summary.total_lost(), 5);
-        let text = summary.render();
-        let expected = "\
-hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
-   cpu       events         MB       lost    overrun    dropped
-     0           10       1.00          0          0          0
-     1            5       0.50          5          4          1
-  event                      recorded   bpf hits (all)
-  raw_syscalls:sys_enter           12               14
-  ftrace:print                      3 - (not a tracepoint)
-  histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
-  lost events: 5
-";
-        assert_eq!(text, expected);
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     hist::{
         KeyHistogram, Spec,
         codec::{self, CodecError, StoredSnapshot},
-        pairing::{PairEvent, PairSamples},
+        pairing::{PairEvent, PairSamples, count_differences},
         syscall_names::syscall_name,
     },
     store::{TraceOption, hytrace_kind},
@@ -38,6 +38,38 @@ pub fn stored(recording: &Recording) -> Result<Vec<StoredSnapshot>, HistogramsEr
         }
     }
     found.ok_or(HistogramsError::None)
+}
+
+/// A stored histogram beside the same recomputed from the recorded events.
+#[derive(Debug)]
+pub struct Comparison {
+    pub stored: StoredSnapshot,
+    /// The recomputed histogram, or why it could not be.
+    pub stream: Result<StreamHistogram, String>,
+    /// Keys whose counts differ: (key, eBPF count, events count).
+    pub differences: Vec<(String, u64, u64)>,
+}
+
+/// Every stored histogram compared with the same recomputed from the events.
+pub fn compare(recording: &Recording) -> Result<Vec<Comparison>, HistogramsError> {
+    Ok(stored(recording)?
+        .into_iter()
+        .map(|stored| {
+            let stream = match stored.snapshot.spec.parse::<Spec>() {
+                Ok(spec) => from_stream(recording, &spec, stored.tgid),
+                Err(e) => Err(e.to_string()),
+            };
+            let differences = match &stream {
+                Ok(stream) => count_differences(&stored.snapshot.keys, &stream.keys),
+                Err(_) => Vec::new(),
+            };
+            Comparison {
+                stored,
+                stream,
+                differences,
+            }
+        })
+        .collect())
 }
 
 /// A histogram recomputed from the recorded events.

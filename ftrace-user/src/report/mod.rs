@@ -3,11 +3,9 @@
 //!
 //! - [`filter`]: which records the user asked for.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
-//! - [`render`]: one record as a text or JSON line.
 
 pub mod filter;
 pub mod histograms;
-pub mod render;
 
 use std::{
     collections::BTreeMap,
@@ -17,13 +15,13 @@ use std::{
 
 use thiserror::Error;
 
+use crate::output::event_line::{LineLayout, Selected, render};
 use crate::{
     decode::{Merger, Missed, StreamStats},
     format::{Printer, plugins::FunctionIndents},
     trace::{Recording, RecordingError},
 };
 pub use filter::RecordFilter;
-use render::{LineLayout, Selected, render};
 
 #[derive(Debug, Error)]
 pub enum ReportError {

@@ -278,7 +278,7 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         if let Err(error) = self.teardown() {
-            eprintln!("hytrace: warning: {error} (run `hytrace reset` to retry)");
+            crate::notes::warning(format_args!("{error} (run `hytrace reset` to retry)"));
         }
     }
 }

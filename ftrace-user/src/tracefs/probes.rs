@@ -225,7 +225,7 @@ impl Drop for SessionProbes {
         for (kind, name) in self.created.drain(..).rev() {
             let removal = format!("-:{}/{name}\n", self.group);
             if let Err(error) = append(self.root.join(kind.file()), &removal) {
-                eprintln!("hytrace: warning: {error} (run `hytrace reset` to retry)");
+                crate::notes::warning(format_args!("{error} (run `hytrace reset` to retry)"));
             }
         }
     }

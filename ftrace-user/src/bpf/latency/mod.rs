@@ -17,7 +17,8 @@ use thiserror::Error;
 
 use super::prog_info::recursion_misses;
 use crate::hist::{
-    KeyHistogram, Spec, histogram::build, pairing::merge_same_names, syscall_names::syscall_name,
+    KeyHistogram, Snapshot, Spec, histogram::build, pairing::merge_same_names,
+    syscall_names::syscall_name,
 };
 
 #[derive(Debug, Error)]
@@ -132,6 +133,16 @@ fn sum_totals<'a>(values: impl Iterator<Item = &'a KeyTotals>) -> KeyTotals {
 impl LatencyAggregator {
     fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AggregatorError> {
         self.ebpf.map(name).ok_or(AggregatorError::Missing(name))
+    }
+
+    /// The histograms and losses so far, as a snapshot taken `time_ns` into the session.
+    pub fn snapshot(&self, time_ns: u64) -> Result<Snapshot, AggregatorError> {
+        Ok(Snapshot {
+            spec: self.spec.to_string(),
+            time_ns,
+            keys: self.histograms()?,
+            lost: self.lost()?,
+        })
     }
 
     /// The histograms so far, one per key, most samples first.

@@ -1,12 +1,12 @@
-//! How a measuring session (record, hist) ends: the traced command exits, the duration
-//! passes, or SIGINT / SIGTERM / SIGHUP arrives (passed on to the command). Catching
-//! the signals lets every session clean up through its normal path.
+//! How a measuring session ends: the traced command exits, the duration passes, a
+//! trigger fires, or SIGINT / SIGTERM / SIGHUP arrives (passed on to the command).
+//! Catching the signals lets every session clean up through its normal path.
 
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::record::child::GatedChild;
+use super::command::GatedChild;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,14 +19,14 @@ pub enum StopReason {
 }
 
 /// The signals that end a session, caught from the moment this is created.
-pub struct EndSignals {
+pub(super) struct EndSignals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
 }
 
 impl EndSignals {
-    pub fn install() -> Result<EndSignals, (&'static str, std::io::Error)> {
+    pub(super) fn install() -> Result<EndSignals, (&'static str, std::io::Error)> {
         Ok(EndSignals {
             interrupt: signal(SignalKind::interrupt()).map_err(|e| ("SIGINT", e))?,
             terminate: signal(SignalKind::terminate()).map_err(|e| ("SIGTERM", e))?,
@@ -35,23 +35,9 @@ impl EndSignals {
     }
 }
 
-/// Waits for the end; calls `on_tick` every `tick` meanwhile (if given).
-pub async fn wait_for_end(
-    command: Option<&mut GatedChild>,
-    duration: Option<Duration>,
-    signals: &mut EndSignals,
-    tick: Option<Duration>,
-    mut on_tick: impl FnMut(),
-) -> std::io::Result<StopReason> {
-    wait_until(command, duration, signals, tick, || {
-        on_tick();
-        false
-    })
-    .await
-}
-
-/// [`wait_for_end`], also ending when `on_tick` returns true ([`StopReason::Triggered`]).
-pub async fn wait_until(
+/// Waits for the end; calls `on_tick` every `tick` (if given) meanwhile, and ends when
+/// it returns true ([`StopReason::Triggered`]).
+pub(super) async fn wait_until(
     mut command: Option<&mut GatedChild>,
     duration: Option<Duration>,
     signals: &mut EndSignals,

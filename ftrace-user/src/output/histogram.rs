@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::histogram::{KeyHistogram, Snapshot};
-use crate::output::json::write_string;
+use crate::{
+    format::json_string::write_string,
+    hist::{KeyHistogram, Snapshot},
+};
 
 /// Width of the bar chart's bars.
 const BAR_WIDTH: u64 = 40;

@@ -2,11 +2,8 @@
 
 use std::io::Write as _;
 
-use crate::trace::Recording;
-use crate::{
-    decode::Missed,
-    output::{EventHeader, json, text},
-};
+use super::{EventHeader, event_json as json, event_text as text};
+use crate::{decode::Missed, trace::Recording};
 
 /// A record the report prints, in merge order.
 #[derive(Debug, Clone, Copy)]

@@ -23,7 +23,7 @@ use thiserror::Error;
 pub const GATE_FD_ENV: &str = "HYTRACE_START_GATE_FD";
 
 #[derive(Debug, Error)]
-pub enum ChildError {
+pub enum CommandError {
     #[error("no command given")]
     Empty,
     #[error("command not found: {0}")]
@@ -58,14 +58,14 @@ impl GatedChild {
     /// Spawns the gate for `argv`; the command does not run until [`release`].
     ///
     /// [`release`]: GatedChild::release
-    pub fn spawn(argv: &[String]) -> Result<GatedChild, ChildError> {
-        let program = argv.first().ok_or(ChildError::Empty)?;
+    pub fn spawn(argv: &[String]) -> Result<GatedChild, CommandError> {
+        let program = argv.first().ok_or(CommandError::Empty)?;
         if find_program(program).is_none() {
-            return Err(ChildError::NotFound(program.clone()));
+            return Err(CommandError::NotFound(program.clone()));
         }
-        let (gate_read, gate_write) = pipe().map_err(ChildError::Pipe)?;
+        let (gate_read, gate_write) = pipe().map_err(CommandError::Pipe)?;
         let gate_fd = gate_read.as_raw_fd();
-        let me = std::env::current_exe().map_err(ChildError::SelfExe)?;
+        let me = std::env::current_exe().map_err(CommandError::SelfExe)?;
         let mut command = Command::new(me);
         command.args(argv).env(GATE_FD_ENV, gate_fd.to_string());
         // SAFETY: runs in the forked child before exec; fcntl is async-signal-safe and
@@ -80,7 +80,7 @@ impl GatedChild {
         }
         let child = tokio::process::Command::from(command)
             .spawn()
-            .map_err(|source| ChildError::Spawn {
+            .map_err(|source| CommandError::Spawn {
                 command: program.clone(),
                 source,
             })?;
@@ -95,12 +95,13 @@ impl GatedChild {
     }
 
     /// Lets the command exec.
-    pub fn release(&mut self) -> Result<(), ChildError> {
+    pub fn release(&mut self) -> Result<(), CommandError> {
         if let Some(mut gate) = self.gate.take() {
-            gate.write_all(&[1]).map_err(|source| ChildError::Release {
-                command: self.command.clone(),
-                source,
-            })?;
+            gate.write_all(&[1])
+                .map_err(|source| CommandError::Release {
+                    command: self.command.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }

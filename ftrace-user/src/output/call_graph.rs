@@ -4,56 +4,8 @@
 //! seen), durations with their overhead marks, irq entry/exit arrows around functions
 //! in the irq entry text, and a separator when a CPU switches tasks (pure).
 
-use super::layout::{FILL_FULL, INDENT, cpu_column, duration_column, task_column};
-
-/// One event of a function_graph recording, in the order of the merged stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GraphEvent {
-    /// funcgraph_entry; `ts` is the record's timestamp (trace clock).
-    Entry {
-        cpu: u32,
-        pid: i32,
-        func: u64,
-        depth: u32,
-        ts: u64,
-    },
-    /// funcgraph_exit; the duration is `rettime - calltime`.
-    Exit {
-        cpu: u32,
-        pid: i32,
-        func: u64,
-        depth: u32,
-        calltime: u64,
-        rettime: u64,
-        ts: u64,
-    },
-    /// Any other event, printed as a comment at the current depth.
-    Comment { cpu: u32, pid: i32, text: String },
-    /// Events the recording lost on a CPU.
-    /// (None: the kernel did not say how many.)
-    Lost { cpu: u32, count: Option<u64> },
-}
-
-impl GraphEvent {
-    fn cpu(&self) -> u32 {
-        match self {
-            GraphEvent::Entry { cpu, .. }
-            | GraphEvent::Exit { cpu, .. }
-            | GraphEvent::Comment { cpu, .. }
-            | GraphEvent::Lost { cpu, .. } => *cpu,
-        }
-    }
-}
-
-/// What the renderer needs to know of the kernel.
-pub trait GraphSymbols {
-    /// `name` or `name [module]` for a function address (the kernel's `%ps`).
-    fn function(&self, addr: u64) -> String;
-    /// Whether the address is in the irq entry text (arrows around such calls).
-    fn is_irq_entry(&self, addr: u64) -> bool;
-    /// The command name of a pid.
-    fn comm(&self, pid: i32) -> String;
-}
+use super::call_graph_columns::{FILL_FULL, INDENT, cpu_column, duration_column, task_column};
+use crate::graph::{GraphEvent, GraphSymbols};
 
 /// Per-CPU state the kernel keeps while printing.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +19,7 @@ struct CpuState {
 /// Renders `events` (merged in time order) as ftrace's function_graph text. `cpus` is
 /// the number of CPUs (for the width of the CPU column).
 pub fn render(events: &[GraphEvent], cpus: u32, symbols: &dyn GraphSymbols) -> String {
-    let width = super::layout::cpu_width(cpus.max(1));
+    let width = super::call_graph_columns::cpu_width(cpus.max(1));
     // For leaf detection: the next event of the same CPU.
     let mut next_on_cpu = vec![None; events.len()];
     let mut last_seen: std::collections::HashMap<u32, usize> = Default::default();

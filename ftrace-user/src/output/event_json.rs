@@ -8,6 +8,7 @@ use std::io::Write as _;
 
 use super::EventHeader;
 use crate::decode::Missed;
+use crate::format::json_string::write_string;
 
 /// Appends the object's opening and header fields; the caller appends the
 /// `"fields":{…}` part with [`write_fields_open`]/[`write_close`].
@@ -49,34 +50,6 @@ pub fn write_close(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"},\"text\":");
     write_string(out, text);
     out.push(b'}');
-}
-
-/// A JSON string literal with the escapes JSON requires.
-pub fn write_string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f => None,
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
-                let _ = write!(out, "\\u{:04x}", b);
-            }
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -1,0 +1,80 @@
+//! The one channel through which library code tells the user something while it works
+//! (a warning, a fallback taken, a progress line) instead of printing it: the command
+//! decides where notes go. The `hytrace` binary prints them on stderr as they come;
+//! without a printer (tests, other users of the library) they are kept for [`take`].
+
+use std::sync::{Mutex, OnceLock};
+
+/// What a note is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note<'a> {
+    /// A line for the user (without the `hytrace: ` prefix).
+    Line(&'a str),
+    /// A progress line that replaces the previous one.
+    Progress(&'a str),
+    /// The progress line is no longer wanted: clear it.
+    ProgressDone,
+}
+
+static PRINTER: OnceLock<fn(Note<'_>)> = OnceLock::new();
+static KEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Sends every later note to `printer` (the first printer set stays).
+pub fn set_printer(printer: fn(Note<'_>)) {
+    let _ = PRINTER.set(printer);
+}
+
+fn send(note: Note<'_>) {
+    match PRINTER.get() {
+        Some(printer) => printer(note),
+        None => {
+            if let Note::Line(text) = note {
+                KEPT.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(text.to_string());
+            }
+        }
+    }
+}
+
+/// A line for the user.
+pub fn note(text: impl AsRef<str>) {
+    send(Note::Line(text.as_ref()));
+}
+
+/// A warning: something did not work and hytrace went on without it.
+pub fn warning(text: impl std::fmt::Display) {
+    send(Note::Line(&format!("warning: {text}")));
+}
+
+/// A progress line, replacing the previous one.
+pub fn progress(line: &str) {
+    send(Note::Progress(line));
+}
+
+/// Clears the progress line.
+pub fn progress_done() {
+    send(Note::ProgressDone);
+}
+
+/// The lines kept while no printer was set, oldest first (and forgets them).
+pub fn take() -> Vec<String> {
+    std::mem::take(&mut *KEPT.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_kept_without_a_printer_and_progress_is_not() {
+        take();
+        note("a");
+        progress("50%");
+        warning("b failed");
+        progress_done();
+        let kept = take();
+        assert!(kept.ends_with(&["a".to_string(), "warning: b failed".to_string()]));
+        assert!(!kept.iter().any(|l| l.contains('%')));
+    }
+}

@@ -1,0 +1,147 @@
+//! The end-of-record summary as text: the file, events, bytes and losses per CPU, each
+//! event's recorded count beside its BPF hit count, the histograms stored.
+
+use std::fmt::Write as _;
+
+use crate::record::summary::RecordSummary;
+
+/// The summary, as `record` prints it on stderr.
+pub fn text(summary: &RecordSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "hytrace: recorded {} events ({:.1} MB) in {:.2} s to {} ({:.1} MB)",
+        summary.total_records(),
+        summary.cpus.iter().map(|c| c.data_bytes).sum::<u64>() as f64 / 1e6,
+        summary.seconds,
+        summary.output.display(),
+        summary.file_bytes as f64 / 1e6,
+    );
+    let _ = writeln!(
+        out,
+        "  {:>4} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "cpu", "events", "MB", "lost", "overrun", "dropped"
+    );
+    for cpu in &summary.cpus {
+        let lost = if cpu.pages_with_unknown_loss > 0 {
+            format!("{}+?", cpu.lost())
+        } else {
+            cpu.lost().to_string()
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4} {:>12} {:>10.2} {:>10} {:>10} {:>10}",
+            cpu.cpu,
+            cpu.records,
+            cpu.data_bytes as f64 / 1e6,
+            lost,
+            cpu.overrun,
+            cpu.dropped
+        );
+    }
+    if !summary.events.is_empty() {
+        let width = summary
+            .events
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>12} {:>16}",
+            "event", "recorded", "bpf hits (all)"
+        );
+        for event in &summary.events {
+            let bpf = match &event.bpf_hits {
+                Ok(hits) => hits.to_string(),
+                Err(why) => format!("- ({why})"),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$} {:>12} {:>16}",
+                event.name, event.recorded, bpf
+            );
+        }
+    }
+    for hist in &summary.histograms {
+        let _ = writeln!(
+            out,
+            "  histogram {}: {} samples in {} keys, {} lost (hytrace report --hist)",
+            hist.spec, hist.samples, hist.keys, hist.lost
+        );
+    }
+    let unknown = if summary.unknown_loss() {
+        " (and pages that lost an unknown number)"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "  lost events: {}{unknown}", summary.total_lost());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::record::summary::{CpuSummary, EventSummary, HistSummary};
+
+    #[test]
+    fn renders_cpus_events_and_losses() {
+        let summary = RecordSummary {
+            output: PathBuf::from("/tmp/a.dat"),
+            seconds: 1.5,
+            file_bytes: 3_000_000,
+            cpus: vec![
+                CpuSummary {
+                    cpu: 0,
+                    records: 10,
+                    data_bytes: 1_000_000,
+                    ..Default::default()
+                },
+                CpuSummary {
+                    cpu: 1,
+                    records: 5,
+                    data_bytes: 500_000,
+                    missed_in_pages: 3,
+                    overrun: 4,
+                    dropped: 1,
+                    ..Default::default()
+                },
+            ],
+            events: vec![
+                EventSummary {
+                    name: "raw_syscalls:sys_enter".into(),
+                    recorded: 12,
+                    bpf_hits: Ok(14),
+                },
+                EventSummary {
+                    name: "ftrace:print".into(),
+                    recorded: 3,
+                    bpf_hits: Err("not a tracepoint".into()),
+                },
+            ],
+            histograms: vec![HistSummary {
+                spec: "syscalls".into(),
+                samples: 100,
+                keys: 3,
+                lost: 1,
+            }],
+        };
+        assert_eq!(summary.total_lost(), 5);
+        let text = text(&summary);
+        let expected = "\
+hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
+   cpu       events         MB       lost    overrun    dropped
+     0           10       1.00          0          0          0
+     1            5       0.50          5          4          1
+  event                      recorded   bpf hits (all)
+  raw_syscalls:sys_enter           12               14
+  ftrace:print                      3 - (not a tracepoint)
+  histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
+  lost events: 5
+";
+        assert_eq!(text, expected);
+    }
+}
