@@ -2,8 +2,10 @@
 //! its peers, skipping when the machine lacks root or a tool, and tracefs snapshots.
 
 use std::{
+    ffi::OsStr,
+    fmt::Display,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Child, Command, Output, Stdio},
 };
 
 pub const TRACEFS: &str = "/sys/kernel/tracing";
@@ -112,24 +114,124 @@ pub fn hytrace(args: &[&str]) -> Output {
         .expect("cannot run hytrace")
 }
 
-/// Runs hytrace and asserts it succeeded, returning stdout.
-pub fn hytrace_ok(args: &[&str]) -> String {
-    let out = hytrace(args);
+/// Asserts that the command `what` exited with status 0, showing its stderr if not.
+#[track_caller]
+pub fn assert_succeeded(out: &Output, what: impl Display) {
     assert!(
         out.status.success(),
-        "hytrace {args:?} failed ({}):\n{}",
+        "{what} failed ({}):\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs hytrace and asserts it succeeded, returning stdout.
+#[track_caller]
+pub fn hytrace_ok(args: &[&str]) -> String {
+    let out = hytrace(args);
+    assert_succeeded(&out, format_args!("hytrace {args:?}"));
     String::from_utf8(out.stdout).expect("report output is UTF-8")
 }
 
 /// Runs `hytrace record …`, asserts it succeeded, and returns its summary (stderr).
+#[track_caller]
 pub fn record_ok(args: &[&str]) -> String {
     let out = hytrace(args);
+    assert_succeeded(&out, format_args!("hytrace {args:?}"));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `ARGS -- COMMAND...` as one argument list; just `ARGS` when `command` is empty.
+pub fn with_command<'a>(args: &[&'a str], command: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    if !command.is_empty() {
+        all.push("--");
+        all.extend_from_slice(command);
+    }
+    all
+}
+
+/// Runs `hytrace record OPTIONS... [-- COMMAND...]` (no `--` without a command), asserts
+/// it succeeded, and returns its summary (stderr).
+#[track_caller]
+pub fn hytrace_record(options: &[&str], command: &[&str]) -> String {
+    record_ok(&with_command(&[&["record"], options].concat(), command))
+}
+
+/// Runs `hytrace report -i FILE OPTIONS...`, asserts it succeeded, and returns stdout.
+#[track_caller]
+pub fn hytrace_report(file: &str, options: &[&str]) -> String {
+    hytrace_ok(&[&["report", "-i", file], options].concat())
+}
+
+/// Records as [`hytrace_record`] does, then returns the plain `hytrace report` of the
+/// file the options name with `-o`.
+#[track_caller]
+pub fn record_then_report(options: &[&str], command: &[&str]) -> String {
+    let file = options
+        .windows(2)
+        .find(|pair| pair[0] == "-o")
+        .map(|pair| pair[1])
+        .expect("the record options name the file with -o");
+    hytrace_record(options, command);
+    hytrace_report(file, &[])
+}
+
+/// Runs hytrace with `args` and asserts it failed with stderr containing `needle`;
+/// returns that stderr.
+#[track_caller]
+pub fn assert_fails_with(args: &[&str], needle: &str) -> String {
+    let out = hytrace(args);
+    assert!(!out.status.success(), "hytrace {args:?} succeeded");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "hytrace {args:?} failed:\n{stderr}");
+    assert!(stderr.contains(needle), "stderr: {stderr}");
     stderr
+}
+
+/// Runs hytrace with `args` and asserts it failed with a one-line reason containing
+/// `needle` on stderr; returns that stderr.
+#[track_caller]
+pub fn assert_one_line_error(args: &[&str], needle: &str) -> String {
+    let stderr = assert_fails_with(args, needle);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
+    stderr
+}
+
+/// Starts hytrace with `args` (stdout discarded, stderr piped) without waiting for it.
+pub fn spawn_hytrace(args: &[&str]) -> Child {
+    Command::new(hytrace_bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hytrace")
+}
+
+/// Waits for a hytrace [`spawn_hytrace`] started, asserts it succeeded, and returns its
+/// stderr.
+#[track_caller]
+pub fn wait_ok(child: Child) -> String {
+    let out = child.wait_with_output().expect("wait for hytrace");
+    assert_succeeded(&out, "hytrace");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `program` with `args` to its end, returning its output (any exit status).
+pub fn run(program: impl AsRef<OsStr>, args: &[&str]) -> Output {
+    let program = program.as_ref();
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+/// Runs `program` with `args`, asserts it succeeded, and returns its stdout.
+#[track_caller]
+pub fn run_ok(program: impl AsRef<OsStr>, args: &[&str]) -> String {
+    let program = program.as_ref();
+    let out = run(program, args);
+    assert_succeeded(&out, format_args!("{} {args:?}", program.display()));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A scratch directory removed at drop: created exclusively with an unpredictable name
@@ -152,6 +254,15 @@ impl TempDir {
             }
         }
         panic!("no unused temporary directory name for {tag}");
+    }
+
+    /// A new scratch directory tagged `tag` and the path of `file` in it (not created).
+    /// The directory lasts as long as the returned `TempDir`: bind it (`_dir` will do)
+    /// for as long as the file is used.
+    pub fn with_file(tag: &str, file: &str) -> (TempDir, String) {
+        let dir = TempDir::new(tag);
+        let path = dir.path_str(file);
+        (dir, path)
     }
 
     /// The directory itself.
@@ -198,12 +309,183 @@ pub fn global_snapshot() -> Vec<(String, String)> {
 pub fn hytrace_instances() -> Vec<String> {
     std::fs::read_dir(Path::new(TRACEFS).join("instances"))
         .map(|dir| {
-            dir.filter_map(|e| e.ok())
+            dir.filter_map(std::result::Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| n.contains("hytrace"))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Asserts that no tracefs instance whose name mentions hytrace is left.
+#[track_caller]
+pub fn assert_no_hytrace_instance() {
+    assert_eq!(hytrace_instances(), Vec::<String>::new());
+}
+
+/// Asserts that a session left tracefs as it found it: no hytrace instance is left and
+/// the global files read as in `before` (a [`global_snapshot`]).
+#[track_caller]
+pub fn assert_tracefs_as_before(before: &[(String, String)]) {
+    assert_no_hytrace_instance();
+    assert_eq!(global_snapshot(), before);
+}
+
+/// Asserts that `uprobe_events` holds no probe of a hytrace session.
+#[track_caller]
+pub fn assert_no_hytrace_uprobe() {
+    let probes =
+        std::fs::read_to_string(Path::new(TRACEFS).join("uprobe_events")).unwrap_or_default();
+    assert!(!probes.contains("hytrace_"), "{probes}");
+}
+
+/// A tracefs instance made by hand, named `PREFIX-PID` (not like a hytrace session),
+/// removed on drop.
+pub struct HandInstance {
+    name: String,
+    dir: PathBuf,
+}
+
+impl HandInstance {
+    /// Creates the instance `PREFIX-<this process's pid>` and writes each `(file, value)`
+    /// of `settings` into it, in order.
+    pub fn create(prefix: &str, settings: &[(&str, &str)]) -> HandInstance {
+        let name = format!("{prefix}-{}", std::process::id());
+        let dir = Path::new(TRACEFS).join("instances").join(&name);
+        std::fs::create_dir(&dir).expect("create instance");
+        let instance = HandInstance { name, dir };
+        for (file, value) in settings {
+            instance.write(file, value);
+        }
+        instance
+    }
+
+    /// The instance's name (its directory under `instances`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The path of `file` in the instance.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Writes `value` to the instance's `file`, panicking if that fails.
+    pub fn write(&self, file: &str, value: &str) {
+        std::fs::write(self.path(file), value)
+            .unwrap_or_else(|e| panic!("write {value} to {file}: {e}"));
+    }
+}
+
+impl Drop for HandInstance {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = std::fs::write(self.path("tracing_on"), "0");
+            let _ = std::fs::write(self.path("events/enable"), "0");
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+/// Entries of `dir` (not recursing) whose names start with `prefix`.
+pub fn entries_named(dir: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Whether every entry of `dir` whose name starts with `prefix` is a symbolic link
+/// (true when there is none).
+pub fn all_symlinks(dir: &Path, prefix: &str) -> bool {
+    entries_named(dir, prefix).iter().all(|name| {
+        std::fs::symlink_metadata(dir.join(name))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    })
+}
+
+/// The number after the first `"NAME":` of a JSON text (panics when there is none).
+#[track_caller]
+pub fn json_u64(json: &str, name: &str) -> u64 {
+    let field = format!("\"{name}\":");
+    let at = json
+        .find(&field)
+        .unwrap_or_else(|| panic!("no {field} in {json}"));
+    leading_u64(&json[at + field.len()..])
+}
+
+/// The numbers after every `"NAME":` of a JSON text, in order.
+#[track_caller]
+pub fn json_u64s(json: &str, name: &str) -> Vec<u64> {
+    let field = format!("\"{name}\":");
+    json.match_indices(&field)
+        .map(|(at, _)| leading_u64(&json[at + field.len()..]))
+        .collect()
+}
+
+/// The digits `text` starts with, as a number.
+#[track_caller]
+fn leading_u64(text: &str) -> u64 {
+    text.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Runs `hytrace graph -g do_nanosleep TRIGGER... -- SLEEPER 10 100` (the test program
+/// sleeper: ten naps of 1 ms, then one of 100 ms), asserts it succeeded, and returns
+/// the printed graph.
+#[track_caller]
+pub fn graph_sleeper_naps(sleeper: &str, trigger: &[&str]) -> String {
+    let args = [&["graph", "-g", "do_nanosleep"], trigger].concat();
+    hytrace_ok(&with_command(&args, &[sleeper, "10", "100"]))
+}
+
+/// A function_graph duration column, "+ 14.536 us" → 14536 ns.
+pub fn graph_duration_ns(column: &str) -> Option<u64> {
+    graph_duration(column).map(|(ns, _)| ns)
+}
+
+/// A function_graph duration column as (nanoseconds shown, resolution in nanoseconds):
+/// the kernel prints three decimals of a microsecond, fewer from five integer digits
+/// on ("+ 10490.30 us" → (10490300, 10)) and none from seven ("3000000 us").
+pub fn graph_duration(column: &str) -> Option<(u64, u64)> {
+    let text = column
+        .trim()
+        .trim_start_matches(['+', '!', '#', '*', '@', '$'])
+        .trim();
+    let number = text.strip_suffix("us")?.trim();
+    let (us, frac) = number.split_once('.').unwrap_or((number, ""));
+    if frac.len() > 3 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let shown = format!("{frac:0<3}").parse::<u64>().ok()?;
+    let resolution = 10u64.pow(3 - frac.len() as u32);
+    Some((us.parse::<u64>().ok()? * 1000 + shown, resolution))
+}
+
+/// How many lines of function_graph text open a depth-0 call of `func`
+/// (end in `|  FUNC() {`).
+pub fn count_root_calls(graph: &str, func: &str) -> usize {
+    let opener = format!("|  {func}() {{");
+    graph.lines().filter(|l| l.ends_with(&opener)).count()
+}
+
+/// The last line of function_graph text that closes a depth-0 call (ends in `|  }`),
+/// and the duration it prints in ns; panics when there is none.
+#[track_caller]
+pub fn last_root_close(graph: &str) -> (&str, u64) {
+    let closer = graph
+        .lines()
+        .rfind(|l| l.ends_with("|  }"))
+        .unwrap_or_else(|| panic!("no closer at depth 0:\n{graph}"));
+    let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
+    (closer, graph_duration_ns(column).unwrap())
 }
 
 /// Count of lines of `text` that contain `needle`.
@@ -230,6 +512,13 @@ pub fn event_name_of(line: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(' ')).then_some(name)
 }
 
+/// The lines of a report whose event is `name` (see [`event_name_of`]).
+pub fn lines_of_event<'a>(report: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
+    report
+        .lines()
+        .filter(move |l| event_name_of(l) == Some(name))
+}
+
 /// Whitespace runs collapsed to one space, ends trimmed.
 pub fn normalize_spaces(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -238,6 +527,16 @@ pub fn normalize_spaces(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_durations_keep_the_printed_resolution() {
+        assert_eq!(graph_duration("+ 14.536 us   "), Some((14_536, 1)));
+        assert_eq!(graph_duration("! 10490.30 us "), Some((10_490_300, 10)));
+        assert_eq!(graph_duration("@ 123456.7 us "), Some((123_456_700, 100)));
+        assert_eq!(graph_duration("$ 3000000 us  "), Some((3_000_000_000, 1000)));
+        assert_eq!(graph_duration("              "), None);
+        assert_eq!(graph_duration_ns("  0.250 us"), Some(250));
+    }
 
     #[test]
     fn event_names_come_from_report_lines() {

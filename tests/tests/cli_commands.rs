@@ -1,7 +1,8 @@
 //! list, doctor and the recording options that shape the instance (-M, --clock, -b).
 
 use hytrace_tests::{
-    TempDir, global_snapshot, hytrace, hytrace_instances, hytrace_ok, record_ok, require_root,
+    TempDir, assert_no_hytrace_instance, assert_one_line_error, assert_tracefs_as_before,
+    global_snapshot, hytrace_ok, hytrace_record, hytrace_report, require_root,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
@@ -54,8 +55,7 @@ fn doctor_probes_features_and_cleans_up() {
     assert!(row("bpf raw_tp").contains(" yes "), "{out}");
     assert!(row("tracefs instances").contains(" yes "), "{out}");
     assert!(row("trace clocks").contains("mono"), "{out}");
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert_eq!(global_snapshot(), before);
+    assert_tracefs_as_before(&before);
     assert_eq!(
         std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap(),
         probes_before
@@ -66,33 +66,19 @@ fn doctor_probes_features_and_cleans_up() {
 #[test]
 fn cpumask_limits_recording_to_its_cpus() {
     require_root!();
-    let dir = TempDir::new("cpumask");
-    let dat = dir.path_str("m.dat");
-    record_ok(&[
-        "record",
-        "-e",
-        "raw_syscalls",
-        "-M",
-        "1",
-        "-b",
-        "1024",
-        "-o",
-        &dat,
-        "--",
-        "taskset",
-        "-c",
-        "0",
-        SPIN,
-        "1000",
-    ]);
-    let report = hytrace_ok(&["report", "-i", &dat, "--comm", "spin"]);
+    let (_dir, dat) = TempDir::with_file("cpumask", "m.dat");
+    hytrace_record(
+        &["-e", "raw_syscalls", "-M", "1", "-b", "1024", "-o", &dat],
+        &["taskset", "-c", "0", SPIN, "1000"],
+    );
+    let report = hytrace_report(&dat, &["--comm", "spin"]);
     assert!(report.lines().count() >= 2000, "{report}");
-    let all = hytrace_ok(&["report", "-i", &dat]);
+    let all = hytrace_report(&dat, &[]);
     assert!(
         all.lines().all(|l| l.contains(" [000] ")),
         "events outside CPU 0"
     );
-    assert!(hytrace_ok(&["report", "-i", &dat, "--cpu", "1"]).is_empty());
+    assert!(hytrace_report(&dat, &["--cpu", "1"]).is_empty());
 }
 
 #[test]
@@ -108,30 +94,17 @@ fn bad_clock_and_mask_are_one_line_errors() {
         argv.push(&dat);
         argv.extend(args);
         argv.extend(["--", "true"]);
-        let out = hytrace(&argv);
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(needle), "{stderr}");
+        assert_one_line_error(&argv, needle);
     }
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 /// The mono clock (default) is stored in the file and trace-cmd reads it back.
 #[test]
 fn clock_is_stored_in_the_file() {
     require_root!();
-    let dir = TempDir::new("clock");
-    let dat = dir.path_str("c.dat");
-    record_ok(&[
-        "record",
-        "-e",
-        "sched:sched_process_exec",
-        "-o",
-        &dat,
-        "--",
-        "true",
-    ]);
+    let (_dir, dat) = TempDir::with_file("clock", "c.dat");
+    hytrace_record(&["-e", "sched:sched_process_exec", "-o", &dat], &["true"]);
     let bytes = std::fs::read(&dat).unwrap();
     let file = ftrace_user_clock(&bytes);
     assert_eq!(file.as_deref(), Some("mono"));

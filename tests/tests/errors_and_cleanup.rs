@@ -2,43 +2,27 @@
 //! leaves no instance behind and the global tracefs files unchanged.
 
 use std::{
-    process::{Command, Stdio},
     thread::sleep,
     time::{Duration, Instant},
 };
 
 use hytrace_tests::{
-    TempDir, global_snapshot, hytrace, hytrace_bin, hytrace_instances, record_ok, require_root,
+    TempDir, assert_fails_with, assert_no_hytrace_instance, assert_no_hytrace_uprobe,
+    assert_one_line_error, assert_succeeded, assert_tracefs_as_before, global_snapshot, hytrace,
+    hytrace_instances, hytrace_record, require_root, spawn_hytrace, wait_ok, with_command,
 };
-
-fn assert_one_line_error(args: &[&str], needle: &str) {
-    let out = hytrace(args);
-    assert!(!out.status.success(), "hytrace {args:?} succeeded");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
-    assert!(stderr.contains(needle), "stderr: {stderr}");
-}
 
 #[test]
 fn unknown_event_is_a_one_line_error_and_leaves_nothing() {
     require_root!();
     let before = global_snapshot();
-    let dir = TempDir::new("badevent");
+    let (dir, dat) = TempDir::with_file("badevent", "x.dat");
     assert_one_line_error(
-        &[
-            "record",
-            "-e",
-            "no_such_event",
-            "-o",
-            &dir.path_str("x.dat"),
-            "--",
-            "true",
-        ],
+        &with_command(&["record", "-e", "no_such_event", "-o", &dat], &["true"]),
         "no_such_event",
     );
     assert!(!dir.path("x.dat").exists());
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert_eq!(global_snapshot(), before);
+    assert_tracefs_as_before(&before);
 }
 
 #[test]
@@ -49,9 +33,8 @@ fn a_file_that_is_not_a_trace_is_a_one_line_error() {
 #[test]
 fn truncated_recordings_are_reported_not_panicked_on() {
     require_root!();
-    let dir = TempDir::new("trunc");
-    let dat = dir.path_str("t.dat");
-    record_ok(&["record", "-e", "raw_syscalls", "-o", &dat, "--", "true"]);
+    let (dir, dat) = TempDir::with_file("trunc", "t.dat");
+    hytrace_record(&["-e", "raw_syscalls", "-o", &dat], &["true"]);
     let bytes = std::fs::read(&dat).unwrap();
     for cut in [16usize, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
         let cut_path = dir.path_str(&format!("cut{cut}.dat"));
@@ -72,50 +55,38 @@ fn truncated_recordings_are_reported_not_panicked_on() {
 fn bad_filter_shows_the_kernels_error_log() {
     require_root!();
     let before = global_snapshot();
-    let dir = TempDir::new("badfilter");
-    let out = hytrace(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-f",
-        "no_such_field == 1",
-        "-o",
-        &dir.path_str("x.dat"),
-        "--",
-        "true",
-    ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no_such_field"), "stderr: {stderr}");
+    let (_dir, dat) = TempDir::with_file("badfilter", "x.dat");
+    let stderr = assert_fails_with(
+        &with_command(
+            &[
+                "record",
+                "-e",
+                "sched:sched_switch",
+                "-f",
+                "no_such_field == 1",
+                "-o",
+                &dat,
+            ],
+            &["true"],
+        ),
+        "no_such_field",
+    );
     assert!(
         stderr.to_lowercase().contains("field not found"),
         "stderr: {stderr}"
     );
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert_eq!(global_snapshot(), before);
+    assert_tracefs_as_before(&before);
 }
 
 /// Starts `hytrace record -- sleep 30`, waits until its instance exists, sends
 /// `signal`, and checks it exits, wrote a readable file, and cleaned up.
 fn stop_with_signal(signal: i32) {
     let before = global_snapshot();
-    let dir = TempDir::new(&format!("sig{signal}"));
-    let dat = dir.path_str("s.dat");
-    let child = Command::new(hytrace_bin())
-        .args([
-            "record",
-            "-e",
-            "sched:sched_switch",
-            "-o",
-            &dat,
-            "--",
-            "sleep",
-            "30",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start hytrace");
+    let (_dir, dat) = TempDir::with_file(&format!("sig{signal}"), "s.dat");
+    let child = spawn_hytrace(&with_command(
+        &["record", "-e", "sched:sched_switch", "-o", &dat],
+        &["sleep", "30"],
+    ));
     let instance = format!("hytrace-{}", child.id());
     let started = Instant::now();
     while !hytrace_instances().contains(&instance) {
@@ -130,22 +101,14 @@ fn stop_with_signal(signal: i32) {
     unsafe {
         libc::kill(child.id() as libc::pid_t, signal);
     }
-    let out = child.wait_with_output().expect("wait for hytrace");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "signal {signal}: {stderr}");
+    let stderr = wait_ok(child);
     assert!(
         started.elapsed() < Duration::from_secs(25),
         "did not stop on signal {signal}"
     );
     assert!(stderr.contains("stopped by SIG"), "{stderr}");
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert_eq!(global_snapshot(), before);
-    let report = hytrace(&["report", "-i", &dat]);
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    assert_tracefs_as_before(&before);
+    assert_succeeded(&hytrace(&["report", "-i", &dat]), "hytrace report");
 }
 
 #[test]
@@ -171,45 +134,24 @@ fn duration_and_command_exit_clean_up() {
     require_root!();
     let before = global_snapshot();
     let dir = TempDir::new("duration");
-    record_ok(&[
-        "record",
-        "-e",
-        "sched",
-        "--duration",
-        "0.5",
-        "-o",
-        &dir.path_str("d.dat"),
-    ]);
-    record_ok(&[
-        "record",
-        "-e",
-        "irq",
-        "-o",
-        &dir.path_str("c.dat"),
-        "--",
-        "true",
-    ]);
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert_eq!(global_snapshot(), before);
+    let (during, until_exit) = (dir.path_str("d.dat"), dir.path_str("c.dat"));
+    hytrace_record(&["-e", "sched", "--duration", "0.5", "-o", &during], &[]);
+    hytrace_record(&["-e", "irq", "-o", &until_exit], &["true"]);
+    assert_tracefs_as_before(&before);
 }
 
 #[test]
 fn missing_command_is_a_one_line_error_and_leaves_nothing() {
     require_root!();
-    let dir = TempDir::new("nocmd");
+    let (_dir, dat) = TempDir::with_file("nocmd", "x.dat");
     assert_one_line_error(
-        &[
-            "record",
-            "-e",
-            "sched",
-            "-o",
-            &dir.path_str("x.dat"),
-            "--",
-            "/no/such/program",
-        ],
+        &with_command(
+            &["record", "-e", "sched", "-o", &dat],
+            &["/no/such/program"],
+        ),
         "/no/such/program",
     );
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 /// A tracer this kernel's instances lack (function_graph here), a kprobe on a kernel
@@ -219,23 +161,23 @@ fn missing_command_is_a_one_line_error_and_leaves_nothing() {
 fn missing_tracers_and_probes_fail_fast_naming_the_feature() {
     require_root!();
     let before = global_snapshot();
-    let dir = TempDir::new("missing-features");
-    let out = dir.path_str("x.dat");
+    let (dir, out) = TempDir::with_file("missing-features", "x.dat");
     let tracers =
         std::fs::read_to_string("/sys/kernel/tracing/available_tracers").unwrap_or_default();
     if !tracers.split_whitespace().any(|t| t == "function_graph") {
         assert_one_line_error(
-            &[
-                "record",
-                "-p",
-                "function_graph",
-                "-g",
-                "vfs_read",
-                "-o",
-                &out,
-                "--",
-                "true",
-            ],
+            &with_command(
+                &[
+                    "record",
+                    "-p",
+                    "function_graph",
+                    "-g",
+                    "vfs_read",
+                    "-o",
+                    &out,
+                ],
+                &["true"],
+            ),
             "the kernel has no function_graph tracer in tracefs instances",
         );
     } else {
@@ -243,46 +185,33 @@ fn missing_tracers_and_probes_fail_fast_naming_the_feature() {
     }
     if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists() {
         assert_one_line_error(
-            &[
-                "record",
-                "--kprobe",
-                "p:op do_sys_openat2",
-                "-o",
-                &out,
-                "--",
-                "true",
-            ],
+            &with_command(
+                &["record", "--kprobe", "p:op do_sys_openat2", "-o", &out],
+                &["true"],
+            ),
             "the kernel has no kprobe_events",
         );
     }
     let sleeper = env!("CARGO_BIN_EXE_sleeper");
+    let missing = format!("p:nap {sleeper}:no_such_function");
     assert_one_line_error(
-        &[
-            "record",
-            "--uprobe",
-            &format!("p:nap {sleeper}:no_such_function"),
-            "-o",
-            &out,
-            "--",
-            "true",
-        ],
+        &with_command(&["record", "--uprobe", &missing, "-o", &out], &["true"]),
         "no function named no_such_function",
     );
     assert_one_line_error(
-        &[
-            "record",
-            "--uprobe",
-            "p:bad-name /bin/true:main",
-            "-o",
-            &out,
-            "--",
-            "true",
-        ],
+        &with_command(
+            &[
+                "record",
+                "--uprobe",
+                "p:bad-name /bin/true:main",
+                "-o",
+                &out,
+            ],
+            &["true"],
+        ),
         "NAME must be letters, digits and _",
     );
     assert!(!dir.path("x.dat").exists());
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    let probes = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
-    assert!(!probes.contains("hytrace_"), "{probes}");
-    assert_eq!(global_snapshot(), before);
+    assert_no_hytrace_uprobe();
+    assert_tracefs_as_before(&before);
 }

@@ -4,12 +4,14 @@
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use hytrace_tests::{
-    TempDir, hytrace, hytrace_bin, hytrace_instances, hytrace_ok, profile_dir, require_root,
+    TempDir, all_symlinks, assert_fails_with, assert_no_hytrace_instance, assert_one_line_error,
+    entries_named, hytrace_bin, hytrace_record, hytrace_report, profile_dir, require_root,
+    spawn_hytrace, wait_ok, with_command,
 };
 
 const VICTIM_TEXT: &[u8] = b"root's precious file\n";
@@ -34,17 +36,7 @@ fn next_pid() -> u32 {
 }
 
 fn online_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Entries of `dir` (not recursing) whose names start with `prefix`.
-fn named(dir: &Path, prefix: &str) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix))
-        .collect()
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 #[test]
@@ -70,40 +62,25 @@ fn links_planted_at_spool_temporary_and_output_paths_are_never_followed() {
             planted += 1;
         }
     }
-    let links_before = named(dir.root(), ".sym.dat.hytrace-").len();
+    let links_before = entries_named(dir.root(), ".sym.dat.hytrace-").len();
 
     let sym_dat = dir.path_str("sym.dat");
-    let out = hytrace(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &sym_dat,
-        "--",
-        "true",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hytrace_record(&["-e", "sched:sched_switch", "-o", &sym_dat], &["true"]);
     assert_untouched(&victim);
     let meta = std::fs::symlink_metadata(&sym_dat).unwrap();
     assert!(meta.file_type().is_file());
     assert_eq!(meta.mode() & 0o7777, 0o600);
     assert_eq!(meta.uid(), 0);
     // Its own file is a recording report reads.
-    hytrace_ok(&["report", "-i", &sym_dat]);
+    hytrace_report(&sym_dat, &[]);
     // The planted links are still there (never replaced, never written through), and
     // the session's private directory is gone.
-    assert_eq!(named(dir.root(), ".sym.dat.hytrace-").len(), links_before);
+    assert_eq!(
+        entries_named(dir.root(), ".sym.dat.hytrace-").len(),
+        links_before
+    );
     assert!(
-        named(dir.root(), ".sym.dat.hytrace-")
-            .iter()
-            .all(|n| std::fs::symlink_metadata(dir.path(n))
-                .unwrap()
-                .file_type()
-                .is_symlink()),
+        all_symlinks(dir.root(), ".sym.dat.hytrace-"),
         "a private directory was left behind"
     );
 
@@ -121,14 +98,9 @@ fn links_planted_at_spool_temporary_and_output_paths_are_never_followed() {
         assert!(stderr.starts_with("hytrace: error: "), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
-    assert!(named(dir.root(), "hytrace-graph-").iter().all(|n| {
-        std::fs::symlink_metadata(dir.path(n))
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    }));
+    assert!(all_symlinks(dir.root(), "hytrace-graph-"));
     assert_eq!(planted, 200 * (online_cpus() + 2));
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 #[test]
@@ -140,22 +112,14 @@ fn a_link_at_the_output_is_refused_unless_forced_and_never_written_through() {
     std::os::unix::fs::symlink(&victim, &out_dat).unwrap();
     let out_str = out_dat.to_string_lossy().into_owned();
 
-    let refused = hytrace(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &out_str,
-        "--",
-        "true",
-    ]);
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("is a symbolic link") && stderr.contains("--force"),
-        "{stderr}"
+    let stderr = assert_one_line_error(
+        &with_command(
+            &["record", "-e", "sched:sched_switch", "-o", &out_str],
+            &["true"],
+        ),
+        "is a symbolic link",
     );
+    assert!(stderr.contains("--force"), "{stderr}");
     assert_untouched(&victim);
     assert!(
         std::fs::symlink_metadata(&out_dat)
@@ -163,45 +127,26 @@ fn a_link_at_the_output_is_refused_unless_forced_and_never_written_through() {
             .file_type()
             .is_symlink()
     );
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
-    assert!(named(dir.root(), ".out.dat.hytrace-").is_empty());
+    assert_no_hytrace_instance();
+    assert!(entries_named(dir.root(), ".out.dat.hytrace-").is_empty());
 
     // --force replaces the link itself.
-    let forced = hytrace(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &out_str,
-        "--force",
-        "--",
-        "true",
-    ]);
-    assert!(
-        forced.status.success(),
-        "{}",
-        String::from_utf8_lossy(&forced.stderr)
+    hytrace_record(
+        &["-e", "sched:sched_switch", "-o", &out_str, "--force"],
+        &["true"],
     );
     assert_untouched(&victim);
     let meta = std::fs::symlink_metadata(&out_dat).unwrap();
     assert!(meta.file_type().is_file());
     assert_eq!(meta.mode() & 0o7777, 0o600);
-    hytrace_ok(&["report", "-i", &out_str]);
+    hytrace_report(&out_str, &[]);
 
     // A regular file is replaced by a new one: a hard link to the old one keeps the old
     // contents (nothing is truncated in place).
     let hard = dir.path("hard");
     std::fs::hard_link(&out_dat, &hard).unwrap();
     let old = std::fs::read(&hard).unwrap();
-    hytrace_ok(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &out_str,
-        "--",
-        "true",
-    ]);
+    hytrace_record(&["-e", "sched:sched_switch", "-o", &out_str], &["true"]);
     assert_eq!(std::fs::read(&hard).unwrap(), old);
     assert_ne!(
         std::fs::metadata(&hard).unwrap().ino(),
@@ -214,7 +159,7 @@ fn readable_by_others(dir: &Path, found: &mut Vec<(PathBuf, u32)>, files_seen: &
     let Ok(entries) = std::fs::read_dir(dir) else {
         return; // removed meanwhile
     };
-    for entry in entries.filter_map(|e| e.ok()) {
+    for entry in entries.filter_map(std::result::Result::ok) {
         let path = entry.path();
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
@@ -237,14 +182,13 @@ fn readable_by_others(dir: &Path, found: &mut Vec<(PathBuf, u32)>, files_seen: &
 #[test]
 fn recordings_are_0600_and_nothing_others_can_read_exists_while_recording() {
     require_root!();
-    let dir = TempDir::new("modes");
-    let dat = dir.path_str("x.dat");
-    let sleeper = profile_dir().join("sleeper");
+    let (dir, dat) = TempDir::with_file("modes", "x.dat");
+    let sleeper = profile_dir().join("sleeper").to_string_lossy().into_owned();
     // SAFETY: umask has no preconditions; the usual 022 would let others read files
     // created without an explicit mode.
     unsafe { libc::umask(0o022) };
-    let mut child = Command::new(hytrace_bin())
-        .args([
+    let mut child = spawn_hytrace(&with_command(
+        &[
             "record",
             "-e",
             "sched:sched_switch",
@@ -252,14 +196,9 @@ fn recordings_are_0600_and_nothing_others_can_read_exists_while_recording() {
             "raw_syscalls",
             "-o",
             &dat,
-            "--",
-        ])
-        .arg(&sleeper)
-        .arg("300")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[&sleeper, "300"],
+    ));
     let mut exposed = Vec::new();
     let (mut looks, mut looks_with_files) = (0u32, 0u32);
     let started = Instant::now();
@@ -273,12 +212,7 @@ fn recordings_are_0600_and_nothing_others_can_read_exists_while_recording() {
         assert!(started.elapsed() < Duration::from_secs(60), "record hung");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait_ok(child);
     assert!(exposed.is_empty(), "readable by others: {exposed:?}");
     // The spools were there to be looked at, many times.
     assert!(
@@ -295,27 +229,16 @@ fn recordings_are_0600_and_nothing_others_can_read_exists_while_recording() {
 
     // --mode widens it when asked, and only then.
     let shared = dir.path_str("shared.dat");
-    hytrace_ok(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &shared,
-        "--mode",
-        "0640",
-        "--",
-        "true",
-    ]);
+    hytrace_record(
+        &["-e", "sched:sched_switch", "-o", &shared, "--mode", "0640"],
+        &["true"],
+    );
     assert_eq!(std::fs::metadata(&shared).unwrap().mode() & 0o7777, 0o640);
-    let bad = hytrace(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "--mode",
-        "4755",
-        "--",
-        "true",
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("set-id"));
+    assert_fails_with(
+        &with_command(
+            &["record", "-e", "sched:sched_switch", "--mode", "4755"],
+            &["true"],
+        ),
+        "set-id",
+    );
 }

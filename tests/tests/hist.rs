@@ -6,7 +6,11 @@ use std::{
     process::{Command, Stdio},
 };
 
-use hytrace_tests::{hytrace, hytrace_instances, hytrace_ok, require_root, require_tool};
+use hytrace_tests::{
+    TempDir, assert_fails_with, assert_no_hytrace_instance, assert_one_line_error, have_tool,
+    hytrace, hytrace_ok, hytrace_record, hytrace_report, json_u64, json_u64s, require_root,
+    require_tool, run_ok,
+};
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
 const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
@@ -16,17 +20,8 @@ fn key_stats(line: &str, key: &str) -> (u64, u64) {
     let at = line
         .find(&format!("{{\"key\":\"{key}\""))
         .unwrap_or_else(|| panic!("no key {key} in {line}"));
-    let field = |name: &str| -> u64 {
-        let rest = &line[at..];
-        let start = rest.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
-        rest[start..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    (field("count"), field("p50_ns"))
+    let rest = &line[at..];
+    (json_u64(rest, "count"), json_u64(rest, "p50_ns"))
 }
 
 /// bpftrace's `hist()` / `lhist()` output: (bucket low bound, count) lines like
@@ -73,8 +68,7 @@ fn bpftrace_buckets(text: &str) -> Vec<(u64, u64)> {
 fn syscalls_counts_every_getppid_and_agrees_with_bpftrace() {
     require_root!();
     require_tool!("bpftrace");
-    let dir = hytrace_tests::TempDir::new("bpftrace-peer");
-    let start_file = dir.path_str("go");
+    let (_dir, start_file) = TempDir::with_file("bpftrace-peer", "go");
     let hytrace = Command::new(hytrace_tests::hytrace_bin())
         .args([
             "hist",
@@ -176,19 +170,12 @@ fn syscalls_text_table_and_cleanup() {
         .unwrap_or_else(|| panic!("{out}"));
     assert_eq!(row.split_whitespace().nth(2), Some("5000"), "{row}");
     assert!(out.contains("@syscalls[getppid] (ns):"));
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 #[test]
 fn unknown_specs_are_one_line_errors() {
-    let out = hytrace(&["hist", "nonsense"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("unknown histogram spec 'nonsense'"),
-        "{stderr}"
-    );
+    assert_one_line_error(&["hist", "nonsense"], "unknown histogram spec 'nonsense'");
 }
 
 /// Direct-I/O writes make the disk interrupt: the irq and softirq histograms of the
@@ -197,8 +184,7 @@ fn unknown_specs_are_one_line_errors() {
 #[test]
 fn irq_and_softirq_fill_under_disk_load() {
     require_root!();
-    let dir = hytrace_tests::TempDir::new("irq");
-    let target = dir.path_str("direct.bin");
+    let (_dir, target) = TempDir::with_file("irq", "direct.bin");
     let script =
         format!("dd if=/dev/zero of={target} bs=64k count=64 oflag=direct,sync 2>/dev/null");
     let json = hytrace_ok(&[
@@ -211,22 +197,14 @@ fn irq_and_softirq_fill_under_disk_load() {
             line.starts_with(&format!("{{\"spec\":\"{spec}\"")),
             "{line}"
         );
-        let counts: Vec<u64> = line
-            .split("\"count\":")
-            .skip(1)
-            .map(|s| s.split(',').next().unwrap().parse().unwrap())
-            .collect();
+        let counts = json_u64s(line, "count");
         assert!(
             !counts.is_empty() && counts.iter().all(|&n| n > 0),
             "{spec}: {line}"
         );
     }
     // 64 synchronous 64 KiB writes complete with at least 64 disk interrupts.
-    let irq_total: u64 = lines[0]
-        .split("\"count\":")
-        .skip(1)
-        .map(|s| s.split(',').next().unwrap().parse::<u64>().unwrap())
-        .sum();
+    let irq_total: u64 = json_u64s(lines[0], "count").iter().sum();
     assert!(irq_total >= 64, "{}", lines[0]);
 }
 
@@ -241,18 +219,10 @@ fn uprobe_measures_each_call_of_a_user_function() {
     let (count, p50) = key_stats(json.lines().last().unwrap(), "nap");
     assert_eq!(count, 200, "{json}");
     assert!((1_000_000..2_000_000).contains(&p50), "p50 {p50} ns");
-    let out = hytrace(&[
-        "hist",
-        &format!("uprobe:{SLEEPER}:no_such_function"),
-        "--",
-        SLEEPER,
-        "1",
-    ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("no function named no_such_function"),
-        "{stderr}"
+    let missing = format!("uprobe:{SLEEPER}:no_such_function");
+    assert_fails_with(
+        &["hist", &missing, "--", SLEEPER, "1"],
+        "no function named no_such_function",
     );
 }
 
@@ -286,12 +256,7 @@ fn runq_fills_when_two_busy_tasks_share_a_cpu() {
     let (count, _) = key_stats(last, "cpu0");
     assert!(count >= 10, "{last}");
     let at = last.find("{\"key\":\"cpu0\"").unwrap();
-    let max: u64 = last[at..]
-        .split("\"max_ns\":")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap();
+    let max = json_u64(&last[at..], "max_ns");
     assert!(max >= 1_000_000, "longest wait {max} ns: {last}");
 }
 
@@ -323,7 +288,7 @@ fn pair_matches_two_events_per_thread() {
         "{}",
         lines[1]
     );
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 /// A pair naming an event the kernel lacks, or a key field the begin event lacks, fails
@@ -341,11 +306,7 @@ fn pair_with_unknown_event_or_field_fails() {
             "no integer field no_such_field",
         ),
     ] {
-        let out = hytrace(&["hist", spec, "--", "true"]);
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(reason), "{spec}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert_one_line_error(&["hist", spec, "--", "true"], reason);
     }
 }
 
@@ -402,23 +363,12 @@ fn kvm_exit_measures_each_kvm_run_of_a_guest() {
 #[test]
 fn block_measures_requests_per_device() {
     require_root!();
-    let dir = hytrace_tests::TempDir::new("block");
-    let target = dir.path_str("direct.bin");
+    let (_dir, target) = TempDir::with_file("block", "direct.bin");
     let script = format!("dd if=/dev/zero of={target} bs=4k count=200 oflag=direct 2>/dev/null");
     let json = hytrace_ok(&["hist", "block", "--json", "--", "sh", "-c", &script]);
     assert!(json.starts_with(r#"{"spec":"block","#), "{json}");
-    let counts: Vec<u64> = json
-        .match_indices("\"count\":")
-        .map(|(at, m)| {
-            json[at + m.len()..]
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert!(counts.iter().sum::<u64>() >= 200, "{json}");
+    let requests: u64 = json_u64s(&json, "count").iter().sum();
+    assert!(requests >= 200, "{json}");
 }
 
 /// func:KFUNC needs fentry or kprobes; where the kernel refuses both (this machine),
@@ -448,34 +398,17 @@ fn func_names_what_the_kernel_refused() {
 #[test]
 fn record_hist_agrees_with_the_recorded_events() {
     require_root!();
-    let dir = hytrace_tests::TempDir::new("record-hist");
-    let file = dir.path_str("h.dat");
-    let summary = hytrace_tests::record_ok(&[
-        "record",
-        "--hist",
-        "syscalls",
-        "-e",
-        "raw_syscalls",
-        "-o",
-        &file,
-        "--",
-        SPIN,
-        "100000",
-    ]);
+    let (_dir, file) = TempDir::with_file("record-hist", "h.dat");
+    let summary = hytrace_record(
+        &["--hist", "syscalls", "-e", "raw_syscalls", "-o", &file],
+        &[SPIN, "100000"],
+    );
     assert!(summary.contains("histogram syscalls: "), "{summary}");
-    let events = hytrace_ok(&[
-        "report",
-        "-i",
-        &file,
-        "--comm",
-        "spin",
-        "--event",
-        "sys_enter",
-    ]);
+    let events = hytrace_report(&file, &["--comm", "spin", "--event", "sys_enter"]);
     let getppid_enters = events.lines().filter(|l| l.contains("NR 110 ")).count();
     assert_eq!(getppid_enters, 100000);
 
-    let report = hytrace_ok(&["report", "-i", &file, "--hist"]);
+    let report = hytrace_report(&file, &["--hist"]);
     let row = |label: &str| -> u64 {
         let prefix = format!("{label}: getppid ");
         let line = report
@@ -501,12 +434,8 @@ fn record_hist_agrees_with_the_recorded_events() {
     );
 
     // trace-cmd skips the stored histograms and still reads the file.
-    if hytrace_tests::have_tool("trace-cmd") {
-        let out = Command::new("trace-cmd")
-            .args(["report", &file])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+    if have_tool("trace-cmd") {
+        run_ok("trace-cmd", &["report", &file]);
     }
 }
 
@@ -515,24 +444,22 @@ fn record_hist_agrees_with_the_recorded_events() {
 #[test]
 fn record_hist_pair_is_recomputed_from_its_events() {
     require_root!();
-    let dir = hytrace_tests::TempDir::new("record-hist-pair");
-    let file = dir.path_str("p.dat");
+    let (_dir, file) = TempDir::with_file("record-hist-pair", "p.dat");
     let spec = "pair:syscalls:sys_enter_getppid,syscalls:sys_exit_getppid,key=__syscall_nr";
-    hytrace_tests::record_ok(&[
-        "record",
-        "--hist",
-        spec,
-        "-e",
-        "syscalls:sys_enter_getppid",
-        "-e",
-        "syscalls:sys_exit_getppid",
-        "-o",
-        &file,
-        "--",
-        SPIN,
-        "2000",
-    ]);
-    let report = hytrace_ok(&["report", "-i", &file, "--hist"]);
+    hytrace_record(
+        &[
+            "--hist",
+            spec,
+            "-e",
+            "syscalls:sys_enter_getppid",
+            "-e",
+            "syscalls:sys_exit_getppid",
+            "-o",
+            &file,
+        ],
+        &[SPIN, "2000"],
+    );
+    let report = hytrace_report(&file, &["--hist"]);
     let stream_row = report
         .lines()
         .find(|l| l.starts_with(&format!("{spec} (stream): __syscall_nr=110 ")))
@@ -557,38 +484,22 @@ fn record_hist_pair_is_recomputed_from_its_events() {
 #[test]
 fn hist_errors_in_record_and_report() {
     require_root!();
-    let dir = hytrace_tests::TempDir::new("record-hist-errors");
-    let file = dir.path_str("plain.dat");
-    hytrace_tests::record_ok(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-o",
-        &file,
-        "--",
-        "true",
-    ]);
-    let out = hytrace(&["report", "-i", &file, "--hist"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("the file holds no BPF histograms"),
-        "{stderr}"
+    let (dir, file) = TempDir::with_file("record-hist-errors", "plain.dat");
+    hytrace_record(&["-e", "sched:sched_switch", "-o", &file], &["true"]);
+    assert_fails_with(
+        &["report", "-i", &file, "--hist"],
+        "the file holds no BPF histograms",
     );
 
     let bad = dir.path_str("bad.dat");
-    let out = hytrace(&[
-        "record", "--hist", "sycalls", "-e", "sched", "-o", &bad, "--", "true",
-    ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("unknown histogram spec 'sycalls'"),
-        "{stderr}"
+    assert_one_line_error(
+        &[
+            "record", "--hist", "sycalls", "-e", "sched", "-o", &bad, "--", "true",
+        ],
+        "unknown histogram spec 'sycalls'",
     );
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(!std::path::Path::new(&bad).exists());
-    assert_eq!(hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_instance();
 }
 
 /// `--comm spin` keeps only threads named spin, in every process: a shell running

@@ -1,39 +1,12 @@
 //! hytrace report reads trace.dat files written by trace-cmd and prints the same lines.
 
-use std::{path::PathBuf, process::Command};
-
 use hytrace_tests::{
-    TRACEFS, TempDir, event_name_of, hytrace_ok, normalize_spaces, require_root, require_tool,
+    HandInstance, TempDir, event_name_of, hytrace_report, normalize_spaces, require_root,
+    require_tool, run_ok,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
 const MARKER: &str = env!("CARGO_BIN_EXE_marker");
-
-/// A hand-made instance (not named like a hytrace session) removed on drop.
-struct HandInstance(PathBuf);
-
-impl HandInstance {
-    fn create(name: &str) -> HandInstance {
-        let path = PathBuf::from(TRACEFS).join("instances").join(name);
-        std::fs::create_dir(&path).expect("create instance");
-        HandInstance(path)
-    }
-
-    fn write(&self, file: &str, value: &str) {
-        std::fs::write(self.0.join(file), value)
-            .unwrap_or_else(|e| panic!("write {value} to {file}: {e}"));
-    }
-}
-
-impl Drop for HandInstance {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::write(self.0.join("tracing_on"), "0");
-            let _ = std::fs::write(self.0.join("events/enable"), "0");
-            let _ = std::fs::remove_dir(&self.0);
-        }
-    }
-}
 
 /// Event lines and loss lines ("CPU:0 [123 EVENTS DROPPED]").
 fn event_lines(report: &str) -> Vec<String> {
@@ -55,24 +28,11 @@ fn is_loss(line: &str) -> bool {
 }
 
 /// trace-cmd extract of an instance and trace-cmd report of the file (its stdout).
-fn extract_and_report(instance: HandInstance, name: &str, dat: &str) -> String {
+fn extract_and_report(instance: HandInstance, dat: &str) -> String {
     instance.write("tracing_on", "0");
-    let out = Command::new("trace-cmd")
-        .args(["extract", "-B", name, "-o", dat])
-        .output()
-        .expect("run trace-cmd extract");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("trace-cmd", &["extract", "-B", instance.name(), "-o", dat]);
     drop(instance);
-    let peer = Command::new("trace-cmd")
-        .args(["report", dat])
-        .output()
-        .expect("trace-cmd report");
-    assert!(peer.status.success());
-    String::from_utf8_lossy(&peer.stdout).into_owned()
+    run_ok("trace-cmd", &["report", dat])
 }
 
 /// An instance of 8 KiB per CPU that spin's 20000 getppid calls overrun on CPU 0: the
@@ -83,19 +43,15 @@ fn prints_dropped_events_where_trace_cmd_does() {
     require_root!();
     require_tool!("trace-cmd");
     let dir = TempDir::new("peer-loss");
-    let name = format!("hyt-peer-loss-{}", std::process::id());
-    let instance = HandInstance::create(&name);
-    instance.write("buffer_size_kb", "8");
-    instance.write("events/raw_syscalls/enable", "1");
-    let status = Command::new("taskset")
-        .args(["-c", "0", SPIN, "20000"])
-        .status()
-        .expect("run spin");
-    assert!(status.success());
+    let instance = HandInstance::create(
+        "hyt-peer-loss",
+        &[("buffer_size_kb", "8"), ("events/raw_syscalls/enable", "1")],
+    );
+    run_ok("taskset", &["-c", "0", SPIN, "20000"]);
     let dat = dir.path_str("loss.dat");
     // (trace-cmd extract removes the instance it read.)
-    let theirs = event_lines(&extract_and_report(instance, &name, &dat));
-    let ours = event_lines(&hytrace_ok(&["report", "-i", &dat]));
+    let theirs = event_lines(&extract_and_report(instance, &dat));
+    let ours = event_lines(&hytrace_report(&dat, &[]));
     let losses: Vec<&String> = theirs.iter().filter(|l| is_loss(l)).collect();
     assert!(!losses.is_empty(), "trace-cmd saw no loss");
     for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
@@ -111,23 +67,22 @@ fn reads_trace_cmd_extract_files_line_for_line() {
     require_root!();
     require_tool!("trace-cmd");
     let dir = TempDir::new("peer");
-    let name = format!("hyt-peer-{}", std::process::id());
-    let instance = HandInstance::create(&name);
-    instance.write("buffer_size_kb", "2048");
-    instance.write("events/sched/enable", "1");
-    instance.write("events/raw_syscalls/enable", "1");
-    instance.write("events/irq/enable", "1");
-    let marker_path = instance.0.join("trace_marker");
-    let status = Command::new(MARKER)
-        .args(["50", &marker_path.to_string_lossy()])
-        .status()
-        .expect("run marker");
-    assert!(status.success());
-    let status = Command::new(SPIN).arg("2000").status().expect("run spin");
-    assert!(status.success());
+    let instance = HandInstance::create(
+        "hyt-peer",
+        &[
+            ("buffer_size_kb", "2048"),
+            ("events/sched/enable", "1"),
+            ("events/raw_syscalls/enable", "1"),
+            ("events/irq/enable", "1"),
+        ],
+    );
+    let name = instance.name().to_string();
+    let marker_path = instance.path("trace_marker");
+    run_ok(MARKER, &["50", &marker_path.to_string_lossy()]);
+    run_ok(SPIN, &["2000"]);
     let dat = dir.path_str("peer.dat");
-    let theirs = event_lines(&extract_and_report(instance, &name, &dat));
-    let ours = event_lines(&hytrace_ok(&["report", "-i", &dat]));
+    let theirs = event_lines(&extract_and_report(instance, &dat));
+    let ours = event_lines(&hytrace_report(&dat, &[]));
     assert!(theirs.len() > 4000, "only {} events recorded", theirs.len());
     // trace-cmd extract also takes the top-level buffer (where other tests' marker
     // writes land); the lines of our instance carry its name.

@@ -4,7 +4,9 @@
 use std::process::Command;
 
 use hytrace_tests::{
-    TempDir, count_lines, event_counts, hytrace, hytrace_ok, record_ok, require_root, require_tool,
+    TempDir, assert_no_hytrace_instance, assert_no_hytrace_uprobe, count_lines, event_counts,
+    have_tool, hytrace_record, hytrace_report, lines_of_event, record_then_report, require_root,
+    require_tool, run, run_ok,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
@@ -18,24 +20,12 @@ const MARKER: &str = env!("CARGO_BIN_EXE_marker");
 #[test]
 fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
     require_root!();
-    let dir = TempDir::new("spin");
-    let dat = dir.path_str("a.dat");
-    let out = hytrace(&[
-        "record",
-        "-e",
-        "raw_syscalls",
-        "-e",
-        "sched:sched_switch",
-        "-b",
-        "8192",
-        "-o",
-        &dat,
-        "--",
-        SPIN,
-        "200000",
-    ]);
-    let summary = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "record failed:\n{summary}");
+    let (_dir, dat) = TempDir::with_file("spin", "a.dat");
+    let events = ["-e", "raw_syscalls", "-e", "sched:sched_switch"];
+    let summary = hytrace_record(
+        &[&events[..], &["-b", "8192", "-o", &dat]].concat(),
+        &[SPIN, "200000"],
+    );
     assert!(
         summary.contains("lost events: 0\n"),
         "summary shows lost events:\n{summary}"
@@ -56,15 +46,7 @@ fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
         "BPF saw fewer hits than recorded: {bpf_line}"
     );
 
-    let report = hytrace_ok(&[
-        "report",
-        "-i",
-        &dat,
-        "--comm",
-        "spin",
-        "--event",
-        "sys_enter",
-    ]);
+    let report = hytrace_report(&dat, &["--comm", "spin", "--event", "sys_enter"]);
     assert_eq!(count_lines(&report, " NR 110 ("), 200_000);
     assert!(
         report
@@ -73,17 +55,8 @@ fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
     );
 
     require_tool!("trace-cmd");
-    let ours = event_counts(&hytrace_ok(&["report", "-i", &dat]));
-    let peer = Command::new("trace-cmd")
-        .args(["report", &dat])
-        .output()
-        .expect("run trace-cmd");
-    assert!(
-        peer.status.success(),
-        "trace-cmd report failed: {}",
-        String::from_utf8_lossy(&peer.stderr)
-    );
-    let theirs = event_counts(&String::from_utf8_lossy(&peer.stdout));
+    let ours = event_counts(&hytrace_report(&dat, &[]));
+    let theirs = event_counts(&run_ok("trace-cmd", &["report", &dat]));
     assert_eq!(ours, theirs);
     assert!(ours["sys_enter"] >= 200_000 && ours["sys_exit"] >= 200_000);
 }
@@ -93,22 +66,15 @@ fn spin_getppid_is_recorded_without_loss_and_trace_cmd_agrees() {
 #[test]
 fn trace_marker_writes_land_in_the_recording() {
     require_root!();
-    let dir = TempDir::new("marker");
-    let dat = dir.path_str("m.dat");
-    record_ok(&[
-        "record",
-        "-e",
-        "sched:sched_process_exec",
-        "-o",
-        &dat,
-        "--",
-        MARKER,
-        "1000",
-    ]);
-    let report = hytrace_ok(&["report", "-i", &dat, "--event", "^print$"]);
+    let (_dir, dat) = TempDir::with_file("marker", "m.dat");
+    hytrace_record(
+        &["-e", "sched:sched_process_exec", "-o", &dat],
+        &[MARKER, "1000"],
+    );
+    let report = hytrace_report(&dat, &["--event", "^print$"]);
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 1000, "report:\n{report}");
-    let exec = hytrace_ok(&["report", "-i", &dat, "--event", "sched_process_exec"]);
+    let exec = hytrace_report(&dat, &["--event", "sched_process_exec"]);
     let pid = exec
         .split("pid=")
         .nth(1)
@@ -128,20 +94,12 @@ fn trace_marker_writes_land_in_the_recording() {
 #[test]
 fn follow_command_records_only_its_pid() {
     require_root!();
-    let dir = TempDir::new("follow");
-    let dat = dir.path_str("f.dat");
-    record_ok(&[
-        "record",
-        "-e",
-        "raw_syscalls:sys_enter",
-        "-F",
-        "-o",
-        &dat,
-        "--",
-        SPIN,
-        "5000",
-    ]);
-    let json = hytrace_ok(&["report", "-i", &dat, "--format", "json"]);
+    let (_dir, dat) = TempDir::with_file("follow", "f.dat");
+    hytrace_record(
+        &["-e", "raw_syscalls:sys_enter", "-F", "-o", &dat],
+        &[SPIN, "5000"],
+    );
+    let json = hytrace_report(&dat, &["--format", "json"]);
     let pids: std::collections::BTreeSet<String> = json
         .lines()
         .map(|l| {
@@ -161,30 +119,16 @@ fn follow_command_records_only_its_pid() {
 #[test]
 fn filter_applies_to_its_event() {
     require_root!();
-    let dir = TempDir::new("filter");
-    let dat = dir.path_str("flt.dat");
-    record_ok(&[
-        "record",
-        "-e",
-        "raw_syscalls:sys_enter",
-        "-f",
-        "id == 110",
-        "-o",
-        &dat,
-        "--",
-        SPIN,
-        "3000",
-    ]);
-    let report = hytrace_ok(&["report", "-i", &dat]);
+    let (_dir, dat) = TempDir::with_file("filter", "flt.dat");
+    let getppid = "id == 110";
+    let report = record_then_report(
+        &["-e", "raw_syscalls:sys_enter", "-f", getppid, "-o", &dat],
+        &[SPIN, "3000"],
+    );
     assert!(report.lines().count() >= 3000);
     assert!(report.lines().all(|l| l.contains(" NR 110 (")), "{report}");
-    assert_eq!(
-        count_lines(
-            &hytrace_ok(&["report", "-i", &dat, "--comm", "spin"]),
-            "NR 110"
-        ),
-        3000
-    );
+    let spin_report = hytrace_report(&dat, &["--comm", "spin"]);
+    assert_eq!(count_lines(&spin_report, "NR 110"), 3000);
 }
 
 /// -F -c follows the command's children: the exec of a grandchild `true` started by
@@ -197,18 +141,13 @@ fn children_are_followed_with_dash_c() {
     let without = dir.path_str("without.dat");
     let script = "/bin/true; /bin/true";
     for (dat, extra) in [(&with, Some("-c")), (&without, None)] {
-        let mut args = vec!["record", "-e", "sched:sched_process_exec", "-F"];
-        args.extend(extra);
-        args.extend(["-o", dat, "--", "sh", "-c", script]);
-        let out = hytrace(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut options = vec!["-e", "sched:sched_process_exec", "-F"];
+        options.extend(extra);
+        options.extend(["-o", dat]);
+        hytrace_record(&options, &["sh", "-c", script]);
     }
-    let with = hytrace_ok(&["report", "-i", &with]);
-    let without = hytrace_ok(&["report", "-i", &without]);
+    let with = hytrace_report(&with, &[]);
+    let without = hytrace_report(&without, &[]);
     assert_eq!(count_lines(&with, "filename=/bin/true"), 2, "{with}");
     assert_eq!(count_lines(&without, "filename=/bin/true"), 0, "{without}");
     assert_eq!(
@@ -223,26 +162,27 @@ fn children_are_followed_with_dash_c() {
 #[test]
 fn pid_filter_records_only_that_pid() {
     require_root!();
-    let dir = TempDir::new("pid");
-    let dat = dir.path_str("p.dat");
+    let (_dir, dat) = TempDir::with_file("pid", "p.dat");
     let mut sleeper = Command::new("sleep")
         .arg("0.3")
         .spawn()
         .expect("start sleep");
     let pid = sleeper.id().to_string();
-    record_ok(&[
-        "record",
-        "-e",
-        "sched:sched_process_exit",
-        "-P",
-        &pid,
-        "--duration",
-        "1",
-        "-o",
-        &dat,
-    ]);
+    hytrace_record(
+        &[
+            "-e",
+            "sched:sched_process_exit",
+            "-P",
+            &pid,
+            "--duration",
+            "1",
+            "-o",
+            &dat,
+        ],
+        &[],
+    );
     sleeper.wait().unwrap();
-    let report = hytrace_ok(&["report", "-i", &dat]);
+    let report = hytrace_report(&dat, &[]);
     assert_eq!(report.lines().count(), 1, "{report}");
     assert!(report.contains(&format!("sleep-{pid} ")), "{report}");
 }
@@ -252,45 +192,29 @@ fn pid_filter_records_only_that_pid() {
 /// them alike, and the session's probes are gone afterwards.
 #[test]
 fn uprobes_record_every_call_and_are_removed() {
-    hytrace_tests::require_root!();
+    require_root!();
     let sleeper = env!("CARGO_BIN_EXE_sleeper");
-    let dir = hytrace_tests::TempDir::new("uprobes");
-    let file = dir.path_str("u.dat");
-    let summary = hytrace_tests::record_ok(&[
-        "record",
-        "--uprobe",
-        &format!("p:nap {sleeper}:nap"),
-        "--uprobe",
-        &format!("r:napret {sleeper}:nap $retval"),
-        "-o",
-        &file,
-        "--",
-        sleeper,
-        "50",
-    ]);
+    let (_dir, file) = TempDir::with_file("uprobes", "u.dat");
+    let entry = format!("p:nap {sleeper}:nap");
+    let exit = format!("r:napret {sleeper}:nap $retval");
+    let summary = hytrace_record(
+        &["--uprobe", &entry, "--uprobe", &exit, "-o", &file],
+        &[sleeper, "50"],
+    );
     assert!(
         summary
             .lines()
             .any(|l| l.contains(":nap ") && l.contains(" 50 ")),
         "{summary}"
     );
-    let report = hytrace_tests::hytrace_ok(&["report", "-i", &file, "--comm", "sleeper"]);
-    let count = |name: &str| {
-        report
-            .lines()
-            .filter(|l| hytrace_tests::event_name_of(l) == Some(name))
-            .count()
-    };
+    let report = hytrace_report(&file, &["--comm", "sleeper"]);
+    let count = |name: &str| lines_of_event(&report, name).count();
     assert_eq!((count("nap"), count("napret")), (50, 50), "{report}");
-    if hytrace_tests::have_tool("trace-cmd") {
-        let out = std::process::Command::new("trace-cmd")
-            .args(["report", &file])
-            .output()
-            .unwrap();
+    if have_tool("trace-cmd") {
+        let out = run("trace-cmd", &["report", &file]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(text.lines().filter(|l| l.contains(" nap: ")).count(), 50);
     }
-    let probes = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
-    assert!(!probes.contains("hytrace_"), "{probes}");
-    assert_eq!(hytrace_tests::hytrace_instances(), Vec::<String>::new());
+    assert_no_hytrace_uprobe();
+    assert_no_hytrace_instance();
 }

@@ -3,7 +3,13 @@
 //! guest kernel; elsewhere each test checks `hytrace doctor` and skips with the reason
 //! when the feature is missing.
 
-use hytrace_tests::{TempDir, hytrace, hytrace_ok, record_ok, require_root};
+use hytrace_tests::{
+    TempDir, count_root_calls, event_name_of, graph_duration, graph_sleeper_naps, have_tool,
+    hytrace, hytrace_ok, hytrace_record, hytrace_report, json_u64, last_root_close, lines_of_event,
+    record_then_report, require_root, run, run_ok,
+};
+
+const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 
 /// Whether `hytrace doctor` says yes to the feature whose line starts with `name`.
 fn kernel_has(name: &str) -> bool {
@@ -25,17 +31,6 @@ macro_rules! require_feature {
     };
 }
 
-/// "+ 14.536 us" → 14536 ns.
-fn duration_ns(column: &str) -> Option<u64> {
-    let text = column
-        .trim()
-        .trim_start_matches(['+', '!', '#', '*', '@', '$'])
-        .trim();
-    let number = text.strip_suffix("us")?.trim();
-    let (us, frac) = number.split_once('.')?;
-    Some(us.parse::<u64>().ok()? * 1000 + format!("{frac:0<3}")[..3].parse::<u64>().ok()?)
-}
-
 /// `record -p function_graph -g vfs_read -- cat /proc/version`, then `report --graph`:
 /// only vfs_read trees, every opened call closed at its own depth, each line nested
 /// below its open parent (one level, or more where an interrupt's untraced entry code
@@ -48,23 +43,21 @@ fn duration_ns(column: &str) -> Option<u64> {
 fn function_graph_of_vfs_read_nests_and_matches_the_records() {
     require_root!();
     require_feature!("tracer function_graph");
-    let dir = TempDir::new("graph");
-    let file = dir.path_str("g.dat");
-    record_ok(&[
-        "record",
-        "-p",
-        "function_graph",
-        "-g",
-        "vfs_read",
-        "-b",
-        "16384",
-        "-o",
-        &file,
-        "--",
-        "cat",
-        "/proc/version",
-    ]);
-    let graph = hytrace_ok(&["report", "-i", &file, "--graph"]);
+    let (_dir, file) = TempDir::with_file("graph", "g.dat");
+    hytrace_record(
+        &[
+            "-p",
+            "function_graph",
+            "-g",
+            "vfs_read",
+            "-b",
+            "16384",
+            "-o",
+            &file,
+        ],
+        &["cat", "/proc/version"],
+    );
+    let graph = hytrace_report(&file, &["--graph"]);
     // Open calls: (name, depth).
     let mut stack: Vec<(String, usize)> = Vec::new();
     let mut roots = 0;
@@ -79,7 +72,7 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
             .unwrap_or_else(|| panic!("not a graph line: {line:?}"));
         let depth = (call.len() - call.trim_start().len()) / 2;
         let call = call.trim();
-        let duration = duration_ns(column);
+        let duration = graph_duration(column);
         let below_parent = |depth: usize| match stack.last() {
             Some((_, parent)) => depth > *parent,
             None => depth == 0,
@@ -94,8 +87,8 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
             longest_child.push(0);
         } else if call.strip_suffix("();").is_some() {
             assert!(below_parent(depth), "{line} under {stack:?}");
-            let d = duration.expect("a leaf has a duration");
-            printed.push(d);
+            let (d, resolution) = duration.expect("a leaf has a duration");
+            printed.push((d, resolution));
             if let Some(longest) = longest_child.last_mut() {
                 *longest = (*longest).max(d);
             }
@@ -104,8 +97,8 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
             }
         } else if call == "}" {
             assert_eq!(stack.last().map(|(_, d)| *d), Some(depth), "{line}");
-            let d = duration.expect("a closer has a duration");
-            printed.push(d);
+            let (d, resolution) = duration.expect("a closer has a duration");
+            printed.push((d, resolution));
             stack.pop();
             let longest = longest_child.pop().unwrap();
             parents += 1;
@@ -130,50 +123,32 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
     );
 
     // Every printed duration is one exit record's rettime - calltime.
-    let json = hytrace_ok(&[
-        "report",
-        "-i",
-        &file,
-        "--format",
-        "json",
-        "--event",
-        "funcgraph_exit",
-    ]);
-    let field = |line: &str, name: &str| -> u64 {
-        let at = line.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
-        line[at..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let json = hytrace_report(&file, &["--format", "json", "--event", "funcgraph_exit"]);
     let mut recorded: Vec<u64> = json
         .lines()
-        .map(|l| field(l, "rettime") - field(l, "calltime"))
+        .map(|l| json_u64(l, "rettime") - json_u64(l, "calltime"))
         .collect();
     recorded.sort_unstable();
-    for d in &printed {
-        // Printed with three decimals of a microsecond: the exact nanoseconds.
+    for &(d, resolution) in &printed {
+        // Printed with three decimals of a microsecond (the exact nanoseconds), fewer
+        // from 10 ms on: some recorded duration lies in [d, d + resolution).
+        let first_not_below = recorded.partition_point(|&r| r < d);
         assert!(
-            recorded.binary_search(d).is_ok(),
-            "{d} ns printed but not recorded"
+            recorded
+                .get(first_not_below)
+                .is_some_and(|&r| r - d < resolution),
+            "{d} ns (resolution {resolution} ns) printed but not recorded"
         );
     }
 
-    let counts = hytrace_ok(&["report", "-i", &file, "--count"]);
+    let counts = hytrace_report(&file, &["--count"]);
     let entries: usize = counts
         .lines()
         .find(|l| l.ends_with(" funcgraph_entry"))
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .expect("a funcgraph_entry count");
-    if hytrace_tests::have_tool("trace-cmd") {
-        let out = std::process::Command::new("trace-cmd")
-            .args(["report", &file])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let text = String::from_utf8_lossy(&out.stdout);
+    if have_tool("trace-cmd") {
+        let text = run_ok("trace-cmd", &["report", &file]);
         assert_eq!(
             text.lines()
                 .filter(|l| l.contains(" funcgraph_entry: "))
@@ -190,31 +165,21 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
 fn kprobes_record_ten_opens_with_their_fds() {
     require_root!();
     require_feature!("kprobe_events");
-    let dir = TempDir::new("kprobes");
-    let file = dir.path_str("k.dat");
+    let (dir, file) = TempDir::with_file("kprobes", "k.dat");
     let opener = env!("CARGO_BIN_EXE_opener");
     let target = dir.path_str("");
     std::fs::write(dir.path("known.txt"), "known\n").unwrap();
-    let summary = record_ok(&[
-        "record",
-        "--kprobe",
+    let (entry, exit) = (
         "p:op do_sys_openat2 dfd=%di",
-        "--kprobe",
         "r:opr do_sys_openat2 $retval",
-        "-o",
-        &file,
-        "--",
-        opener,
-        "10",
-        &target,
-        "known.txt",
-    ]);
+    );
+    let summary = hytrace_record(
+        &["--kprobe", entry, "--kprobe", exit, "-o", &file],
+        &[opener, "10", &target, "known.txt"],
+    );
     assert!(summary.contains(":op "), "{summary}");
     // The program's own output says which fds it got.
-    let out = std::process::Command::new(opener)
-        .args(["1", &target, "known.txt"])
-        .output()
-        .unwrap();
+    let out = run(opener, &["1", &target, "known.txt"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let dirfd: i64 = text
         .lines()
@@ -230,19 +195,13 @@ fn kprobes_record_ten_opens_with_their_fds() {
         .trim_start_matches("fd ")
         .parse()
         .unwrap();
-    let report = hytrace_ok(&["report", "-i", &file, "--comm", "opener"]);
-    let ops: Vec<&str> = report
-        .lines()
-        .filter(|l| hytrace_tests::event_name_of(l) == Some("op"))
-        .filter(|l| l.ends_with(&format!("dfd=0x{dirfd:x}")))
-        .collect();
-    assert_eq!(ops.len(), 10, "{report}");
-    let returns: Vec<&str> = report
-        .lines()
-        .filter(|l| hytrace_tests::event_name_of(l) == Some("opr"))
-        .filter(|l| l.ends_with(&format!("arg1={filefd}")))
-        .collect();
-    assert_eq!(returns.len(), 10, "{report}");
+    let report = hytrace_report(&file, &["--comm", "opener"]);
+    let dfd = format!("dfd=0x{dirfd:x}");
+    let ops = lines_of_event(&report, "op").filter(|l| l.ends_with(&dfd));
+    assert_eq!(ops.count(), 10, "{report}");
+    let fd = format!("arg1={filefd}");
+    let returns = lines_of_event(&report, "opr").filter(|l| l.ends_with(&fd));
+    assert_eq!(returns.count(), 10, "{report}");
 }
 
 /// `hist func:do_nanosleep` (fentry/fexit where the kernel allows them): sleeper's 20
@@ -251,13 +210,9 @@ fn kprobes_record_ten_opens_with_their_fds() {
 fn func_histogram_counts_each_call() {
     require_root!();
     require_feature!("bpf fentry");
-    let sleeper = env!("CARGO_BIN_EXE_sleeper");
-    let json = hytrace_ok(&["hist", "func:do_nanosleep", "--json", "--", sleeper, "20"]);
-    let at = json.find("\"count\":").expect(&json) + "\"count\":".len();
-    let count: u64 = json[at..].split(',').next().unwrap().parse().unwrap();
-    assert_eq!(count, 20, "{json}");
-    let at = json.find("\"p50_ns\":").unwrap() + "\"p50_ns\":".len();
-    let p50: u64 = json[at..].split(',').next().unwrap().parse().unwrap();
+    let json = hytrace_ok(&["hist", "func:do_nanosleep", "--json", "--", SLEEPER, "20"]);
+    assert_eq!(json_u64(&json, "count"), 20, "{json}");
+    let p50 = json_u64(&json, "p50_ns");
     assert!(p50 >= 1_000_000, "{json}");
 }
 
@@ -268,29 +223,10 @@ fn func_histogram_counts_each_call() {
 fn graph_threshold_prints_only_the_slow_call() {
     require_root!();
     require_feature!("tracer function_graph");
-    let sleeper = env!("CARGO_BIN_EXE_sleeper");
-    let out = hytrace_ok(&[
-        "graph",
-        "-g",
-        "do_nanosleep",
-        "--threshold",
-        "40000",
-        "--",
-        sleeper,
-        "10",
-        "100",
-    ]);
-    let roots: Vec<&str> = out
-        .lines()
-        .filter(|l| l.ends_with("|  do_nanosleep() {"))
-        .collect();
-    assert_eq!(roots.len(), 1, "{out}");
-    let closer = out
-        .lines()
-        .rfind(|l| l.ends_with("|  }"))
-        .unwrap_or_else(|| panic!("no closer at depth 0:\n{out}"));
-    let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
-    assert!(duration_ns(column).unwrap() >= 100_000_000, "{closer}");
+    let out = graph_sleeper_naps(SLEEPER, &["--threshold", "40000"]);
+    assert_eq!(count_root_calls(&out, "do_nanosleep"), 1, "{out}");
+    let (closer, tree_ns) = last_root_close(&out);
+    assert!(tree_ns >= 100_000_000, "{closer}");
     assert!(
         out.contains("# 1 of 11 calls of do_nanosleep took over 40000.000 us"),
         "{out}"
@@ -313,18 +249,7 @@ fn graph_threshold_prints_only_the_slow_call() {
 fn on_outlier_prints_the_tree_of_the_slow_sleep() {
     require_root!();
     require_feature!("tracer function_graph");
-    let sleeper = env!("CARGO_BIN_EXE_sleeper");
-    let out = hytrace_ok(&[
-        "graph",
-        "-g",
-        "do_nanosleep",
-        "--on-outlier",
-        "syscalls:5000",
-        "--",
-        sleeper,
-        "10",
-        "100",
-    ]);
+    let out = graph_sleeper_naps(SLEEPER, &["--on-outlier", "syscalls:5000"]);
     let blocks: Vec<&str> = out.split("# outlier: ").skip(1).collect();
     assert!(!blocks.is_empty(), "{out}");
     let mut long_sleep = 0;
@@ -335,17 +260,8 @@ fn on_outlier_prints_the_tree_of_the_slow_sleep() {
             .and_then(|s| s.split(' ').next())
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no duration in {block}"));
-        let roots = block
-            .lines()
-            .filter(|l| l.ends_with("|  do_nanosleep() {"))
-            .count();
-        assert_eq!(roots, 1, "{block}");
-        let closer = block
-            .lines()
-            .rfind(|l| l.ends_with("|  }"))
-            .unwrap_or_else(|| panic!("no closer at depth 0:\n{block}"));
-        let column = closer.split_once(')').unwrap().1.split_once('|').unwrap().0;
-        let tree_ns = duration_ns(column).unwrap();
+        assert_eq!(count_root_calls(block, "do_nanosleep"), 1, "{block}");
+        let (_, tree_ns) = last_root_close(block);
         assert!(tree_ns as f64 <= took * 1000.0, "{block}");
         assert!(block.contains("# syscalls so far:"), "{block}");
         if block.starts_with("syscalls clock_nanosleep ") && took >= 100_000.0 {
@@ -366,28 +282,25 @@ fn on_outlier_prints_the_tree_of_the_slow_sleep() {
 fn function_tracer_records_calls_with_their_stacks() {
     require_root!();
     require_feature!("tracer function ");
-    let dir = TempDir::new("function");
-    let file = dir.path_str("f.dat");
-    record_ok(&[
-        "record",
-        "-p",
-        "function",
-        "-l",
-        "ksys_read",
-        "-l",
-        "vfs_read",
-        "--func-stack",
-        "-o",
-        &file,
-        "--",
-        "cat",
-        "/proc/version",
-    ]);
-    let report = hytrace_ok(&["report", "-i", &file]);
+    let (_dir, file) = TempDir::with_file("function", "f.dat");
+    let report = record_then_report(
+        &[
+            "-p",
+            "function",
+            "-l",
+            "ksys_read",
+            "-l",
+            "vfs_read",
+            "--func-stack",
+            "-o",
+            &file,
+        ],
+        &["cat", "/proc/version"],
+    );
     let lines: Vec<&str> = report.lines().collect();
     let (mut calls, mut nested) = (0, 0);
     for (i, line) in lines.iter().enumerate() {
-        if !line.contains(" cat-") || hytrace_tests::event_name_of(line) != Some("function") {
+        if !line.contains(" cat-") || event_name_of(line) != Some("function") {
             continue;
         }
         calls += 1;
@@ -418,11 +331,8 @@ fn function_tracer_records_calls_with_their_stacks() {
         nested >= 1,
         "no vfs_read one level below ksys_read:\n{report}"
     );
-    if hytrace_tests::have_tool("trace-cmd") {
-        let out = std::process::Command::new("trace-cmd")
-            .args(["report", &file])
-            .output()
-            .unwrap();
+    if have_tool("trace-cmd") {
+        let out = run("trace-cmd", &["report", &file]);
         let text = String::from_utf8_lossy(&out.stdout);
         let theirs: Vec<&str> = text.lines().filter(|l| !l.starts_with("cpus=")).collect();
         assert_eq!(lines.len(), theirs.len(), "{report}\n----\n{text}");
