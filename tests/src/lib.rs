@@ -533,7 +533,10 @@ mod tests {
         assert_eq!(graph_duration("+ 14.536 us   "), Some((14_536, 1)));
         assert_eq!(graph_duration("! 10490.30 us "), Some((10_490_300, 10)));
         assert_eq!(graph_duration("@ 123456.7 us "), Some((123_456_700, 100)));
-        assert_eq!(graph_duration("$ 3000000 us  "), Some((3_000_000_000, 1000)));
+        assert_eq!(
+            graph_duration("$ 3000000 us  "),
+            Some((3_000_000_000, 1000))
+        );
         assert_eq!(graph_duration("              "), None);
         assert_eq!(graph_duration_ns("  0.250 us"), Some(250));
     }
