@@ -6,9 +6,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::{
-    bpf::latency::{AggregatorError, LatencyAggregator, Scope},
+    bpf::latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
     hist::{Snapshot, Spec},
-    notes,
     session::{Session, SessionError, StopReason},
 };
 
@@ -16,12 +15,8 @@ use crate::{
 pub enum AggregateError {
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("cannot start the {spec} histogram")]
-    Start {
-        spec: String,
-        #[source]
-        source: Box<AggregatorError>,
-    },
+    #[error(transparent)]
+    Start(#[from] StartError),
     #[error("cannot read the {spec} histogram")]
     Read {
         spec: String,
@@ -60,18 +55,7 @@ pub async fn aggregate(
             .unwrap_or(0),
         comm: options.comm.clone(),
     };
-    let mut aggregators = Vec::new();
-    for spec in &options.specs {
-        let aggregator =
-            LatencyAggregator::start(spec, &scope).map_err(|source| AggregateError::Start {
-                spec: spec.to_string(),
-                source: Box::new(source),
-            })?;
-        if let Some(note) = &aggregator.note {
-            notes::note(format!("{spec}: {note}"));
-        }
-        aggregators.push(aggregator);
-    }
+    let aggregators = start_all(&options.specs, &scope)?;
     session.start()?;
     let started = std::time::Instant::now();
     let mut tick_error = None;

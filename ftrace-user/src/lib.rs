@@ -1,22 +1,34 @@
-//! hytrace's library: everything the `hytrace` binary does, by topic.
+//! hytrace's library: everything the `hytrace` binary does, by topic, in the order data
+//! flows.
 //!
-//! - [`tracefs`]: tracefs discovery, the private instance and its cleanup guard.
-//! - [`capture`]: per-CPU readers of `trace_pipe_raw`.
-//! - [`format`]: event format files and print formats (pure).
-//! - [`decode`]: ring-buffer pages to events (pure).
-//! - [`store`]: trace.dat reading and writing.
-//! - [`bpf`]: loading and reading hytrace's eBPF programs.
-//! - [`hist`]: latency histograms aggregated in eBPF.
-//! - [`aggregate`]: `hist`'s work: aggregators over a measuring session.
-//! - [`output`]: rendering events as text or JSON.
-//! - [`notes`]: the channel for warnings and progress from library code.
+//! Recording:
+//! - [`tracefs`]: tracefs, the private instance and its cleanup guard, events, dynamic
+//!   events (kprobes, uprobes), leftovers of dead sessions.
+//! - [`session`]: a measuring session's frame: the traced command at its start gate,
+//!   the start, the end (command exit, duration, signals, a trigger).
+//! - [`capture`]: per-CPU readers of `trace_pipe_raw` into spool files.
 //! - [`private_files`]: files written as root, private and never through links.
-//! - [`record`]: a recording session from start to file.
-//! - [`session`]: how a measuring session ends (command, duration, signals).
+//! - [`store`]: trace.dat reading and writing.
+//! - [`bpf`]: loading hytrace's eBPF programs and reading their maps.
+//! - [`record`]: a recording from plan to file (and the flight recorder).
+//!
+//! Reading:
 //! - [`trace`]: the one reader of recordings: mapped file, tables, merged records.
-//! - [`report`]: printing a recording's records.
-//! - [`symbols`]: kallsyms and printk format tables.
-//! - [`cli`]: the command line.
+//! - [`decode`]: ring-buffer pages to records, and their merge (pure).
+//! - [`format`]: event format files and print formats (pure).
+//! - [`symbolize`]: addresses to names: kallsyms, printk formats, ELF, BTF.
+//!
+//! Analyses:
+//! - [`report`]: the records a report selects.
+//! - [`hist`]: latency histograms: specs, buckets, pairing from events (pure).
+//! - [`aggregate`]: `hist`'s work: eBPF aggregators over a measuring session.
+//! - [`graph`]: function_graph events as call trees (pure, but for reading).
+//! - [`deep_dive`]: `graph`'s work: FUNC's trees recorded, or found at an outlier.
+//!
+//! Outputs and commands:
+//! - [`output`]: every renderer (text, JSON) behind one seam.
+//! - [`notes`]: warnings and progress from library code, printed by the command.
+//! - [`cli`]: the command line: arguments in, one library call, result out.
 
 pub mod aggregate;
 pub mod bpf;
@@ -34,6 +46,6 @@ pub mod record;
 pub mod report;
 pub mod session;
 pub mod store;
-pub mod symbols;
+pub mod symbolize;
 pub mod trace;
 pub mod tracefs;

@@ -30,7 +30,7 @@ fn send(note: Note<'_>) {
         None => {
             if let Note::Line(text) = note {
                 KEPT.lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .push(text.to_string());
             }
         }
@@ -59,7 +59,11 @@ pub fn progress_done() {
 
 /// The lines kept while no printer was set, oldest first (and forgets them).
 pub fn take() -> Vec<String> {
-    std::mem::take(&mut *KEPT.lock().unwrap_or_else(|e| e.into_inner()))
+    std::mem::take(
+        &mut *KEPT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 #[cfg(test)]

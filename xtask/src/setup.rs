@@ -98,7 +98,7 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
     let lib_dir = sysroot.join("lib");
     let libllvm = std::fs::read_dir(&lib_dir)
         .with_context(|| format!("cannot list {}", lib_dir.display()))?
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|name| name.starts_with("libLLVM.so.") || name.starts_with("libLLVM-"))
         .with_context(|| format!("no libLLVM in {}", lib_dir.display()))?;

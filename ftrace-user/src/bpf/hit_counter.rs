@@ -11,10 +11,10 @@ use super::EBPF_OBJECT;
 pub enum HitCounterError {
     #[error("cannot load the eBPF object")]
     Load(#[source] Box<aya::EbpfError>),
-    #[error("the eBPF object has no program {0}")]
-    MissingProgram(&'static str),
-    #[error("the eBPF object has no map {0}")]
-    MissingMap(&'static str),
+    #[error("the eBPF object has no program {program}")]
+    MissingProgram { program: &'static str },
+    #[error("the eBPF object has no map {map}")]
+    MissingMap { map: &'static str },
     #[error("cannot load the raw tracepoint program")]
     Program(#[source] aya::programs::ProgramError),
     #[error("no raw tracepoint named {tracepoint}")]
@@ -46,7 +46,9 @@ impl HitCounter {
     /// Hits summed over all CPUs, or why there is no count.
     pub fn total(&self) -> Result<u64, &HitCounterError> {
         let ebpf = self.state.as_ref()?;
-        read_total(ebpf).map_err(|_| &HitCounterError::MissingMap(HIT_COUNTER_MAP))
+        read_total(ebpf).map_err(|_| &HitCounterError::MissingMap {
+            map: HIT_COUNTER_MAP,
+        })
     }
 
     /// Why this event has no counter, if it has none.
@@ -61,7 +63,9 @@ fn load_and_attach(tracepoint: &str) -> Result<Ebpf, HitCounterError> {
         .map_err(|e| HitCounterError::Load(Box::new(e)))?;
     let program: &mut RawTracePoint = ebpf
         .program_mut(HIT_COUNTER_PROGRAM)
-        .ok_or(HitCounterError::MissingProgram(HIT_COUNTER_PROGRAM))?
+        .ok_or(HitCounterError::MissingProgram {
+            program: HIT_COUNTER_PROGRAM,
+        })?
         .try_into()
         .map_err(HitCounterError::Program)?;
     program.load().map_err(HitCounterError::Program)?;
@@ -77,7 +81,9 @@ fn load_and_attach(tracepoint: &str) -> Result<Ebpf, HitCounterError> {
 fn read_total(ebpf: &Ebpf) -> Result<u64, HitCounterError> {
     let map = ebpf
         .map(HIT_COUNTER_MAP)
-        .ok_or(HitCounterError::MissingMap(HIT_COUNTER_MAP))?;
+        .ok_or(HitCounterError::MissingMap {
+            map: HIT_COUNTER_MAP,
+        })?;
     let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(map).map_err(HitCounterError::Map)?;
     let values = counters.get(&0, 0).map_err(HitCounterError::Map)?;
     Ok(values.iter().sum())

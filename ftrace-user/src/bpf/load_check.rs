@@ -7,8 +7,39 @@ use aya::{
     programs::{BtfTracePoint, FEntry, Program, ProgramError, ProgramType},
 };
 use ftrace_common::{PROBE_FENTRY_PROGRAM, PROBE_TP_BTF_PROGRAM};
+use thiserror::Error;
 
 use super::EBPF_OBJECT;
+
+/// Why one of hytrace's own programs does not load on this kernel.
+#[derive(Debug, Error)]
+pub enum LoadCheckError {
+    #[error("no kernel BTF: {source}")]
+    NoBtf {
+        #[source]
+        source: aya::BtfError,
+    },
+    #[error("{source}")]
+    Object {
+        #[source]
+        source: Box<aya::EbpfError>,
+    },
+    #[error("program missing from the object")]
+    MissingProgram { program: &'static str },
+    #[error("{source}")]
+    ProgramKind {
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    /// The kernel refused the program; the text gives the innermost cause (its errno).
+    #[error("loading on {target} fails: {}", root_cause(.source))]
+    Load {
+        target: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+}
 
 /// (feature name, loads?, detail) for each program kind hytrace uses.
 pub fn probe_program_types() -> Vec<(&'static str, bool, String)> {
@@ -39,14 +70,14 @@ pub fn probe_program_types() -> Vec<(&'static str, bool, String)> {
     rows
 }
 
-fn detail(result: Result<(), String>, target: &str) -> String {
+fn detail(result: Result<(), LoadCheckError>, target: &str) -> String {
     match result {
         Ok(()) => format!("a program on {target} loads"),
-        Err(why) => why,
+        Err(why) => why.to_string(),
     }
 }
 
-fn probe_tp_btf() -> Result<(), String> {
+fn probe_tp_btf() -> Result<(), LoadCheckError> {
     load_probe(
         PROBE_TP_BTF_PROGRAM,
         "sched_switch",
@@ -54,7 +85,7 @@ fn probe_tp_btf() -> Result<(), String> {
     )
 }
 
-fn probe_fentry() -> Result<(), String> {
+fn probe_fentry() -> Result<(), LoadCheckError> {
     load_probe(
         PROBE_FENTRY_PROGRAM,
         "do_nanosleep",
@@ -65,24 +96,28 @@ fn probe_fentry() -> Result<(), String> {
 /// Loads program `name` of hytrace's object against kernel function `target` with
 /// `load` (the program kind's BTF-based loader); the error says what the kernel refused.
 fn load_probe<P>(
-    name: &str,
-    target: &str,
+    name: &'static str,
+    target: &'static str,
     load: impl FnOnce(&mut P, &str, &Btf) -> Result<(), ProgramError>,
-) -> Result<(), String>
+) -> Result<(), LoadCheckError>
 where
     for<'a> &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
 {
-    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF: {e}"))?;
+    let btf = Btf::from_sys_fs().map_err(|source| LoadCheckError::NoBtf { source })?;
     let mut ebpf = super::loader_keeping(&[])
         .load(EBPF_OBJECT)
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| LoadCheckError::Object {
+            source: Box::new(source),
+        })?;
     let program: &mut P = ebpf
         .program_mut(name)
-        .ok_or("program missing from the object")?
+        .ok_or(LoadCheckError::MissingProgram { program: name })?
         .try_into()
-        .map_err(|e: ProgramError| e.to_string())?;
-    load(program, target, &btf)
-        .map_err(|e| format!("loading on {target} fails: {}", root_cause(&e)))
+        .map_err(|source: ProgramError| LoadCheckError::ProgramKind {
+            program: name,
+            source,
+        })?;
+    load(program, target, &btf).map_err(|source| LoadCheckError::Load { target, source })
 }
 
 /// The innermost error text (the kernel's errno), e.g. "Operation not permitted".

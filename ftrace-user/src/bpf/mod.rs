@@ -3,11 +3,11 @@
 //! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
 //! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
 //! - [`prog_info`]: the kernel's per-program counters (recursion misses).
-//! - [`probe`]: which BPF program types this kernel loads, for `hytrace doctor`.
+//! - [`load_check`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
 pub mod hit_counter;
 pub mod latency;
-pub mod probe;
+pub mod load_check;
 pub mod prog_info;
 
 /// The eBPF object built from `ftrace-ebpf` by build.rs.

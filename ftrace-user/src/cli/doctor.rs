@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::{
-    bpf::probe::probe_program_types,
+    bpf::load_check::probe_program_types,
     tracefs::{Tracefs, probe_features},
 };
 

@@ -1,11 +1,11 @@
-//! `hytrace list` and `hytrace reset`.
+//! `hytrace list`.
 
 use std::io::Write;
 
 use anyhow::Result;
 
 use super::args::{ListArgs, ListWhat};
-use crate::tracefs::{Tracefs, reset_leftovers, resolve_events};
+use crate::tracefs::{Tracefs, resolve_events};
 
 pub fn run(args: &ListArgs) -> Result<i32> {
     let tracefs = Tracefs::open()?;
@@ -21,19 +21,6 @@ pub fn run(args: &ListArgs) -> Result<i32> {
             for tracer in tracefs.available_tracers()? {
                 writeln!(out, "{tracer}")?;
             }
-        }
-    }
-    Ok(0)
-}
-
-pub fn reset() -> Result<i32> {
-    let tracefs = Tracefs::open()?;
-    let report = reset_leftovers(&tracefs)?;
-    if report.is_empty() {
-        eprintln!("hytrace: nothing left behind by dead sessions");
-    } else {
-        for line in report.lines() {
-            eprintln!("hytrace: removed {line}");
         }
     }
     Ok(0)

@@ -8,6 +8,7 @@ mod hist;
 mod list;
 mod record;
 mod report;
+mod reset;
 
 use anyhow::Result;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
@@ -32,7 +33,7 @@ pub fn main_with_args() -> Result<i32> {
         Command::Graph(args) => graph::run(&args),
         Command::List(args) => list::run(&args),
         Command::Doctor => doctor::run(),
-        Command::Reset => list::reset(),
+        Command::Reset => reset::run(),
     }
 }
 
@@ -53,11 +54,11 @@ fn pair_filters(
 ) -> Vec<(String, Option<String>)> {
     let event_at: Vec<usize> = matches
         .indices_of("events")
-        .map(|i| i.collect())
+        .map(std::iter::Iterator::collect)
         .unwrap_or_default();
     let filter_at: Vec<usize> = matches
         .indices_of("filters")
-        .map(|i| i.collect())
+        .map(std::iter::Iterator::collect)
         .unwrap_or_default();
     let mut paired: Vec<(String, Option<String>)> =
         events.iter().map(|e| (e.clone(), None)).collect();

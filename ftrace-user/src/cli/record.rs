@@ -9,7 +9,7 @@ use crate::{
     hist::Spec,
     output::{record_summary, session_end},
     record::{RecordOptions, TracerOptions, record},
-    tracefs::probes::{ProbeKind, ProbeSpec},
+    tracefs::dynamic_events::{ProbeKind, ProbeSpec},
 };
 
 pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32> {

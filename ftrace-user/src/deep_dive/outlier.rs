@@ -36,8 +36,8 @@ const KEPT: &str = "kept.dat";
 pub enum OutlierError {
     #[error("--on-outlier takes SPEC:USECS, e.g. syscalls:5000")]
     TriggerForm,
-    #[error("--on-outlier: `{0}` is not a positive number of microseconds")]
-    TriggerMicros(String),
+    #[error("--on-outlier: `{usecs}` is not a positive number of microseconds")]
+    TriggerMicros { usecs: String },
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error(transparent)]
@@ -80,7 +80,9 @@ impl FromStr for Trigger {
             .parse()
             .ok()
             .filter(|u: &f64| u.is_finite() && *u > 0.0)
-            .ok_or_else(|| OutlierError::TriggerMicros(usecs.to_string()))?;
+            .ok_or_else(|| OutlierError::TriggerMicros {
+                usecs: usecs.to_string(),
+            })?;
         Ok(Trigger {
             spec: spec.parse()?,
             threshold_ns: (usecs * 1000.0) as u64,
@@ -388,7 +390,7 @@ mod tests {
         ));
         assert!(matches!(
             "syscalls:-1".parse::<Trigger>(),
-            Err(OutlierError::TriggerMicros(_))
+            Err(OutlierError::TriggerMicros { .. })
         ));
     }
 

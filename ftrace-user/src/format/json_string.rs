@@ -22,7 +22,7 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
         match escape {
             Some(e) => out.extend_from_slice(e),
             None => {
-                let _ = write!(out, "\\u{:04x}", b);
+                let _ = write!(out, "\\u{b:04x}");
             }
         }
         start = i + 1;

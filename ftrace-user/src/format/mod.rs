@@ -18,10 +18,10 @@ pub use printfmt::{PrintFmt, PrintFmtError};
 
 #[derive(Debug, Error)]
 pub enum FormatError {
-    #[error("format has no {0} line")]
-    Missing(&'static str),
-    #[error("bad field line: {0}")]
-    BadField(String),
+    #[error("format has no {key} line")]
+    Missing { key: &'static str },
+    #[error("bad field line: {line}")]
+    BadField { line: String },
 }
 
 pub trait SymbolLookup {
@@ -99,7 +99,9 @@ fn parse_field_line(line: &str) -> Result<Field, FormatError> {
     let line = line.trim();
     let body = line
         .strip_prefix("field:")
-        .ok_or_else(|| FormatError::BadField(line.to_string()))?;
+        .ok_or_else(|| FormatError::BadField {
+            line: line.to_string(),
+        })?;
     let mut decl = "";
     let mut offset = None;
     let mut size = None;
@@ -117,7 +119,9 @@ fn parse_field_line(line: &str) -> Result<Field, FormatError> {
         }
     }
     let (Some(offset), Some(size)) = (offset, size) else {
-        return Err(FormatError::BadField(line.to_string()));
+        return Err(FormatError::BadField {
+            line: line.to_string(),
+        });
     };
     let decl = decl.trim();
     // "int args[6]", "char comm[16]", or "__data_loc char[] name" (brackets in the type).
@@ -178,7 +182,7 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
             print_fmt = v.trim().to_string();
         }
     }
-    let name = name.ok_or(FormatError::Missing("name"))?;
+    let name = name.ok_or(FormatError::Missing { key: "name" })?;
     let printer = match plugins::Plugin::for_event(system, &name, &fields) {
         Some(plugin) => Printer::Plugin(plugin),
         None => match PrintFmt::compile(&print_fmt, &fields) {
@@ -187,13 +191,32 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
         },
     };
     Ok(EventFormat {
-        id: id.ok_or(FormatError::Missing("ID"))?,
+        id: id.ok_or(FormatError::Missing { key: "ID" })?,
         system: system.to_string(),
         name,
         fields,
         print_fmt,
         printer,
     })
+}
+
+impl Field {
+    /// The field's integer value in `record`, sign-extended when the field is signed;
+    /// None when the record is too short or the field is not 1, 2, 4 or 8 bytes.
+    pub fn int(&self, record: &[u8]) -> Option<i128> {
+        printfmt::eval::read_int(record.get(self.offset..)?, self.size, self.signed)
+    }
+
+    /// The field's value in `record` read as unsigned (addresses, times, depths).
+    pub fn uint(&self, record: &[u8]) -> Option<u64> {
+        printfmt::eval::read_int(record.get(self.offset..)?, self.size, false).map(|v| v as u64)
+    }
+
+    /// The field's bytes in `record`: the payload of a `__data_loc` / `__rel_loc`
+    /// field, else the bytes it spans.
+    pub fn bytes<'a>(&self, record: &'a [u8]) -> Option<&'a [u8]> {
+        printfmt::eval::field_bytes(self, record)
+    }
 }
 
 impl EventFormat {

@@ -10,8 +10,8 @@ use thiserror::Error;
 use super::{GraphEvent, GraphSymbols};
 use crate::{
     decode::Missed,
-    format::{EventFormat, Field, printfmt::eval::read_int},
-    symbols::KernelSymbols,
+    format::{EventFormat, Field},
+    symbolize::KernelSymbols,
     trace::Recording,
 };
 
@@ -70,11 +70,7 @@ impl<'a> GraphFormats<'a> {
 
     /// One record (timestamp `ts`) as a graph event; None for records of other events.
     pub fn event(&self, cpu: u32, ts: u64, data: &[u8]) -> Option<GraphEvent> {
-        let int = |field: &Field| {
-            data.get(field.offset..)
-                .and_then(|d| read_int(d, field.size, false))
-                .unwrap_or(0) as u64
-        };
+        let int = |field: &Field| field.uint(data).unwrap_or(0);
         let type_id = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
         let pid = i32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
         if type_id == self.entry_id {
@@ -147,12 +143,10 @@ pub fn graph_events(
             };
             let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
             if let Some(field) = gate_returns.get(&type_id) {
-                let func = data
-                    .get(field.offset..)
-                    .and_then(|d| read_int(d, field.size, false));
-                if let Some(exit) = func.and_then(|func| {
-                    roots.close(merged.cpu, pid, func as u64, merged.record.ts, &name_of)
-                }) {
+                let func = field.uint(data);
+                if let Some(exit) = func
+                    .and_then(|func| roots.close(merged.cpu, pid, func, merged.record.ts, &name_of))
+                {
                     events.push(exit);
                 }
                 continue;

@@ -14,38 +14,48 @@ use crate::{
     format::parse_event_format,
 };
 
-/// The formats of this development machine's kernel (6.18).
-const ENTRY_FORMAT: &str = "name: funcgraph_entry
+/// The fields funcgraph_entry and funcgraph_exit begin with (the formats of this
+/// development machine's kernel, 6.18).
+macro_rules! graph_common_fields {
+    () => {
+        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:unsigned long func;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:unsigned int depth;\toffset:16;\tsize:4;\tsigned:0;
+"
+    };
+}
+
+/// funcgraph_entry's format on 6.18.
+const ENTRY_FORMAT: &str = concat!(
+    "name: funcgraph_entry
 ID: 11
 format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-\tfield:unsigned long func;\toffset:8;\tsize:8;\tsigned:0;
-\tfield:unsigned int depth;\toffset:16;\tsize:4;\tsigned:0;
-\tfield:unsigned long args[];\toffset:24;\tsize:0;\tsigned:0;
+",
+    graph_common_fields!(),
+    "\tfield:unsigned long args[];\toffset:24;\tsize:0;\tsigned:0;
 
 print fmt: \"--> %ps (%u)\", (void *)REC->func, REC->depth
-";
+"
+);
 
-const EXIT_FORMAT: &str = "name: funcgraph_exit
+/// funcgraph_exit's format on 6.18.
+const EXIT_FORMAT: &str = concat!(
+    "name: funcgraph_exit
 ID: 10
 format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-\tfield:unsigned long func;\toffset:8;\tsize:8;\tsigned:0;
-\tfield:unsigned int depth;\toffset:16;\tsize:4;\tsigned:0;
-\tfield:unsigned int overrun;\toffset:20;\tsize:4;\tsigned:0;
+",
+    graph_common_fields!(),
+    "\tfield:unsigned int overrun;\toffset:20;\tsize:4;\tsigned:0;
 \tfield:unsigned long long calltime;\toffset:24;\tsize:8;\tsigned:0;
 \tfield:unsigned long long rettime;\toffset:32;\tsize:8;\tsigned:0;
 
 print fmt: \"<-- %ps (%u) (start: %llx  end: %llx) over: %u\", (void *)REC->func, REC->depth, REC->calltime, REC->rettime, REC->depth
-";
+"
+);
 
 const PID: i32 = 4242;
 const PAGE_SIZE: usize = 1 << 16;

@@ -13,6 +13,9 @@ pub mod load;
 pub mod select;
 pub mod trees;
 
+#[cfg(test)]
+pub(crate) mod test_events;
+
 /// One event of a function_graph recording, in the order of the merged stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphEvent {

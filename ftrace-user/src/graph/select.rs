@@ -123,61 +123,45 @@ pub fn select_subtrees(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(pid: i32, func: u64, depth: u32) -> GraphEvent {
-        GraphEvent::Entry {
-            cpu: 0,
-            pid,
-            func,
-            depth,
-            ts: 0,
-        }
-    }
-
-    fn exit(pid: i32, func: u64, depth: u32) -> GraphEvent {
-        GraphEvent::Exit {
-            cpu: 0,
-            pid,
-            func,
-            depth,
-            calltime: 0,
-            rettime: 10,
-            ts: 0,
-        }
-    }
+    use crate::graph::test_events::{entry, exit};
 
     #[test]
     fn keeps_root_trees_rebased_and_cut_at_depth() {
         let events = [
-            entry(1, 100, 3),
-            entry(1, 7, 4), // root at depth 4
-            entry(1, 8, 5),
-            entry(1, 9, 6),
-            exit(1, 9, 6),
-            exit(1, 8, 5),
-            entry(2, 8, 0), // another task, outside any root
-            exit(2, 8, 0),
-            exit(1, 7, 4),
-            entry(1, 8, 4), // after the root
-            exit(1, 8, 4),
-            exit(1, 100, 3),
+            entry(0, 1, 100, 3),
+            entry(0, 1, 7, 4), // root at depth 4
+            entry(0, 1, 8, 5),
+            entry(0, 1, 9, 6),
+            exit(0, 1, 9, 6, 10),
+            exit(0, 1, 8, 5, 10),
+            entry(0, 2, 8, 0), // another task, outside any root
+            exit(0, 2, 8, 0, 10),
+            exit(0, 1, 7, 4, 10),
+            entry(0, 1, 8, 4), // after the root
+            exit(0, 1, 8, 4, 10),
+            exit(0, 1, 100, 3, 10),
         ];
         let all = select_subtrees(&events, |f| f == 7, None);
         assert_eq!(
             all,
             vec![
-                entry(1, 7, 0),
-                entry(1, 8, 1),
-                entry(1, 9, 2),
-                exit(1, 9, 2),
-                exit(1, 8, 1),
-                exit(1, 7, 0),
+                entry(0, 1, 7, 0),
+                entry(0, 1, 8, 1),
+                entry(0, 1, 9, 2),
+                exit(0, 1, 9, 2, 10),
+                exit(0, 1, 8, 1, 10),
+                exit(0, 1, 7, 0, 10),
             ]
         );
         let shallow = select_subtrees(&events, |f| f == 7, Some(2));
         assert_eq!(
             shallow,
-            vec![entry(1, 7, 0), entry(1, 8, 1), exit(1, 8, 1), exit(1, 7, 0)]
+            vec![
+                entry(0, 1, 7, 0),
+                entry(0, 1, 8, 1),
+                exit(0, 1, 8, 1, 10),
+                exit(0, 1, 7, 0, 10)
+            ]
         );
         assert!(select_subtrees(&events, |f| f == 42, None).is_empty());
     }
@@ -185,14 +169,14 @@ mod tests {
     #[test]
     fn a_lost_root_exit_ends_the_tree() {
         let events = [
-            entry(1, 7, 2),
-            entry(1, 8, 3),
-            exit(1, 5, 1),
-            entry(1, 9, 1),
+            entry(0, 1, 7, 2),
+            entry(0, 1, 8, 3),
+            exit(0, 1, 5, 1, 10),
+            entry(0, 1, 9, 1),
         ];
         assert_eq!(
             select_subtrees(&events, |f| f == 7, None),
-            vec![entry(1, 7, 0), entry(1, 8, 1)]
+            vec![entry(0, 1, 7, 0), entry(0, 1, 8, 1)]
         );
     }
 }

@@ -141,40 +141,19 @@ pub fn function_times<'a>(trees: impl IntoIterator<Item = &'a CallTree>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(pid: i32, func: u64, depth: u32) -> GraphEvent {
-        GraphEvent::Entry {
-            cpu: 0,
-            pid,
-            func,
-            depth,
-            ts: 0,
-        }
-    }
-
-    fn exit(pid: i32, func: u64, depth: u32, ns: u64) -> GraphEvent {
-        GraphEvent::Exit {
-            cpu: 0,
-            pid,
-            func,
-            depth,
-            calltime: 1000,
-            rettime: 1000 + ns,
-            ts: 0,
-        }
-    }
+    use crate::graph::test_events::{entry, exit};
 
     #[test]
     fn trees_split_per_task_with_their_durations() {
         let events = [
-            entry(1, 10, 0),
-            entry(2, 10, 0),
-            entry(1, 11, 1),
-            exit(1, 11, 1, 40),
-            exit(2, 10, 0, 5),
-            exit(1, 10, 0, 100),
-            exit(3, 10, 0, 7), // no entry seen: not a tree
-            entry(1, 10, 0),   // still open at the end
+            entry(0, 1, 10, 0),
+            entry(0, 2, 10, 0),
+            entry(0, 1, 11, 1),
+            exit(0, 1, 11, 1, 40),
+            exit(0, 2, 10, 0, 5),
+            exit(0, 1, 10, 0, 100),
+            exit(0, 3, 10, 0, 7), // no entry seen: not a tree
+            entry(0, 1, 10, 0),   // still open at the end
         ];
         let trees = split_trees(&events);
         assert_eq!(trees.len(), 3);
@@ -188,14 +167,14 @@ mod tests {
     fn self_time_is_what_callees_did_not_take() {
         // 10 (100) calls 11 (40, calls 12 (15)) and 12 (20).
         let tree = split_trees(&[
-            entry(1, 10, 0),
-            entry(1, 11, 1),
-            entry(1, 12, 2),
-            exit(1, 12, 2, 15),
-            exit(1, 11, 1, 40),
-            entry(1, 12, 1),
-            exit(1, 12, 1, 20),
-            exit(1, 10, 0, 100),
+            entry(0, 1, 10, 0),
+            entry(0, 1, 11, 1),
+            entry(0, 1, 12, 2),
+            exit(0, 1, 12, 2, 15),
+            exit(0, 1, 11, 1, 40),
+            entry(0, 1, 12, 1),
+            exit(0, 1, 12, 1, 20),
+            exit(0, 1, 10, 0, 100),
         ]);
         let times = function_times(&tree);
         let of = |f| times.iter().find(|t| t.func == f).unwrap().clone();

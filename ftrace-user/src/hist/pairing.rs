@@ -109,53 +109,29 @@ pub fn count_differences(a: &[KeyHistogram], b: &[KeyHistogram]) -> Vec<(String,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use PairEvent::{Begin, End};
+
+    fn begin(owner: (u64, u64), key: u64, ts: u64) -> PairEvent {
+        PairEvent::Begin { owner, key, ts }
+    }
+
+    fn end(owner: (u64, u64), ts: u64) -> PairEvent {
+        PairEvent::End { owner, ts }
+    }
 
     #[test]
     fn begins_and_ends_match_per_owner() {
         let mut samples = PairSamples::default();
         samples.add([
-            End {
-                owner: (1, 0),
-                ts: 5,
-            },
-            Begin {
-                owner: (1, 0),
-                key: 110,
-                ts: 10,
-            },
-            Begin {
-                owner: (2, 0),
-                key: 39,
-                ts: 12,
-            },
-            End {
-                owner: (1, 0),
-                ts: 110,
-            },
-            Begin {
-                owner: (1, 0),
-                key: 110,
-                ts: 200,
-            },
+            end((1, 0), 5),
+            begin((1, 0), 110, 10),
+            begin((2, 0), 39, 12),
+            end((1, 0), 110),
+            begin((1, 0), 110, 200),
             // A begin the owner already has replaces it.
-            Begin {
-                owner: (1, 0),
-                key: 110,
-                ts: 250,
-            },
-            End {
-                owner: (1, 0),
-                ts: 300,
-            },
-            End {
-                owner: (2, 0),
-                ts: 1012,
-            },
-            End {
-                owner: (2, 0),
-                ts: 2000,
-            },
+            begin((1, 0), 110, 250),
+            end((1, 0), 300),
+            end((2, 0), 1012),
+            end((2, 0), 2000),
         ]);
         assert_eq!(samples.ends_without_start, 2);
         let keys = samples.histograms(|k| format!("k{k}"));
@@ -180,33 +156,12 @@ mod tests {
     fn same_names_merge_and_differences_are_listed() {
         let mut samples = PairSamples::default();
         samples.add([
-            Begin {
-                owner: (1, 0),
-                key: 1,
-                ts: 0,
-            },
-            End {
-                owner: (1, 0),
-                ts: 10,
-            },
-            Begin {
-                owner: (2, 0),
-                key: 2,
-                ts: 0,
-            },
-            End {
-                owner: (2, 0),
-                ts: 30,
-            },
-            Begin {
-                owner: (3, 0),
-                key: 3,
-                ts: 0,
-            },
-            End {
-                owner: (3, 0),
-                ts: 5,
-            },
+            begin((1, 0), 1, 0),
+            end((1, 0), 10),
+            begin((2, 0), 2, 0),
+            end((2, 0), 30),
+            begin((3, 0), 3, 0),
+            end((3, 0), 5),
         ]);
         let keys = samples.histograms(|k| {
             if k == 3 {

@@ -173,21 +173,20 @@ mod tests {
 
     #[test]
     fn every_form_parses_and_prints_back() {
-        for text in [
-            "syscalls",
-            "syscalls:by-comm",
-            "runq",
-            "runq:by-comm",
-            "irq",
-            "softirq",
-            "kvm-exit",
-            "block",
+        // The forms without placeholders as they are, then examples of the others.
+        let fixed = SPEC_FORMS
+            .iter()
+            .copied()
+            .filter(|f| !f.contains(':') || f.ends_with(":by-comm"));
+        let examples = [
             "uprobe:./sleeper:nap",
             "uprobe:/a:b/c:f",
             "func:do_nanosleep",
             "pair:irq:softirq_entry,irq:softirq_exit,key=vec",
             "pair:syscalls:sys_enter_openat,syscalls:sys_exit_openat",
-        ] {
+        ];
+        assert_eq!(fixed.clone().count(), 8);
+        for text in fixed.chain(examples) {
             assert_eq!(parse(text).map(|s| s.to_string()), Ok(text.to_string()));
         }
         assert_eq!(

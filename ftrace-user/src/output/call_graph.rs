@@ -174,6 +174,7 @@ pub const HEADER: &str = "# tracer: function_graph\n#\n# CPU  DURATION          
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::test_events::{entry, exit};
 
     struct Names;
 
@@ -196,28 +197,6 @@ mod tests {
             } else {
                 "cat".into()
             }
-        }
-    }
-
-    fn entry(cpu: u32, pid: i32, func: u64, depth: u32) -> GraphEvent {
-        GraphEvent::Entry {
-            cpu,
-            pid,
-            func,
-            depth,
-            ts: 0,
-        }
-    }
-
-    fn exit(cpu: u32, pid: i32, func: u64, depth: u32, ns: u64) -> GraphEvent {
-        GraphEvent::Exit {
-            cpu,
-            pid,
-            func,
-            depth,
-            calltime: 1000,
-            rettime: 1000 + ns,
-            ts: 0,
         }
     }
 

@@ -68,7 +68,7 @@ pub fn render(
         text::write_task_prefix(out, &header);
         match event {
             Some(event) => {
-                event.render_payload(data, &recording.symbols, record.indent.into(), out)
+                event.render_payload(data, &recording.symbols, record.indent.into(), out);
             }
             None => {
                 let _ = write!(out, "[unknown event type {type_id}]");

@@ -85,7 +85,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::record::summary::{CpuSummary, EventSummary, HistSummary};
+    use crate::record::summary::{CpuSummary, EventSummary, HistSummary, NoHitCount};
 
     #[test]
     fn renders_cpus_events_and_losses() {
@@ -119,7 +119,12 @@ mod tests {
                 EventSummary {
                     name: "ftrace:print".into(),
                     recorded: 3,
-                    bpf_hits: Err("not a tracepoint".into()),
+                    bpf_hits: Err(NoHitCount::NotRawTracepoint),
+                },
+                EventSummary {
+                    name: "sched:sched_switch".into(),
+                    recorded: 7,
+                    bpf_hits: Err(NoHitCount::Disabled),
                 },
             ],
             histograms: vec![HistSummary {
@@ -138,7 +143,8 @@ hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
      1            5       0.50          5          4          1
   event                      recorded   bpf hits (all)
   raw_syscalls:sys_enter           12               14
-  ftrace:print                      3 - (not a tracepoint)
+  ftrace:print                      3 - (not a raw tracepoint)
+  sched:sched_switch                7     - (--no-bpf)
   histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
   lost events: 5
 ";

@@ -19,7 +19,7 @@ use crate::{
     graph::events::GATE_RETURN_PREFIX,
     tracefs::{
         Instance, Tracefs,
-        probes::{ProbeKind, ProbeSpec, SessionProbes},
+        dynamic_events::{ProbeKind, ProbeSpec, SessionProbes},
     },
 };
 

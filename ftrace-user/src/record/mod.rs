@@ -28,7 +28,7 @@ pub use crate::session::StopReason;
 use crate::{
     bpf::{
         hit_counter::HitCounter,
-        latency::{AggregatorError, LatencyAggregator, Scope},
+        latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
     },
     capture::{CaptureError, CpuCapture, CpuProgress, SpoolFile, progress},
     decode::PageLayout,
@@ -43,7 +43,7 @@ use crate::{
     store::{self, StoreError},
     tracefs::{
         EventId, Instance, Tracefs, TracefsError,
-        probes::{ProbeError, ProbeSpec, SessionProbes},
+        dynamic_events::{ProbeError, ProbeSpec, SessionProbes},
         resolve_events,
     },
 };
@@ -130,7 +130,9 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start the {spec} histogram")]
+    #[error(transparent)]
+    HistogramStart(#[from] StartError),
+    #[error("cannot read the {spec} histogram")]
     Histogram {
         spec: String,
         #[source]
@@ -236,7 +238,13 @@ fn start(
         (None, [pid]) => *pid,
         _ => 0,
     };
-    let aggregators = start_aggregators(&options.hists, hist_tgid)?;
+    let aggregators = start_all(
+        &options.hists,
+        &Scope {
+            tgid: hist_tgid,
+            comm: None,
+        },
+    )?;
 
     let cpus = plan.tracefs.online_cpus()?;
     let page_size = page_size();
@@ -294,25 +302,6 @@ fn follow_graph_processes(
     Ok(())
 }
 
-/// Loads the latency aggregators of `specs`, limited to `tgid` (0: every process).
-fn start_aggregators(specs: &[Spec], tgid: u32) -> Result<Vec<LatencyAggregator>, RecordError> {
-    let mut aggregators = Vec::new();
-    for spec in specs {
-        let aggregator =
-            LatencyAggregator::start(spec, &Scope { tgid, comm: None }).map_err(|source| {
-                RecordError::Histogram {
-                    spec: spec.to_string(),
-                    source: Box::new(source),
-                }
-            })?;
-        if let Some(note) = &aggregator.note {
-            notes::note(format!("{spec}: {note}"));
-        }
-        aggregators.push(aggregator);
-    }
-    Ok(aggregators)
-}
-
 /// Waits for the end, with a progress line every second if asked; turns tracing off.
 async fn wait(
     options: &RecordOptions,
@@ -367,9 +356,9 @@ fn finish(
     for reader in readers {
         captured.push(reader.join()?);
     }
-    let bpf_totals: Vec<Result<u64, String>> = counters
+    let bpf_totals: Vec<Result<u64, summary::NoHitCount>> = counters
         .iter()
-        .map(|c| c.total().map_err(short_reason))
+        .map(|c| c.total().map_err(summary::NoHitCount::from))
         .collect();
     drop(counters);
     let histograms = read_histograms(&aggregators, hist_tgid, seconds)?;
@@ -562,14 +551,6 @@ pub(crate) fn configure_tracer(
         instance.set_option(name, *on)?;
     }
     Ok((!selection.roots.is_empty() || selection.max_depth.is_some()).then_some(selection))
-}
-
-fn short_reason(error: &crate::bpf::hit_counter::HitCounterError) -> String {
-    use crate::bpf::hit_counter::HitCounterError;
-    match error {
-        HitCounterError::Attach { .. } => "not a raw tracepoint".to_string(),
-        other => other.to_string(),
-    }
 }
 
 pub(crate) fn page_size() -> usize {

@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
+use thiserror::Error;
+
 use crate::{
+    bpf::hit_counter::HitCounterError,
     capture::CpuCaptureResult,
     hist::codec::StoredSnapshot,
     tracefs::{CpuStats, EventId},
@@ -40,7 +43,33 @@ pub struct EventSummary {
     pub name: String,
     pub recorded: u64,
     /// Hits the BPF counter saw (all tasks, all CPUs), or why there is no counter.
-    pub bpf_hits: Result<u64, String>,
+    pub bpf_hits: Result<u64, NoHitCount>,
+}
+
+/// Why an event has no BPF hit count; shown in the summary as `- (WHY)`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NoHitCount {
+    /// The counter could not attach: the event is not a raw tracepoint (ftrace's own
+    /// events, probes).
+    #[error("not a raw tracepoint")]
+    NotRawTracepoint,
+    /// The recording ran with `--no-bpf`.
+    #[error("--no-bpf")]
+    Disabled,
+    /// The counter failed otherwise (loading, reading its map).
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<&HitCounterError> for NoHitCount {
+    fn from(error: &HitCounterError) -> NoHitCount {
+        match error {
+            HitCounterError::Attach { .. } => NoHitCount::NotRawTracepoint,
+            other => NoHitCount::Failed {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// One histogram aggregated beside the recording.
@@ -87,7 +116,7 @@ pub(crate) fn event_summaries(
     events: &[(EventId, Option<String>)],
     type_ids: &[Option<u16>],
     captured: &[CpuCaptureResult],
-    bpf_totals: &[Result<u64, String>],
+    bpf_totals: &[Result<u64, NoHitCount>],
 ) -> Vec<EventSummary> {
     let mut by_type: Vec<u64> = Vec::new();
     for cpu in captured {
@@ -109,7 +138,7 @@ pub(crate) fn event_summaries(
             bpf_hits: bpf_totals
                 .get(index)
                 .cloned()
-                .unwrap_or_else(|| Err("--no-bpf".to_string())),
+                .unwrap_or(Err(NoHitCount::Disabled)),
         })
         .collect()
 }

@@ -10,8 +10,8 @@ use crate::trace::Recording;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilterError {
-    #[error("bad CPU list '{0}': expected numbers and ranges like 0,2-3")]
-    CpuList(String),
+    #[error("bad CPU list '{list}': expected numbers and ranges like 0,2-3")]
+    CpuList { list: String },
     #[error("bad event regex '{pattern}': {reason}")]
     Regex { pattern: String, reason: String },
 }
@@ -88,7 +88,9 @@ impl RecordFilter {
 
 /// "0,2-3" → {0, 2, 3}.
 pub fn parse_cpu_list(text: &str) -> Result<HashSet<u32>, FilterError> {
-    let bad = || FilterError::CpuList(text.to_string());
+    let bad = || FilterError::CpuList {
+        list: text.to_string(),
+    };
     let mut cpus = HashSet::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -123,7 +125,7 @@ mod tests {
         assert_eq!(v, vec![0, 2, 3, 7]);
         assert_eq!(
             parse_cpu_list("1-x"),
-            Err(FilterError::CpuList("1-x".into()))
+            Err(FilterError::CpuList { list: "1-x".into() })
         );
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("").is_err());

@@ -9,9 +9,9 @@ use thiserror::Error;
 use crate::trace::Recording;
 use crate::{
     bpf::latency::names::{block_device_name, softirq_name},
-    format::{EventFormat, Field, printfmt::eval::field_bytes, printfmt::eval::read_int},
+    format::{EventFormat, Field},
     hist::{
-        KeyHistogram, Spec,
+        KeyHistogram, Spec, SpecError,
         codec::{self, CodecError, StoredSnapshot},
         pairing::{PairEvent, PairSamples, count_differences},
         syscall_names::syscall_name,
@@ -25,6 +25,23 @@ pub enum HistogramsError {
     None,
     #[error(transparent)]
     Codec(#[from] CodecError),
+}
+
+/// Why a stored histogram cannot be recomputed from the recorded events.
+#[derive(Debug, Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("the recording has no {system}:{name} events")]
+    NoEvent { system: String, name: String },
+    #[error("{system}:{event} has no field {field}")]
+    NoField {
+        system: String,
+        event: String,
+        field: String,
+    },
+    #[error("{what} cannot be recomputed from trace events")]
+    NotRecomputable { what: &'static str },
 }
 
 /// The BPF histograms stored in the file.
@@ -45,7 +62,7 @@ pub fn stored(recording: &Recording) -> Result<Vec<StoredSnapshot>, HistogramsEr
 pub struct Comparison {
     pub stored: StoredSnapshot,
     /// The recomputed histogram, or why it could not be.
-    pub stream: Result<StreamHistogram, String>,
+    pub stream: Result<StreamHistogram, StreamError>,
     /// Keys whose counts differ: (key, eBPF count, events count).
     pub differences: Vec<(String, u64, u64)>,
 }
@@ -55,10 +72,12 @@ pub fn compare(recording: &Recording) -> Result<Vec<Comparison>, HistogramsError
     Ok(stored(recording)?
         .into_iter()
         .map(|stored| {
-            let stream = match stored.snapshot.spec.parse::<Spec>() {
-                Ok(spec) => from_stream(recording, &spec, stored.tgid),
-                Err(e) => Err(e.to_string()),
-            };
+            let stream = stored
+                .snapshot
+                .spec
+                .parse::<Spec>()
+                .map_err(StreamError::from)
+                .and_then(|spec| from_stream(recording, &spec, stored.tgid));
             let differences = match &stream {
                 Ok(stream) => count_differences(&stored.snapshot.keys, &stream.keys),
                 Err(_) => Vec::new(),
@@ -112,22 +131,29 @@ struct Plan<'a> {
     tgid: u32,
 }
 
-fn find<'a>(recording: &'a Recording, system: &str, name: &str) -> Result<&'a EventFormat, String> {
+fn find<'a>(
+    recording: &'a Recording,
+    system: &str,
+    name: &str,
+) -> Result<&'a EventFormat, StreamError> {
     recording
         .event_named(system, name)
-        .ok_or_else(|| format!("the recording has no {system}:{name} events"))
+        .ok_or_else(|| StreamError::NoEvent {
+            system: system.to_string(),
+            name: name.to_string(),
+        })
 }
 
-fn field<'a>(event: &'a EventFormat, name: &str) -> Result<&'a Field, String> {
-    event
-        .field(name)
-        .ok_or_else(|| format!("{}:{} has no field {name}", event.system, event.name))
+fn field<'a>(event: &'a EventFormat, name: &str) -> Result<&'a Field, StreamError> {
+    event.field(name).ok_or_else(|| StreamError::NoField {
+        system: event.system.clone(),
+        event: event.name.clone(),
+        field: name.to_string(),
+    })
 }
 
 fn int(field: &Field, data: &[u8]) -> u64 {
-    data.get(field.offset..)
-        .and_then(|d| read_int(d, field.size, field.signed))
-        .unwrap_or(0) as u64
+    field.int(data).unwrap_or(0) as u64
 }
 
 /// Recomputes `spec`'s histogram from the recording's events, or says why it cannot.
@@ -135,8 +161,8 @@ pub fn from_stream(
     recording: &Recording,
     spec: &Spec,
     tgid: u32,
-) -> Result<StreamHistogram, String> {
-    let not_here = |what: &str| Err(format!("{what} cannot be recomputed from trace events"));
+) -> Result<StreamHistogram, StreamError> {
+    let not_here = |what| Err(StreamError::NotRecomputable { what });
     let plan = match spec {
         Spec::Syscalls { by_comm } => {
             let begin = find(recording, "raw_syscalls", "sys_enter")?;
@@ -242,7 +268,7 @@ fn run(recording: &Recording, spec: &Spec, plan: &Plan<'_>) -> StreamHistogram {
             };
             if let Some(name) = irq_name_field
                 && !irq_names.contains_key(&key)
-                && let Some(bytes) = field_bytes(name, data)
+                && let Some(bytes) = name.bytes(data)
             {
                 let text = String::from_utf8_lossy(bytes);
                 irq_names.insert(key, text.trim_end_matches('\0').to_string());

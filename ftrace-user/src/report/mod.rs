@@ -220,7 +220,7 @@ fn render_parallel(
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
     let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<Selected<'_>>)>(workers * 2);
     let job_rx = Mutex::new(job_rx);

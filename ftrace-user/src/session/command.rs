@@ -26,8 +26,8 @@ pub const GATE_FD_ENV: &str = "HYTRACE_START_GATE_FD";
 pub enum CommandError {
     #[error("no command given")]
     Empty,
-    #[error("command not found: {0}")]
-    NotFound(String),
+    #[error("command not found: {program}")]
+    NotFound { program: String },
     #[error("cannot create the start gate pipe")]
     Pipe(#[source] std::io::Error),
     #[error("cannot find hytrace's own executable")]
@@ -61,7 +61,9 @@ impl GatedChild {
     pub fn spawn(argv: &[String]) -> Result<GatedChild, CommandError> {
         let program = argv.first().ok_or(CommandError::Empty)?;
         if find_program(program).is_none() {
-            return Err(CommandError::NotFound(program.clone()));
+            return Err(CommandError::NotFound {
+                program: program.clone(),
+            });
         }
         let (gate_read, gate_write) = pipe().map_err(CommandError::Pipe)?;
         let gate_fd = gate_read.as_raw_fd();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::command::GatedChild;
+use super::{SessionError, command::GatedChild};
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +26,17 @@ pub(super) struct EndSignals {
 }
 
 impl EndSignals {
-    pub(super) fn install() -> Result<EndSignals, (&'static str, std::io::Error)> {
+    pub(super) fn install() -> Result<EndSignals, SessionError> {
+        let install = |kind, signal_name| {
+            signal(kind).map_err(|source| SessionError::Signal {
+                signal: signal_name,
+                source,
+            })
+        };
         Ok(EndSignals {
-            interrupt: signal(SignalKind::interrupt()).map_err(|e| ("SIGINT", e))?,
-            terminate: signal(SignalKind::terminate()).map_err(|e| ("SIGTERM", e))?,
-            hangup: signal(SignalKind::hangup()).map_err(|e| ("SIGHUP", e))?,
+            interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+            terminate: install(SignalKind::terminate(), "SIGTERM")?,
+            hangup: install(SignalKind::hangup(), "SIGHUP")?,
         })
     }
 }

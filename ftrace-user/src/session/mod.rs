@@ -48,8 +48,7 @@ impl Session {
         command: &[String],
         duration: Option<Duration>,
     ) -> Result<Session, SessionError> {
-        let signals = EndSignals::install()
-            .map_err(|(signal, source)| SessionError::Signal { signal, source })?;
+        let signals = EndSignals::install()?;
         let command = if command.is_empty() {
             None
         } else {

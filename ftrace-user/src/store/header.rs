@@ -26,13 +26,10 @@ pub(crate) fn parse_initial(file: &[u8]) -> Result<(Initial, Cursor<'_>), StoreE
     cur.bytes(MAGIC.len() as u64)?;
     let raw_version = cur.cstr()?;
     let version_text = String::from_utf8_lossy(raw_version).into_owned();
-    let version = match version_text.parse::<u32>() {
-        Ok(v @ (6 | 7)) => v,
-        _ => {
-            return Err(StoreError::UnsupportedVersion {
-                version: version_text,
-            });
-        }
+    let Ok(version @ (6 | 7)) = version_text.parse::<u32>() else {
+        return Err(StoreError::UnsupportedVersion {
+            version: version_text,
+        });
     };
     let at = cur.clone();
     let endian = match cur.u8()? {

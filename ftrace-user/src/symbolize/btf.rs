@@ -28,14 +28,14 @@ pub enum BtfError {
     Truncated { id: u32 },
     #[error("BTF type {id} has unknown kind {kind}")]
     UnknownKind { id: u32, kind: u32 },
-    #[error("no struct {0} in the kernel's BTF")]
-    NoStruct(String),
+    #[error("no struct {strukt} in the kernel's BTF")]
+    NoStruct { strukt: String },
     #[error("struct {strukt} has no member {member} in the kernel's BTF")]
     NoMember { strukt: String, member: String },
     #[error("member {strukt}.{member} is a bitfield")]
     Bitfield { strukt: String, member: String },
-    #[error("no typedef {0} in the kernel's BTF")]
-    NoTypedef(String),
+    #[error("no typedef {typedef} in the kernel's BTF")]
+    NoTypedef { typedef: String },
 }
 
 /// One type record: where it starts and its leading words.
@@ -133,7 +133,9 @@ impl<'a> Btf<'a> {
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let record = self
             .named(KIND_STRUCT, strukt)
-            .ok_or_else(|| BtfError::NoStruct(strukt.to_string()))?;
+            .ok_or_else(|| BtfError::NoStruct {
+                strukt: strukt.to_string(),
+            })?;
         for i in 0..record.vlen {
             let at = record.at + 12 + 12 * i;
             let name_off = u32_at(self.types, at).unwrap_or(0);
@@ -164,7 +166,9 @@ impl<'a> Btf<'a> {
     /// The number of parameters of the function prototype a typedef names through a
     /// pointer (`typedef void (*btf_trace_sched_switch)(void *, bool, …)`).
     pub fn typedef_proto_params(&self, typedef: &str) -> Result<usize, BtfError> {
-        let missing = || BtfError::NoTypedef(typedef.to_string());
+        let missing = || BtfError::NoTypedef {
+            typedef: typedef.to_string(),
+        };
         let record = self.named(KIND_TYPEDEF, typedef).ok_or_else(missing)?;
         let pointer = self
             .records
@@ -270,7 +274,9 @@ pub(crate) mod tests {
         );
         assert_eq!(
             btf.member_offset("mm_struct", "pgd"),
-            Err(BtfError::NoStruct("mm_struct".into()))
+            Err(BtfError::NoStruct {
+                strukt: "mm_struct".into()
+            })
         );
         assert!(matches!(
             btf.member_offset("page", "flags"),
@@ -279,7 +285,9 @@ pub(crate) mod tests {
         assert_eq!(btf.typedef_proto_params("btf_trace_sched_switch"), Ok(5));
         assert_eq!(
             btf.typedef_proto_params("btf_trace_nope"),
-            Err(BtfError::NoTypedef("btf_trace_nope".into()))
+            Err(BtfError::NoTypedef {
+                typedef: "btf_trace_nope".into()
+            })
         );
     }
 

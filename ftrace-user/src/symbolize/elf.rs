@@ -6,23 +6,27 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ElfError {
-    #[error("not an ELF file: {0}")]
-    NotElf(String),
-    #[error("no function named {0} in its symbol tables")]
-    NoSymbol(String),
+    #[error("not an ELF file: {reason}")]
+    NotElf { reason: String },
+    #[error("no function named {symbol} in its symbol tables")]
+    NoSymbol { symbol: String },
     #[error("symbol {symbol} at {address:#x} lies in no loadable segment")]
     NotLoaded { symbol: String, address: u64 },
 }
 
 /// The file offset of function `symbol` (from .symtab, else .dynsym).
 pub fn symbol_file_offset(elf: &[u8], symbol: &str) -> Result<u64, ElfError> {
-    let file = object::File::parse(elf).map_err(|e| ElfError::NotElf(e.to_string()))?;
+    let file = object::File::parse(elf).map_err(|e| ElfError::NotElf {
+        reason: e.to_string(),
+    })?;
     let address = file
         .symbols()
         .chain(file.dynamic_symbols())
         .find(|s| s.name() == Ok(symbol) && s.kind() == SymbolKind::Text && !s.is_undefined())
         .map(|s| s.address())
-        .ok_or_else(|| ElfError::NoSymbol(symbol.to_string()))?;
+        .ok_or_else(|| ElfError::NoSymbol {
+            symbol: symbol.to_string(),
+        })?;
     file.segments()
         .find_map(|segment| {
             let start = segment.address();
@@ -49,11 +53,13 @@ mod tests {
         assert!(offset > 0 && (offset as usize) < me.len());
         assert_eq!(
             symbol_file_offset(&me, "no_such_function_anywhere"),
-            Err(ElfError::NoSymbol("no_such_function_anywhere".into()))
+            Err(ElfError::NoSymbol {
+                symbol: "no_such_function_anywhere".into()
+            })
         );
         assert!(matches!(
             symbol_file_offset(b"not elf", "x"),
-            Err(ElfError::NotElf(_))
+            Err(ElfError::NotElf { .. })
         ));
     }
 }

@@ -1,6 +1,12 @@
-//! Kernel symbol tables stored in a recording: /proc/kallsyms and printk_formats text,
-//! parsed into lookup tables for rendering `%ps` and trace_printk formats; and ELF
-//! function symbols to file offsets for uprobes; struct member offsets from kernel BTF.
+//! Addresses to names: kernel symbol tables stored in a recording (/proc/kallsyms and
+//! printk_formats text, parsed into lookup tables for rendering `%ps` and trace_printk
+//! formats), ELF function symbols to file offsets for uprobes, and struct member
+//! offsets from kernel BTF. The home of the stack symbolizer (blazesym) to come.
+//!
+//! - [`kallsyms`]: kernel symbols by address, and modules.
+//! - [`printk`]: trace_printk format strings by address.
+//! - [`elf`]: ELF function symbols to file offsets.
+//! - [`btf`]: kernel BTF, for struct member offsets.
 
 pub mod btf;
 pub mod elf;

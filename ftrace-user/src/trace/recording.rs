@@ -10,7 +10,7 @@ use crate::{
     decode::{CpuStream, Merger, PageLayout},
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
     store::{StoreError, TraceFile, read_trace_file_shared},
-    symbols::{PrintkFormats, RecordingSymbols},
+    symbolize::{PrintkFormats, RecordingSymbols},
 };
 
 #[derive(Debug, Error)]
@@ -151,7 +151,10 @@ impl Recording {
         if let Some(comm) = self.comms.get(&pid) {
             return (&**comm).into();
         }
-        let learned = self.learned_comms.read().unwrap_or_else(|e| e.into_inner());
+        let learned = self
+            .learned_comms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match learned.get(&pid) {
             Some((since, comm)) if *since < index => comm.to_string().into(),
             _ => UNKNOWN_COMM.into(),
@@ -167,7 +170,7 @@ impl Recording {
         let mut learned = self
             .learned_comms
             .write()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         learned
             .entry(pid)
             .or_insert_with(|| (index, String::from_utf8_lossy(comm).into()));

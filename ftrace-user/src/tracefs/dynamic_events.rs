@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::{EventId, Tracefs, TracefsError, append, read};
-use crate::symbols::elf::symbol_file_offset;
+use crate::symbolize::elf::{ElfError, symbol_file_offset};
 
 /// Which probe file a definition goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +53,13 @@ pub enum ProbeError {
         spec: String,
         reason: &'static str,
     },
-    #[error("{option} '{spec}': {path}: {reason}")]
+    #[error("{option} '{spec}': {path}: {source}")]
     Target {
         option: &'static str,
         spec: String,
         path: String,
-        reason: String,
+        #[source]
+        source: SymbolOffsetError,
     },
     #[error("the kernel has no {file} ({detail})")]
     Unsupported { file: &'static str, detail: String },
@@ -70,6 +71,21 @@ pub enum ProbeError {
     },
     #[error(transparent)]
     Tracefs(#[from] TracefsError),
+}
+
+/// Why a uprobe's symbol has no file offset.
+#[derive(Debug, Error)]
+pub enum SymbolOffsetError {
+    #[error("{source}")]
+    Read {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source}")]
+    Elf {
+        #[source]
+        source: ElfError,
+    },
 }
 
 impl ProbeSpec {
@@ -118,7 +134,7 @@ impl ProbeSpec {
     pub fn definition(
         &self,
         group: &str,
-        resolve: impl Fn(&str, &str) -> Result<u64, String>,
+        resolve: impl Fn(&str, &str) -> Result<u64, SymbolOffsetError>,
     ) -> Result<String, ProbeError> {
         let letter = if self.retprobe { 'r' } else { 'p' };
         let target = match self.kind {
@@ -131,11 +147,11 @@ impl ProbeSpec {
                 };
                 let offset = match offset {
                     Some(offset) => offset,
-                    None => resolve(path, place).map_err(|reason| ProbeError::Target {
+                    None => resolve(path, place).map_err(|source| ProbeError::Target {
                         option: self.kind.option(),
                         spec: format!("{letter}:{} {}", self.name, self.target),
                         path: path.to_string(),
-                        reason,
+                        source,
                     })?,
                 };
                 format!("{path}:{offset:#x}")
@@ -151,9 +167,9 @@ impl ProbeSpec {
 }
 
 /// An ELF symbol's file offset (for uprobes).
-pub fn elf_symbol_offset(path: &str, symbol: &str) -> Result<u64, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    symbol_file_offset(&bytes, symbol).map_err(|e| e.to_string())
+pub fn elf_symbol_offset(path: &str, symbol: &str) -> Result<u64, SymbolOffsetError> {
+    let bytes = std::fs::read(path).map_err(|source| SymbolOffsetError::Read { source })?;
+    symbol_file_offset(&bytes, symbol).map_err(|source| SymbolOffsetError::Elf { source })
 }
 
 /// The session's probes; removed when dropped.
@@ -247,12 +263,21 @@ mod tests {
             .unwrap();
         assert_eq!(line, "p:hytrace_7/nap /t/sleeper:0x1136 arg1=%di");
         let ret = ProbeSpec::parse(ProbeKind::Uprobe, "r:napret /t/sleeper:0x40 $retval").unwrap();
+        let no_symbol = || SymbolOffsetError::Elf {
+            source: ElfError::NoSymbol {
+                symbol: "nap".into(),
+            },
+        };
         assert_eq!(
-            ret.definition("g", |_, _| Err("unused".into())).unwrap(),
+            ret.definition("g", |_, _| Err(no_symbol())).unwrap(),
             "r:g/napret /t/sleeper:0x40 $retval"
         );
-        let missing = spec.definition("g", |_, _| Err("no symbol nap".into()));
+        let missing = spec.definition("g", |_, _| Err(no_symbol()));
         assert!(matches!(missing, Err(ProbeError::Target { .. })));
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "--uprobe 'p:nap /t/sleeper:nap': /t/sleeper: no function named nap in its symbol tables"
+        );
     }
 
     #[test]

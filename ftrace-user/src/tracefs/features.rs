@@ -157,9 +157,8 @@ fn probe_uprobe(tracefs: &Tracefs) -> FeatureProbe {
             );
         }
     };
-    let offset = match entry_file_offset(&exe) {
-        Some(offset) => offset,
-        None => return probe("uprobe_events", Err("cannot read own ELF header".into())),
+    let Some(offset) = entry_file_offset(&exe) else {
+        return probe("uprobe_events", Err("cannot read own ELF header".into()));
     };
     probe_dynamic_events(
         tracefs,

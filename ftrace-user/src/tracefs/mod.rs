@@ -5,14 +5,16 @@
 //! - [`root`]: finding (or mounting) tracefs and reading its global, read-only files.
 //! - [`instance`]: the private instance and its settings.
 //! - [`events`]: event names in trace-cmd's syntax resolved against the kernel's list.
+//! - [`dynamic_events`]: the session's kprobe and uprobe events (`--kprobe`,
+//!   `--uprobe`).
 //! - [`stats`]: `per_cpu/cpuN/stats` and CPU lists (pure parsers).
 //! - [`reset`]: removing what dead sessions left.
 //! - [`features`]: probing what the kernel offers, for `hytrace doctor`.
 
+pub mod dynamic_events;
 pub mod events;
 pub mod features;
 pub mod instance;
-pub mod probes;
 pub mod reset;
 pub mod root;
 pub mod stats;
@@ -72,11 +74,11 @@ pub enum TracefsError {
     #[error("trace clock '{clock}' is not offered by this kernel (available: {available})")]
     BadClock { clock: String, available: String },
     #[error(
-        "bad CPU mask '{0}': expected hex digits, optionally comma-separated (e.g. 3 or ff,ffffffff)"
+        "bad CPU mask '{mask}': expected hex digits, optionally comma-separated (e.g. 3 or ff,ffffffff)"
     )]
-    BadCpumask(String),
-    #[error("bad CPU list '{0}'")]
-    BadCpuList(String),
+    BadCpumask { mask: String },
+    #[error("bad CPU list '{list}'")]
+    BadCpuList { list: String },
     #[error("the kernel has no {what} ({detail})")]
     Missing { what: String, detail: String },
     #[error(

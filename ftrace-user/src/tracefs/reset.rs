@@ -63,7 +63,7 @@ pub fn reset_leftovers(tracefs: &Tracefs) -> Result<ResetReport, TracefsError> {
         path: instances.clone(),
         source,
     })?;
-    for entry in entries.filter_map(|e| e.ok()) {
+    for entry in entries.filter_map(std::result::Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = session_pid(&name) else {
             continue;

@@ -73,7 +73,7 @@ impl Tracefs {
             source,
         })?;
         let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .filter(|e| e.path().join("format").exists())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();

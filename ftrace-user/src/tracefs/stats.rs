@@ -43,7 +43,9 @@ pub fn parse_cpu_stats(text: &str) -> CpuStats {
 
 /// "0-3,5" → [0, 1, 2, 3, 5].
 pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, TracefsError> {
-    let bad = || TracefsError::BadCpuList(text.to_string());
+    let bad = || TracefsError::BadCpuList {
+        list: text.to_string(),
+    };
     let mut cpus = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -76,7 +78,9 @@ pub fn validate_cpumask(mask: &str) -> Result<(), TracefsError> {
     if ok {
         Ok(())
     } else {
-        Err(TracefsError::BadCpumask(mask.to_string()))
+        Err(TracefsError::BadCpumask {
+            mask: mask.to_string(),
+        })
     }
 }
 

@@ -25,8 +25,8 @@ use crate::hist::{
 pub enum AggregatorError {
     #[error("cannot load the eBPF object")]
     Load(#[source] Box<aya::EbpfError>),
-    #[error("the eBPF object lacks {0}")]
-    Missing(&'static str),
+    #[error("the eBPF object lacks {name}")]
+    Missing { name: &'static str },
     #[error("{path}: {reason}")]
     Target { path: String, reason: String },
     #[error("cannot load or attach {program} at {target}")]
@@ -106,6 +106,34 @@ enum HashedKeys {
     Comms,
 }
 
+/// An aggregator that could not be started, and why.
+#[derive(Debug, Error)]
+#[error("cannot start the {spec} histogram")]
+pub struct StartError {
+    pub spec: String,
+    #[source]
+    pub source: Box<AggregatorError>,
+}
+
+/// Starts an aggregator for each of `specs` in `scope`, passing on what each says of
+/// how it measures (a fallback taken) as a note.
+pub fn start_all(specs: &[Spec], scope: &Scope) -> Result<Vec<LatencyAggregator>, StartError> {
+    specs
+        .iter()
+        .map(|spec| {
+            let aggregator =
+                LatencyAggregator::start(spec, scope).map_err(|source| StartError {
+                    spec: spec.to_string(),
+                    source: Box::new(source),
+                })?;
+            if let Some(note) = &aggregator.note {
+                crate::notes::note(format!("{spec}: {note}"));
+            }
+            Ok(aggregator)
+        })
+        .collect()
+}
+
 /// A loaded and attached aggregator; detached when dropped.
 pub struct LatencyAggregator {
     pub spec: Spec,
@@ -132,7 +160,7 @@ fn sum_totals<'a>(values: impl Iterator<Item = &'a KeyTotals>) -> KeyTotals {
 
 impl LatencyAggregator {
     fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AggregatorError> {
-        self.ebpf.map(name).ok_or(AggregatorError::Missing(name))
+        self.ebpf.map(name).ok_or(AggregatorError::Missing { name })
     }
 
     /// The histograms and losses so far, as a snapshot taken `time_ns` into the session.
@@ -305,7 +333,9 @@ impl LatencyAggregator {
         let map = self
             .ebpf
             .map_mut(crate::bpf::OUTLIER_RING)
-            .ok_or(AggregatorError::Missing(crate::bpf::OUTLIER_RING))?;
+            .ok_or(AggregatorError::Missing {
+                name: crate::bpf::OUTLIER_RING,
+            })?;
         let mut ring =
             aya::maps::RingBuf::try_from(map).map_err(map_error(crate::bpf::OUTLIER_RING))?;
         let mut out = Vec::new();

@@ -11,7 +11,7 @@ const SOFTIRQ_NAMES: [&str; 10] = [
 pub fn softirq_name(vec: u64) -> String {
     SOFTIRQ_NAMES
         .get(vec as usize)
-        .map(|n| n.to_string())
+        .map(std::string::ToString::to_string)
         .unwrap_or_else(|| format!("vec{vec}"))
 }
 

@@ -26,7 +26,7 @@ use crate::{
     bpf::{EBPF_OBJECT, OUTLIER_RING, loader_keeping},
     format::{EventFormat, FieldKind, parse_event_format},
     hist::{Spec, syscall_names::syscall_name},
-    symbols::{btf::Btf as KernelTypes, elf::symbol_file_offset},
+    symbolize::{btf::Btf as KernelTypes, elf::symbol_file_offset},
     tracefs::{EventId, Tracefs},
 };
 
@@ -156,7 +156,7 @@ where
     };
     let prog: &mut P = ebpf
         .program_mut(program)
-        .ok_or(AggregatorError::Missing(program))?
+        .ok_or(AggregatorError::Missing { name: program })?
         .try_into()
         .map_err(attach_error)?;
     attach(prog).map_err(attach_error)
@@ -180,7 +180,7 @@ fn attach_classic(
 ) -> Result<(), AggregatorError> {
     let target = events
         .iter()
-        .map(|e| e.to_string())
+        .map(std::string::ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
     attach(ebpf, program, &target, |p: &mut TracePoint| {

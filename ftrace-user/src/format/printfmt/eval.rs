@@ -240,9 +240,8 @@ fn call<'a>(
             _ => Value::Int(0),
         },
         Helper::PrintHex | Helper::PrintHexStr => {
-            let bytes = match arg(0)? {
-                Value::Bytes { data, .. } => data,
-                _ => return None,
+            let Value::Bytes { data: bytes, .. } = arg(0)? else {
+                return None;
             };
             let len = usize::try_from(arg(1)?.as_int()).ok()?.min(bytes.len());
             let mut out = Vec::with_capacity(len * 3);
@@ -255,9 +254,8 @@ fn call<'a>(
             Value::Str(Cow::Owned(out))
         }
         Helper::PrintArray => {
-            let bytes = match arg(0)? {
-                Value::Bytes { data, .. } => data,
-                _ => return None,
+            let Value::Bytes { data: bytes, .. } = arg(0)? else {
+                return None;
             };
             let count = usize::try_from(arg(1)?.as_int()).ok()?;
             let element = usize::try_from(arg(2)?.as_int()).ok()?;

@@ -53,8 +53,8 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, PrintFmtError> {
                 .iter()
                 .chain(OPS_MORE.iter())
                 .find(|op| rest.starts_with(**op))
-                .ok_or_else(|| {
-                    PrintFmtError::Syntax(format!("unexpected character '{}'", c as char))
+                .ok_or_else(|| PrintFmtError::Syntax {
+                    message: format!("unexpected character '{}'", c as char),
                 })?;
             tokens.push(Token::Op(op));
             i += op.len();
@@ -76,13 +76,15 @@ fn parse_number(text: &str) -> Result<i128, PrintFmtError> {
     } else {
         digits.parse()
     };
-    parsed.map_err(|_| PrintFmtError::Syntax(format!("bad number '{text}'")))
+    parsed.map_err(|_| PrintFmtError::Syntax {
+        message: format!("bad number '{text}'"),
+    })
 }
 
 fn escape(bytes: &[u8], i: usize) -> Result<(u8, usize), PrintFmtError> {
-    let c = *bytes
-        .get(i)
-        .ok_or_else(|| PrintFmtError::Syntax("unterminated escape".into()))?;
+    let c = *bytes.get(i).ok_or_else(|| PrintFmtError::Syntax {
+        message: "unterminated escape".into(),
+    })?;
     Ok(match c {
         b'n' => (b'\n', i + 1),
         b't' => (b'\t', i + 1),
@@ -116,17 +118,25 @@ fn string_literal(bytes: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), PrintF
             }
         }
     }
-    Err(PrintFmtError::Syntax("unterminated string".into()))
+    Err(PrintFmtError::Syntax {
+        message: "unterminated string".into(),
+    })
 }
 
 fn char_literal(bytes: &[u8], i: usize) -> Result<(i128, usize), PrintFmtError> {
     let (c, next) = match bytes.get(i) {
         Some(b'\\') => escape(bytes, i + 1)?,
         Some(&c) => (c, i + 1),
-        None => return Err(PrintFmtError::Syntax("unterminated character".into())),
+        None => {
+            return Err(PrintFmtError::Syntax {
+                message: "unterminated character".into(),
+            });
+        }
     };
     if bytes.get(next) != Some(&b'\'') {
-        return Err(PrintFmtError::Syntax("bad character constant".into()));
+        return Err(PrintFmtError::Syntax {
+            message: "bad character constant".into(),
+        });
     }
     Ok((i128::from(c), next + 1))
 }

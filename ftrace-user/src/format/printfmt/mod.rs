@@ -5,11 +5,11 @@
 //! - [`lexer`]: tokens; [`parser`]: argument expressions; [`spec`]: the format string;
 //! - [`eval`]: expressions against a record; [`printf`]: values through conversions.
 
-pub mod eval;
-pub mod lexer;
-pub mod parser;
-pub mod printf;
-pub mod spec;
+pub(crate) mod eval;
+pub(crate) mod lexer;
+pub(crate) mod parser;
+pub(crate) mod printf;
+pub(crate) mod spec;
 
 use thiserror::Error;
 
@@ -21,12 +21,12 @@ use spec::{Segment, Width, parse_format};
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PrintFmtError {
-    #[error("print fmt syntax: {0}")]
-    Syntax(String),
-    #[error("print fmt names unknown field {0}")]
-    UnknownField(String),
-    #[error("print fmt uses unsupported {0}")]
-    Unsupported(String),
+    #[error("print fmt syntax: {message}")]
+    Syntax { message: String },
+    #[error("print fmt names unknown field {field}")]
+    UnknownField { field: String },
+    #[error("print fmt uses unsupported {what}")]
+    Unsupported { what: String },
     #[error("print fmt has {conversions} conversions but {args} arguments")]
     ArgumentCount { conversions: usize, args: usize },
 }
@@ -49,17 +49,17 @@ impl PrintFmt {
             pos += 1;
         }
         if pos == 0 {
-            return Err(PrintFmtError::Syntax(
-                "print fmt does not start with a string".into(),
-            ));
+            return Err(PrintFmtError::Syntax {
+                message: "print fmt does not start with a string".into(),
+            });
         }
         let rest = match tokens.get(pos) {
             None => &tokens[pos..],
             Some(Token::Op(",")) => &tokens[pos + 1..],
             Some(other) => {
-                return Err(PrintFmtError::Syntax(format!(
-                    "expected ',' after the format string, found {other:?}"
-                )));
+                return Err(PrintFmtError::Syntax {
+                    message: format!("expected ',' after the format string, found {other:?}"),
+                });
             }
         };
         let args: Vec<Expr> = parse_args(rest, &|name| fields.iter().position(|f| f.name == name))?

@@ -103,7 +103,9 @@ struct Parser<'a> {
 }
 
 fn syntax(message: impl Into<String>) -> PrintFmtError {
-    PrintFmtError::Syntax(message.into())
+    PrintFmtError::Syntax {
+        message: message.into(),
+    }
 }
 
 impl Parser<'_> {
@@ -258,7 +260,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 (self.field_index)(&field)
                     .map(Expr::Field)
-                    .ok_or(PrintFmtError::UnknownField(field))
+                    .ok_or(PrintFmtError::UnknownField { field })
             }
             Token::Ident(name) => self.call(&name),
             other => Err(syntax(format!("unexpected token {other:?}"))),
@@ -267,7 +269,9 @@ impl Parser<'_> {
 
     fn call(&mut self, name: &str) -> Result<Expr, PrintFmtError> {
         if !self.peek_op("(") {
-            return Err(PrintFmtError::Unsupported(format!("identifier {name}")));
+            return Err(PrintFmtError::Unsupported {
+                what: format!("identifier {name}"),
+            });
         }
         self.pos += 1;
         match name {
@@ -296,7 +300,11 @@ impl Parser<'_> {
                     "__print_hex" => Helper::PrintHex,
                     "__print_hex_str" => Helper::PrintHexStr,
                     "__print_array" => Helper::PrintArray,
-                    other => return Err(PrintFmtError::Unsupported(format!("function {other}"))),
+                    other => {
+                        return Err(PrintFmtError::Unsupported {
+                            what: format!("function {other}"),
+                        });
+                    }
                 };
                 let mut args = Vec::new();
                 if !self.eat_op(")") {
@@ -346,7 +354,9 @@ impl Parser<'_> {
                     _ => return Err(syntax("symbol value is not a constant")),
                 },
                 Expr::Binary(..) | Expr::Cast(..) => {
-                    return Err(PrintFmtError::Unsupported("computed symbol value".into()));
+                    return Err(PrintFmtError::Unsupported {
+                        what: "computed symbol value".into(),
+                    });
                 }
                 _ => return Err(syntax("symbol value is not a constant")),
             };
@@ -445,19 +455,15 @@ fn cast_type(words: &[&str]) -> Option<Option<IntType>> {
         ["char"] => int(1, signed_word),
         ["short"] | ["short", "int"] => int(2, !unsigned),
         ["int"] => int(4, !unsigned),
-        ["long"] | ["long", "int"] | ["long", "long"] | ["long", "long", "int"] => {
-            int(8, !unsigned)
-        }
-        ["u8"] | ["__u8"] | ["uint8_t"] | ["bool"] | ["_Bool"] => int(1, false),
-        ["s8"] | ["__s8"] | ["int8_t"] => int(1, true),
-        ["u16"] | ["__u16"] | ["uint16_t"] => int(2, false),
-        ["s16"] | ["__s16"] | ["int16_t"] => int(2, true),
-        ["u32"] | ["__u32"] | ["uint32_t"] | ["gfp_t"] | ["dev_t"] => int(4, false),
-        ["s32"] | ["__s32"] | ["int32_t"] | ["pid_t"] => int(4, true),
-        ["u64"] | ["__u64"] | ["uint64_t"] | ["size_t"] | ["sector_t"] | ["phys_addr_t"] => {
-            int(8, false)
-        }
-        ["s64"] | ["__s64"] | ["int64_t"] | ["ssize_t"] | ["loff_t"] => int(8, true),
+        ["long"] | ["long", "int" | "long"] | ["long", "long", "int"] => int(8, !unsigned),
+        ["u8" | "__u8" | "uint8_t" | "bool" | "_Bool"] => int(1, false),
+        ["s8" | "__s8" | "int8_t"] => int(1, true),
+        ["u16" | "__u16" | "uint16_t"] => int(2, false),
+        ["s16" | "__s16" | "int16_t"] => int(2, true),
+        ["u32" | "__u32" | "uint32_t" | "gfp_t" | "dev_t"] => int(4, false),
+        ["s32" | "__s32" | "int32_t" | "pid_t"] => int(4, true),
+        ["u64" | "__u64" | "uint64_t" | "size_t" | "sector_t" | "phys_addr_t"] => int(8, false),
+        ["s64" | "__s64" | "int64_t" | "ssize_t" | "loff_t"] => int(8, true),
         ["void"] => Some(None),
         [name]
             if !name.starts_with("__")
@@ -535,11 +541,11 @@ mod tests {
         let lookup = |f: &str| fields.iter().position(|x| *x == f);
         assert_eq!(
             parse_args(&tokenize("REC->zz").unwrap(), &lookup),
-            Err(PrintFmtError::UnknownField("zz".into()))
+            Err(PrintFmtError::UnknownField { field: "zz".into() })
         );
         assert!(matches!(
             parse_args(&tokenize("frob(REC->a)").unwrap(), &lookup),
-            Err(PrintFmtError::Unsupported(_))
+            Err(PrintFmtError::Unsupported { .. })
         ));
     }
 }

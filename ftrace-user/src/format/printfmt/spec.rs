@@ -100,9 +100,9 @@ pub fn parse_format(format: &[u8]) -> Result<Vec<Segment>, PrintFmtError> {
             }
             i += 1;
         }
-        let kind = *format
-            .get(i)
-            .ok_or_else(|| PrintFmtError::Syntax("format ends inside a conversion".into()))?;
+        let kind = *format.get(i).ok_or_else(|| PrintFmtError::Syntax {
+            message: "format ends inside a conversion".into(),
+        })?;
         i += 1;
         match kind {
             b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b'c' | b's' => {}
@@ -117,10 +117,9 @@ pub fn parse_format(format: &[u8]) -> Result<Vec<Segment>, PrintFmtError> {
                 }
             }
             other => {
-                return Err(PrintFmtError::Unsupported(format!(
-                    "conversion %{}",
-                    other as char
-                )));
+                return Err(PrintFmtError::Unsupported {
+                    what: format!("conversion %{}", other as char),
+                });
             }
         }
         conversion.kind = kind;
