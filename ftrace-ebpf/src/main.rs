@@ -38,7 +38,13 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 // Atomic adds on shared map values (core's atomics lack fetch_add on the bpf target).
 #![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
-#![cfg_attr(target_arch = "bpf", allow(internal_features))]
+#![cfg_attr(
+    target_arch = "bpf",
+    expect(
+        internal_features,
+        reason = "core_intrinsics is needed for the bpf target"
+    )
+)]
 
 #[cfg(target_arch = "bpf")]
 mod block_latency;

@@ -171,6 +171,19 @@ impl<'a> Records<'a> {
         self.ts
     }
 
+    /// The data record at `start..end` (checked by the caller), `delta` after the
+    /// previous one; the next record follows it.
+    #[inline]
+    fn data_record(&mut self, start: usize, end: usize, delta: u64) -> Record<'a> {
+        self.pos = end;
+        self.ts = self.ts.wrapping_add(delta);
+        Record {
+            ts: self.ts,
+            data: &self.data[start..end],
+            missed: Missed::None,
+        }
+    }
+
     fn overrun(&mut self) -> Option<Result<Record<'a>, DecodeError>> {
         let offset = self.data_offset + self.pos;
         self.pos = self.data.len();
@@ -202,13 +215,7 @@ impl<'a> Iterator for Records<'a> {
                     if end > data.len() {
                         return self.overrun();
                     }
-                    self.pos = end;
-                    self.ts = self.ts.wrapping_add(delta);
-                    return Some(Ok(Record {
-                        ts: self.ts,
-                        data: &data[start..end],
-                        missed: Missed::None,
-                    }));
+                    return Some(Ok(self.data_record(start, end, delta)));
                 }
                 0 => {
                     if pos + 8 > data.len() {
@@ -220,13 +227,7 @@ impl<'a> Iterator for Records<'a> {
                     if length < 4 || end > data.len() {
                         return self.overrun();
                     }
-                    self.pos = end;
-                    self.ts = self.ts.wrapping_add(delta);
-                    return Some(Ok(Record {
-                        ts: self.ts,
-                        data: &data[start..end],
-                        missed: Missed::None,
-                    }));
+                    return Some(Ok(self.data_record(start, end, delta)));
                 }
                 TYPE_PADDING => {
                     if delta == 0 {
@@ -313,21 +314,22 @@ pub(crate) mod tests {
             self
         }
 
-        pub(crate) fn time_extend(mut self, delta: u64) -> Self {
-            let low = (delta & ((1 << 27) - 1)) as u32;
-            self.bytes
-                .extend_from_slice(&((low << 5) | TYPE_TIME_EXTEND).to_le_bytes());
-            self.bytes
-                .extend_from_slice(&((delta >> 27) as u32).to_le_bytes());
-            self
+        pub(crate) fn time_extend(self, delta: u64) -> Self {
+            self.time_record(TYPE_TIME_EXTEND, delta)
         }
 
-        pub(crate) fn time_stamp(mut self, ts: u64) -> Self {
-            let low = (ts & ((1 << 27) - 1)) as u32;
+        pub(crate) fn time_stamp(self, ts: u64) -> Self {
+            self.time_record(TYPE_TIME_STAMP, ts)
+        }
+
+        /// A time-extend or absolute time-stamp record: 27 low bits in the header word,
+        /// the rest in the next.
+        fn time_record(mut self, kind: u32, value: u64) -> Self {
+            let low = (value & ((1 << 27) - 1)) as u32;
             self.bytes
-                .extend_from_slice(&((low << 5) | TYPE_TIME_STAMP).to_le_bytes());
+                .extend_from_slice(&((low << 5) | kind).to_le_bytes());
             self.bytes
-                .extend_from_slice(&((ts >> 27) as u32).to_le_bytes());
+                .extend_from_slice(&((value >> 27) as u32).to_le_bytes());
             self
         }
 

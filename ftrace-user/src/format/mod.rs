@@ -235,7 +235,9 @@ impl EventFormat {
     ) {
         let start = out.len();
         let rendered = match &self.printer {
-            Printer::Plugin(plugin) => plugin.render(&self.fields, data, syms, indent, out),
+            Printer::Plugin(plugin) => plugin
+                .render(&self.fields, data, syms, indent, out)
+                .is_some(),
             Printer::PrintFmt(print) => print.render(&self.fields, data, syms, out),
             Printer::Fields(_) => false,
         };

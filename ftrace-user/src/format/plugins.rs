@@ -84,20 +84,9 @@ impl Plugin {
         }
     }
 
-    /// Appends the plugin's text; false if the record is too short. `indent` is the
+    /// Appends the plugin's text; None if the record is too short. `indent` is the
     /// function call's level from [`FunctionIndents`] (other events ignore it).
     pub fn render(
-        &self,
-        fields: &[Field],
-        data: &[u8],
-        syms: &dyn SymbolLookup,
-        indent: usize,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.try_render(fields, data, syms, indent, out).is_some()
-    }
-
-    fn try_render(
         &self,
         fields: &[Field],
         data: &[u8],
@@ -334,7 +323,11 @@ mod tests {
             data.extend_from_slice(&frame.to_le_bytes());
         }
         let mut out = Vec::new();
-        assert!(plugin.render(&fields, &data, &Kallsyms, 0, &mut out));
+        assert!(
+            plugin
+                .render(&fields, &data, &Kallsyms, 0, &mut out)
+                .is_some()
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "<stack trace >\n=> 7fffffff\n=> vfs_read (ffffffff810010f9)\n\
@@ -344,7 +337,9 @@ mod tests {
         data.extend_from_slice(&u64::MAX.to_le_bytes());
         data.extend_from_slice(&0xffff_ffff_8100_1000u64.to_le_bytes());
         let mut out = Vec::new();
-        plugin.render(&fields, &data, &Kallsyms, 0, &mut out);
+        plugin
+            .render(&fields, &data, &Kallsyms, 0, &mut out)
+            .expect("the record is whole");
         assert_eq!(String::from_utf8(out).unwrap().lines().count(), 4);
     }
 
@@ -363,11 +358,15 @@ mod tests {
             Some((0xffff_ffff_8100_1004, 0xffff_ffff_8100_2010))
         );
         let mut out = Vec::new();
-        plugin.render(&fields, &data, &Kallsyms, 2, &mut out);
+        plugin
+            .render(&fields, &data, &Kallsyms, 2, &mut out)
+            .expect("the record is whole");
         assert_eq!(String::from_utf8(out).unwrap(), "      vfs_read");
         data[8..16].copy_from_slice(&0xffff_ffff_8200_0000u64.to_le_bytes());
         let mut out = Vec::new();
-        plugin.render(&fields, &data, &Kallsyms, 0, &mut out);
+        plugin
+            .render(&fields, &data, &Kallsyms, 0, &mut out)
+            .expect("the record is whole");
         assert_eq!(String::from_utf8(out).unwrap(), "0xffffffff82000000");
     }
 

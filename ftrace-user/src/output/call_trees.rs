@@ -48,15 +48,11 @@ pub fn deep_dive(
 /// An outlier: the sample, FUNC's tree within it, its time per function, and the
 /// histogram so far.
 pub fn outlier(found: &FoundOutlier<'_>, top: usize) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# outlier: {} {} took {:.3} us (tid {}; threshold {:.3} us)",
-        found.spec,
-        found.key,
-        found.delta_ns as f64 / 1000.0,
-        found.tid,
-        found.threshold_ns as f64 / 1000.0
+    let FoundOutlier { spec, key, tid, .. } = found;
+    let took_us = found.delta_ns as f64 / 1000.0;
+    let threshold_us = found.threshold_ns as f64 / 1000.0;
+    let mut out = format!(
+        "# outlier: {spec} {key} took {took_us:.3} us (tid {tid}; threshold {threshold_us:.3} us)\n"
     );
     out.push_str(call_graph::HEADER);
     out.push_str(&call_graph::render(

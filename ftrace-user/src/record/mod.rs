@@ -335,45 +335,36 @@ fn finish(
     session: &Session,
 ) -> Result<RecordSummary, RecordError> {
     let seconds = session.elapsed().as_secs_f64();
-    let Running {
-        instance,
-        graph_selection,
-        counters,
-        aggregators,
-        hist_tgid,
-        cpus,
-        page_size,
-        readers,
-        stop,
-        progress: _,
-    } = running;
     let mut stats = Vec::new();
-    for &cpu in &cpus {
-        stats.push(instance.per_cpu_stats(cpu)?);
+    for &cpu in &running.cpus {
+        stats.push(running.instance.per_cpu_stats(cpu)?);
     }
-    stop.store(true, std::sync::atomic::Ordering::Release);
+    running
+        .stop
+        .store(true, std::sync::atomic::Ordering::Release);
     let mut captured = Vec::new();
-    for reader in readers {
+    for reader in running.readers {
         captured.push(reader.join()?);
     }
-    let bpf_totals: Vec<Result<u64, summary::NoHitCount>> = counters
+    let bpf_totals: Vec<Result<u64, summary::NoHitCount>> = running
+        .counters
         .iter()
         .map(|c| c.total().map_err(summary::NoHitCount::from))
         .collect();
-    drop(counters);
-    let histograms = read_histograms(&aggregators, hist_tgid, seconds)?;
-    drop(aggregators);
+    drop(running.counters);
+    let histograms = read_histograms(&running.aggregators, running.hist_tgid, seconds)?;
+    drop(running.aggregators);
 
     let mut meta = meta::gather(
         &plan.tracefs,
         &plan.events,
         &options.clock,
-        &cpus,
+        &running.cpus,
         &stats,
         session.command(),
-        page_size as u32,
+        running.page_size as u32,
     )?;
-    if let Some(selection) = &graph_selection {
+    if let Some(selection) = &running.graph_selection {
         meta.options.push(store::TraceOption::Hytrace {
             kind: store::hytrace_kind::GRAPH_SELECTION,
             data: selection.to_text().into_bytes(),
@@ -393,7 +384,7 @@ fn finish(
         .iter()
         .map(|(id, _)| plan.tracefs.event_id(id).ok())
         .collect();
-    instance.remove()?;
+    running.instance.remove()?;
     drop(plan.probes);
     Ok(RecordSummary {
         output: options.output.path.clone(),
