@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use ftrace_user::{
-    report::{RecordFilter, ReportStyle, report},
+    output::event_report,
+    report::{RecordFilter, ReportStyle},
     trace::Recording,
 };
 
@@ -20,7 +21,7 @@ fn run(style: ReportStyle, event: Option<&str>) -> String {
     let recording = Recording::open(Path::new(DAT)).expect("open fixture");
     let filter = RecordFilter::build(&recording, None, &[], None, event).expect("filter");
     let mut out = Vec::new();
-    let stats = report(&recording, &filter, style, &mut out).expect("report");
+    let stats = event_report::print(&recording, &filter, style, &mut out).expect("report");
     assert!(
         stats
             .streams

@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
-    output::{call_graph, histogram_comparison, report_losses},
-    report::{RecordFilter, ReportStyle, histograms, report},
+    output::{call_graph, event_report, histogram_comparison, report_losses},
+    report::{RecordFilter, ReportStyle, histograms},
     trace::Recording,
 };
 
@@ -65,9 +65,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let stats = report(&recording, &filter, style, &mut out)?;
+    let stats = event_report::print(&recording, &filter, style, &mut out)?;
     out.flush().ok();
-    for line in report_losses::lines(&stats) {
+    for line in report_losses::lines(&stats.streams) {
         eprintln!("hytrace: {line}");
     }
     Ok(0)

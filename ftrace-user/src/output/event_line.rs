@@ -3,22 +3,7 @@
 use std::io::Write as _;
 
 use super::{EventHeader, event_json as json, event_text as text};
-use crate::{decode::Missed, trace::Recording};
-
-/// A record the report prints, in merge order.
-#[derive(Debug, Clone, Copy)]
-pub struct Selected<'a> {
-    /// Position among the printed records (for comms learned along the way).
-    pub index: u64,
-    /// Stream key: which buffer and CPU.
-    pub origin: u32,
-    pub ts: u64,
-    pub data: &'a [u8],
-    /// A function tracer call's level, as trace-cmd indents it (0 for other events).
-    pub indent: u16,
-    /// Events the kernel dropped on this CPU since the previous printed record.
-    pub missed: Missed,
-}
+use crate::{decode::Missed, report::Selected, trace::Recording};
 
 /// What every line of one report shares.
 pub struct LineLayout<'a> {

@@ -4,6 +4,7 @@
 //! commands write what these return; library code reports progress and warnings
 //! through [`crate::notes`].
 //!
+//! - [`event_report`]: a report's records printed (in parallel, in order) or counted.
 //! - [`event_line`]: one record as a report line, text or JSON.
 //! - [`event_text`]: trace-cmd report's line layout (columns, numbers).
 //! - [`event_json`]: one JSON object per event.
@@ -21,6 +22,7 @@ pub mod call_graph_columns;
 pub mod call_trees;
 pub mod event_json;
 pub mod event_line;
+pub mod event_report;
 pub mod event_text;
 pub mod histogram;
 pub mod histogram_comparison;

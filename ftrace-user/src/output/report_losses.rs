@@ -1,12 +1,13 @@
 //! What a report says on stderr after the events: per buffer and CPU, the events the
 //! recording lost and the corrupt pages skipped.
 
-use crate::report::ReportStats;
+use crate::decode::StreamStats;
 
-/// One line per buffer and CPU with something to say (without the `hytrace: ` prefix).
-pub fn lines(stats: &ReportStats) -> Vec<String> {
+/// One line per buffer and CPU with something to say (without the `hytrace: ` prefix),
+/// from each stream's (buffer, cpu, statistics).
+pub fn lines(streams: &[(String, u32, StreamStats)]) -> Vec<String> {
     let mut lines = Vec::new();
-    for (buffer, cpu, stream) in &stats.streams {
+    for (buffer, cpu, stream) in streams {
         let name = if buffer.is_empty() {
             String::new()
         } else {

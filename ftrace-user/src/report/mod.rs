@@ -1,5 +1,8 @@
-//! Printing a recording: its merged records (read through [`crate::trace`]) filtered
-//! and rendered as text or JSON.
+//! The records a report prints: a recording's merged records (read through
+//! [`crate::trace`]) filtered, numbered, with what trace-cmd works out in order while
+//! it prints (comms named by scheduler events, function-call indents, losses carried
+//! to the next printed record); or their counts per event. Printed by
+//! [`crate::output::event_report`].
 //!
 //! - [`filter`]: which records the user asked for.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
@@ -7,19 +10,12 @@
 pub mod filter;
 pub mod histograms;
 
-use std::{
-    collections::BTreeMap,
-    io::Write,
-    sync::{Mutex, mpsc},
-};
-
 use thiserror::Error;
 
-use crate::output::event_line::{LineLayout, Selected, render};
 use crate::{
     decode::{Merger, Missed, StreamStats},
     format::{Printer, plugins::FunctionIndents},
-    trace::{Recording, RecordingError},
+    trace::{Origin, Recording, RecordingError},
 };
 pub use filter::RecordFilter;
 
@@ -50,76 +46,80 @@ pub struct ReportStats {
     pub counts: Vec<(String, u64)>,
 }
 
-/// Records per rendering job.
-const BATCH: usize = 16 * 1024;
+/// A record the report prints, in merge order.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'a> {
+    /// Position among the printed records (for comms learned along the way).
+    pub index: u64,
+    /// Stream key: which buffer and CPU (an index into [`Report::origins`]).
+    pub origin: u32,
+    pub ts: u64,
+    pub data: &'a [u8],
+    /// A function tracer call's level, as trace-cmd indents it (0 for other events).
+    pub indent: u16,
+    /// Events the kernel dropped on this CPU since the previous printed record.
+    pub missed: Missed,
+}
 
-/// Prints the records `filter` selects to `out`.
-///
-/// The merge runs on this thread; formatting runs on worker threads in batches whose
-/// output is written back in order, so the text is the same as a sequential run.
-pub fn report(
-    recording: &Recording,
-    filter: &RecordFilter,
-    style: ReportStyle,
-    out: &mut dyn Write,
-) -> Result<ReportStats, ReportError> {
-    let multi_buffer = recording.file.buffers.len() > 1;
-    let (mut merger, merged_origins) = recording.merge(|cpu| filter.wants_cpu(cpu));
-    let origins = merged_origins
-        .iter()
-        .map(|o| {
-            (
-                (multi_buffer && !o.buffer.is_empty()).then_some(o.buffer),
-                o.cpu,
-            )
-        })
-        .collect();
-    let buffer_width = if multi_buffer {
-        recording
-            .file
-            .buffers
+/// One report over a recording: the merge of the CPUs the filter keeps.
+pub struct Report<'r> {
+    pub recording: &'r Recording,
+    filter: &'r RecordFilter,
+    merger: Merger<'r>,
+    origins: Vec<Origin<'r>>,
+}
+
+impl<'r> Report<'r> {
+    pub fn new(recording: &'r Recording, filter: &'r RecordFilter) -> Report<'r> {
+        let (merger, origins) = recording.merge(|cpu| filter.wants_cpu(cpu));
+        Report {
+            recording,
+            filter,
+            merger,
+            origins,
+        }
+    }
+
+    /// Where each stream comes from (indexed by [`Selected::origin`]).
+    pub fn origins(&self) -> &[Origin<'r>] {
+        &self.origins
+    }
+
+    /// The records the filter selects, in merge order, numbered.
+    pub fn records(&mut self) -> impl Iterator<Item = Selected<'r>> + '_ {
+        selected(self.recording, self.filter, &mut self.merger)
+    }
+
+    /// The selected records counted per event name, most first (then by name).
+    pub fn counts(&mut self) -> Vec<(String, u64)> {
+        count(self.recording, self.filter, &mut self.merger)
+    }
+
+    /// Each stream's statistics (losses, corrupt pages) so far: (buffer, cpu, stats).
+    pub fn stream_stats(&self) -> Vec<(String, u32, StreamStats)> {
+        self.origins
             .iter()
-            .map(|b| {
-                if b.name.is_empty() {
-                    0
-                } else {
-                    b.name.len() + 1
-                }
+            .zip(self.merger.streams())
+            .map(|(origin, stream)| {
+                (
+                    origin.buffer.to_string(),
+                    origin.cpu,
+                    stream.stats().clone(),
+                )
             })
-            .max()
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    let layout = LineLayout {
-        origins,
-        buffer_width,
-        json: style == ReportStyle::Json,
-    };
-
-    let mut stats = ReportStats::default();
-    if style == ReportStyle::Count {
-        count(recording, filter, &mut merger, &mut stats, out)?;
-    } else {
-        render_parallel(recording, filter, &layout, &mut merger, &mut stats, out)?;
+            .collect()
     }
-    for (origin, stream) in merged_origins.iter().zip(merger.streams()) {
-        stats.streams.push((
-            origin.buffer.to_string(),
-            origin.cpu,
-            stream.stats().clone(),
-        ));
-    }
-    out.flush().map_err(ReportError::Write)?;
-    Ok(stats)
 }
 
 /// The records the filter selects, in merge order, numbered.
-fn selected<'a>(
-    recording: &'a Recording,
-    filter: &'a RecordFilter,
-    merger: &'a mut Merger<'_>,
-) -> impl Iterator<Item = Selected<'a>> + 'a {
+fn selected<'r, 'm>(
+    recording: &'r Recording,
+    filter: &'r RecordFilter,
+    merger: &'m mut Merger<'r>,
+) -> impl Iterator<Item = Selected<'r>> + 'm
+where
+    'r: 'm,
+{
     let mut index = 0u64;
     let mut indents = FunctionIndents::default();
     // Losses seen on records the filter skips wait for the CPU's next printed record.
@@ -173,129 +173,35 @@ fn selected<'a>(
     })
 }
 
-fn count(
-    recording: &Recording,
-    filter: &RecordFilter,
-    merger: &mut Merger<'_>,
-    stats: &mut ReportStats,
-    out: &mut dyn Write,
-) -> Result<(), ReportError> {
+/// The selected records counted per event name, most first (then by name).
+fn count<'r>(
+    recording: &'r Recording,
+    filter: &'r RecordFilter,
+    merger: &mut Merger<'r>,
+) -> Vec<(String, u64)> {
     let mut counts: Vec<u64> = vec![0; recording.max_event_id() + 1];
     let mut unknown = 0u64;
     for record in selected(recording, filter, merger) {
-        stats.printed += 1;
         let type_id = u16::from_le_bytes([record.data[0], record.data[1]]);
         match counts.get_mut(usize::from(type_id)) {
             Some(n) => *n += 1,
             None => unknown += 1,
         }
     }
-    for (id, n) in counts.iter().enumerate() {
-        if *n > 0 {
+    let mut named: Vec<(String, u64)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(id, n)| {
             let name = recording
                 .event(id as u16)
-                .map(|e| e.name.clone())
-                .unwrap_or_else(|| format!("unknown_event_{id}"));
-            stats.counts.push((name, *n));
-        }
-    }
+                .map_or_else(|| format!("unknown_event_{id}"), |e| e.name.clone());
+            (name, *n)
+        })
+        .collect();
     if unknown > 0 {
-        stats.counts.push(("unknown_event".to_string(), unknown));
+        named.push(("unknown_event".to_string(), unknown));
     }
-    stats
-        .counts
-        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    for (name, n) in &stats.counts {
-        writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
-    }
-    Ok(())
-}
-
-fn render_parallel(
-    recording: &Recording,
-    filter: &RecordFilter,
-    layout: &LineLayout<'_>,
-    merger: &mut Merger<'_>,
-    stats: &mut ReportStats,
-    out: &mut dyn Write,
-) -> Result<(), ReportError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, 8);
-    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<Selected<'_>>)>(workers * 2);
-    let job_rx = Mutex::new(job_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let job_rx = &job_rx;
-            let done_tx = done_tx.clone();
-            scope.spawn(move || {
-                let mut scratch = Vec::new();
-                loop {
-                    let job = job_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((number, batch))) = job else {
-                        return;
-                    };
-                    let mut text = Vec::with_capacity(batch.len() * 128);
-                    for record in &batch {
-                        render(recording, layout, record, &mut text, &mut scratch);
-                    }
-                    if done_tx.send((number, text)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(done_tx);
-        let mut writer = InOrder::default();
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut sent = 0u64;
-        for record in selected(recording, filter, merger) {
-            stats.printed += 1;
-            batch.push(record);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if job_tx.send((sent, full)).is_err() {
-                    break;
-                }
-                sent += 1;
-                while let Ok(done) = done_rx.try_recv() {
-                    writer.accept(done, out)?;
-                }
-            }
-        }
-        if !batch.is_empty() && job_tx.send((sent, batch)).is_ok() {
-            sent += 1;
-        }
-        drop(job_tx);
-        while writer.next < sent {
-            match done_rx.recv() {
-                Ok(done) => writer.accept(done, out)?,
-                Err(_) => break,
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Writes rendered batches in their original order.
-#[derive(Default)]
-struct InOrder {
-    next: u64,
-    waiting: BTreeMap<u64, Vec<u8>>,
-}
-
-impl InOrder {
-    fn accept(
-        &mut self,
-        (number, text): (u64, Vec<u8>),
-        out: &mut dyn Write,
-    ) -> Result<(), ReportError> {
-        self.waiting.insert(number, text);
-        while let Some(text) = self.waiting.remove(&self.next) {
-            out.write_all(&text).map_err(ReportError::Write)?;
-            self.next += 1;
-        }
-        Ok(())
-    }
+    named.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    named
 }
