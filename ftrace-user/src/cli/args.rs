@@ -149,9 +149,8 @@ pub struct RecordArgs {
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
 
-    /// Record only events of this process id (set_event_pid). Repeatable.
-    #[arg(short = 'P', long = "pid", value_name = "PID")]
-    pub pids: Vec<u32>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
 
     /// Record only events of COMMAND itself (its pid through set_event_pid).
     #[arg(short = 'F', long = "follow-command", requires = "command")]
@@ -165,14 +164,8 @@ pub struct RecordArgs {
     #[arg(short = 'M', long = "cpumask", value_name = "CPUMASK")]
     pub cpumask: Option<String>,
 
-    /// Ring-buffer size per CPU, in KB.
-    #[arg(
-        short = 'b',
-        long = "buffer-size",
-        value_name = "KB",
-        default_value_t = 4096
-    )]
-    pub buffer_kb: u64,
+    #[command(flatten)]
+    pub buffer: BufferArgs,
 
     /// Trace clock. The default, mono, is the clock bpf_ktime_get_ns() uses, so BPF
     /// and ftrace data merge without conversion.
@@ -411,9 +404,8 @@ pub struct GraphArgs {
     #[arg(long, value_name = "N", requires = "on_outlier", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Graph calls made by this process (besides COMMAND's). Repeatable.
-    #[arg(short = 'P', long = "pid", value_name = "PID")]
-    pub pids: Vec<u32>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
 
     /// Functions listed in the time summary.
     #[arg(long, default_value_t = 10, value_name = "N")]
@@ -429,14 +421,8 @@ pub struct GraphArgs {
     #[command(flatten)]
     pub output_file: OutputFileArgs,
 
-    /// Ring-buffer size per CPU, in KB.
-    #[arg(
-        short = 'b',
-        long = "buffer-size",
-        value_name = "KB",
-        default_value_t = 16384
-    )]
-    pub buffer_kb: u64,
+    #[command(flatten)]
+    pub buffer: BufferArgs,
 
     #[command(flatten)]
     pub session: SessionArgs,
@@ -507,4 +493,29 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(std::time::Duration::from_secs_f64)
         .ok_or_else(|| format!("must be a positive number of seconds, not `{text}`"))
+}
+
+/// The processes a recording follows (record, graph).
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Only this process id, besides COMMAND: its events (set_event_pid) or the calls
+    /// it makes (set_ftrace_pid, for function tracers). Repeatable.
+    #[arg(short = 'P', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+}
+
+/// The ring buffer of a recording's instance (record, graph).
+#[derive(Debug, Args)]
+pub struct BufferArgs {
+    /// Ring-buffer size per CPU, in KB (default: 4096 for record; 16384 for graph,
+    /// whose function_graph fills buffers fast).
+    #[arg(short = 'b', long = "buffer-size", value_name = "KB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub buffer_kb: Option<u64>,
+}
+
+impl BufferArgs {
+    /// The size asked for, else `default` KB.
+    pub fn kb_or(&self, default: u64) -> u64 {
+        self.buffer_kb.unwrap_or(default)
+    }
 }

@@ -15,6 +15,10 @@ use crate::{
     output::call_trees,
 };
 
+/// Default ring-buffer size per CPU of `graph`, in KB (function_graph fills buffers
+/// fast).
+const GRAPH_BUFFER_KB: u64 = 16384;
+
 pub fn run(args: &GraphArgs) -> Result<i32> {
     if !is_root() {
         bail!("graph needs root: it creates a tracefs instance");
@@ -32,8 +36,8 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
         let options = OutlierOptions {
             trigger: trigger.parse::<Trigger>()?,
             functions: args.functions.clone(),
-            pids: args.pids.clone(),
-            buffer_kb: args.buffer_kb,
+            pids: args.processes.pids.clone(),
+            buffer_kb: args.buffer.kb_or(GRAPH_BUFFER_KB),
             duration: args.session.duration,
             command: args.session.command.clone(),
             count: args.count,
@@ -56,8 +60,8 @@ pub fn run(args: &GraphArgs) -> Result<i32> {
     }
     let options = DeepDiveOptions {
         functions: args.functions.clone(),
-        pids: args.pids.clone(),
-        buffer_kb: args.buffer_kb,
+        pids: args.processes.pids.clone(),
+        buffer_kb: args.buffer.kb_or(GRAPH_BUFFER_KB),
         duration: args.session.duration,
         command: args.session.command.clone(),
         output,

@@ -12,12 +12,12 @@ use crate::{
     tracefs::dynamic_events::{ProbeKind, ProbeSpec},
 };
 
+/// Default ring-buffer size per CPU of `record`, in KB.
+const RECORD_BUFFER_KB: u64 = 4096;
+
 pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32> {
     if !is_root() {
         bail!("record needs root: it creates a tracefs instance and loads eBPF programs");
-    }
-    if args.buffer_kb == 0 {
-        bail!("-b must be at least 1 KB");
     }
     if !args.filters.is_empty() && events.iter().all(|(_, f)| f.is_none()) {
         bail!("-f must follow the -e it filters");
@@ -72,11 +72,11 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         hists,
         output: args.output_file.at(&args.output),
         events: events.to_vec(),
-        pids: args.pids.clone(),
+        pids: args.processes.pids.clone(),
         only_command: args.only_command,
         children: args.children,
         cpumask: args.cpumask.clone(),
-        buffer_kb: args.buffer_kb,
+        buffer_kb: args.buffer.kb_or(RECORD_BUFFER_KB),
         clock: args.clock.clone(),
         duration: args.session.duration,
         bpf: !args.no_bpf,
