@@ -80,8 +80,8 @@ pub enum PrivateFileError {
     )]
     Symlink { path: PathBuf, target: String },
     #[error(
-        "{path} exists and is {kind}, not a regular file; remove it, or pass --force to \
-         replace it"
+        "{path} exists and is {kind}: hytrace writes recordings to regular files only \
+         (and never replaces a device, FIFO or socket); name another file"
     )]
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{path} is a directory: name a file to write")]
@@ -114,9 +114,9 @@ pub struct OutputFile {
     pub path: PathBuf,
     /// Mode of the finished file (0600 unless the user widened it).
     pub mode: u32,
-    /// Replace a symbolic link or other non-regular file at `path` (the entry itself;
-    /// nothing is written through it).
-    pub replace_any: bool,
+    /// Replace a symbolic link at `path` (the link itself; nothing is written through
+    /// it). Device nodes, FIFOs and sockets are never replaced.
+    pub replace_link: bool,
 }
 
 impl OutputFile {
@@ -125,7 +125,7 @@ impl OutputFile {
         OutputFile {
             path: path.into(),
             mode: PRIVATE_FILE_MODE,
-            replace_any: false,
+            replace_link: false,
         }
     }
 
@@ -138,7 +138,8 @@ impl OutputFile {
     }
 
     /// Fails when the file could not be put in place: its directory is missing, or
-    /// something other than a regular file sits at its path (unless `replace_any`).
+    /// something other than a regular file sits at its path (a symbolic link may be
+    /// replaced when `replace_link` says so).
     /// Called before a session starts, so a long recording does not fail at its end;
     /// [`PrivateDir::publish`] checks again.
     pub fn check(&self) -> Result<(), PrivateFileError> {
@@ -177,10 +178,10 @@ impl OutputFile {
                 path: self.path.clone(),
             });
         }
-        if self.replace_any {
-            return Ok(());
-        }
         if kind.is_symlink() {
+            if self.replace_link {
+                return Ok(());
+            }
             let target = std::fs::read_link(&self.path)
                 .map(|t| format!(" (to {})", t.display()))
                 .unwrap_or_default();
@@ -548,7 +549,7 @@ mod tests {
         assert!(refused.to_string().contains("--force"), "{refused}");
 
         let forced = OutputFile {
-            replace_any: true,
+            replace_link: true,
             ..output.clone()
         };
         dir.publish("f", &forced).unwrap();
@@ -563,6 +564,26 @@ mod tests {
         dir.publish("g", &output.with_path(&target)).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"newer");
         assert_eq!(std::fs::read(&linked).unwrap(), b"new");
+    }
+
+    #[test]
+    fn devices_fifos_and_sockets_are_never_replaced() {
+        let forced = OutputFile {
+            replace_link: true,
+            ..OutputFile::private("/dev/null")
+        };
+        let refused = forced.check().unwrap_err();
+        assert!(matches!(
+            refused,
+            PrivateFileError::NotRegular {
+                kind: "a character device",
+                ..
+            }
+        ));
+        assert!(
+            refused.to_string().contains("never replaces a device"),
+            "{refused}"
+        );
     }
 
     #[test]

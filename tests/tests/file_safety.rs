@@ -2,7 +2,7 @@
 //! paths it writes are never followed, and what it writes is readable by root alone.
 
 use std::{
-    os::unix::fs::{MetadataExt, PermissionsExt},
+    os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -151,6 +151,28 @@ fn a_link_at_the_output_is_refused_unless_forced_and_never_written_through() {
     assert_ne!(
         std::fs::metadata(&hard).unwrap().ino(),
         std::fs::metadata(&out_dat).unwrap().ino()
+    );
+
+    // A device is never replaced, forced or not.
+    assert_one_line_error(
+        &with_command(
+            &[
+                "record",
+                "-e",
+                "sched:sched_switch",
+                "-o",
+                "/dev/null",
+                "--force",
+            ],
+            &["true"],
+        ),
+        "never replaces a device",
+    );
+    assert!(
+        std::fs::symlink_metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
     );
 }
 

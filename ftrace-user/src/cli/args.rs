@@ -437,9 +437,9 @@ pub struct OutputFileArgs {
     #[arg(long = "mode", value_name = "OCTAL", value_parser = parse_mode, default_value = "0600")]
     pub mode: u32,
 
-    /// Replace a symbolic link, FIFO, socket or device at FILE (the entry itself: nothing
-    /// is ever written through it). Without it such a FILE is refused. A regular FILE
-    /// is always replaced, by renaming the finished recording over it.
+    /// Replace a symbolic link at FILE (the link itself: nothing is ever written through
+    /// it). Without it such a FILE is refused. A regular FILE is always replaced, by
+    /// renaming the finished recording over it; a device, FIFO or socket never is.
     #[arg(long)]
     pub force: bool,
 }
@@ -450,7 +450,7 @@ impl OutputFileArgs {
         crate::private_files::OutputFile {
             path: path.to_path_buf(),
             mode: self.mode,
-            replace_any: self.force,
+            replace_link: self.force,
         }
     }
 }
