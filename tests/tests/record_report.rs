@@ -218,3 +218,77 @@ fn uprobes_record_every_call_and_are_removed() {
     assert_no_hytrace_uprobe();
     assert_no_hytrace_instance();
 }
+
+/// `-T`: records 1000 getppid sys_enter events of spin with the kernel stack after
+/// each; expects 1000 kernel_stack records, each right after a sys_enter of the same
+/// thread on the same CPU and holding a `do_syscall_64` frame, and trace-cmd printing
+/// the same lines.
+#[test]
+fn kernel_stacks_follow_each_event_and_trace_cmd_agrees() {
+    require_root!();
+    let (_dir, dat) = TempDir::with_file("stacks", "s.dat");
+    hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "-T",
+            "-F",
+            "-o",
+            &dat,
+        ],
+        &[SPIN, "1000"],
+    );
+    let report = hytrace_report(&dat, &[]);
+    let counts = event_counts(&report);
+    assert_eq!(counts.get("sys_enter"), Some(&1000), "{counts:?}");
+    assert_eq!(counts.get("kernel_stack"), Some(&1000), "{counts:?}");
+    // (task-pid, [cpu]) of the previous event line, and whether the stack being read
+    // has shown do_syscall_64.
+    let mut previous: Option<(String, String)> = None;
+    let mut stacks = 0;
+    let mut in_stack_with_syscall = None;
+    for line in report.lines() {
+        if line.starts_with("=> ") {
+            if line.starts_with("=> do_syscall_64 (") {
+                in_stack_with_syscall = Some(true);
+            }
+            continue;
+        }
+        assert_ne!(
+            in_stack_with_syscall,
+            Some(false),
+            "a stack without do_syscall_64"
+        );
+        in_stack_with_syscall = None;
+        let mut words = line.split_whitespace();
+        let (task, cpu) = (words.next().unwrap(), words.next().unwrap());
+        let name = hytrace_tests::event_name_of(line).unwrap();
+        if name == "kernel_stack" {
+            stacks += 1;
+            assert!(line.ends_with("<stack trace >"), "{line}");
+            assert_eq!(
+                previous.as_ref(),
+                Some(&(task.to_string(), cpu.to_string())),
+                "a stack not after its event: {line}"
+            );
+            in_stack_with_syscall = Some(false);
+            previous = None;
+        } else {
+            assert_eq!(name, "sys_enter", "{line}");
+            previous = Some((task.to_string(), cpu.to_string()));
+        }
+    }
+    assert_ne!(
+        in_stack_with_syscall,
+        Some(false),
+        "a stack without do_syscall_64"
+    );
+    assert_eq!(stacks, 1000);
+    if have_tool("trace-cmd") {
+        let theirs = run_ok("trace-cmd", &["report", &dat]);
+        let theirs: Vec<&str> = theirs.lines().filter(|l| !l.starts_with("cpus=")).collect();
+        assert_eq!(theirs, report.lines().collect::<Vec<_>>());
+    }
+}

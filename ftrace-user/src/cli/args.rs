@@ -52,6 +52,7 @@ pub enum Command {
 ///   hytrace record -e sched -f 'prev_pid != 0' --duration 5 -o sched.dat
 ///   hytrace record -e 'irq:*' -e softirq_entry -M 1 -b 8192 -- make -j2
 ///   hytrace record -e syscalls:sys_enter_openat -F -- cat /etc/hostname
+///   hytrace record -e raw_syscalls:sys_enter -f 'id == 110' -T -F -- ./spin 1000
 ///   hytrace record --hist syscalls -e raw_syscalls -o h.dat -- ./spin 100000
 ///   hytrace record -p function_graph -g vfs_read -o g.dat -- cat /proc/version
 ///   hytrace record --uprobe 'p:nap ./sleeper:nap' --uprobe 'r:napret ./sleeper:nap' -- ./sleeper 50
@@ -159,6 +160,13 @@ pub struct RecordArgs {
     /// With -F or -P, also record the children they fork (the event-fork option).
     #[arg(short = 'c', long = "children")]
     pub children: bool,
+
+    /// Record the kernel stack after every event (ftrace's stacktrace option, as
+    /// trace-cmd record -T): a kernel_stack record follows each event on its CPU, and
+    /// report prints it as `<stack trace >` with one `=> function (address)` line per
+    /// frame.
+    #[arg(short = 'T', long = "kernel-stacks")]
+    pub kernel_stacks: bool,
 
     /// Record only on the CPUs of this hex mask (tracing_cpumask), e.g. 3 for CPUs 0-1.
     #[arg(short = 'M', long = "cpumask", value_name = "CPUMASK")]

@@ -75,6 +75,7 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         pids: args.processes.pids.clone(),
         only_command: args.only_command,
         children: args.children,
+        kernel_stacks: args.kernel_stacks,
         cpumask: args.cpumask.clone(),
         buffer_kb: args.buffer.kb_or(RECORD_BUFFER_KB),
         clock: args.clock.clone(),

@@ -71,6 +71,7 @@ pub async fn record_graph(options: &DeepDiveOptions) -> Result<DeepDive, DeepDiv
         pids: options.pids.clone(),
         only_command: false,
         children: false,
+        kernel_stacks: false,
         cpumask: None,
         buffer_kb: options.buffer_kb,
         clock: "mono".into(),

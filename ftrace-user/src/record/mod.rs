@@ -84,6 +84,8 @@ pub struct RecordOptions {
     pub pids: Vec<u32>,
     pub only_command: bool,
     pub children: bool,
+    /// A kernel_stack record after every event (the instance's stacktrace option).
+    pub kernel_stacks: bool,
     pub cpumask: Option<String>,
     pub buffer_kb: u64,
     pub clock: String,
@@ -457,6 +459,16 @@ fn configure(
     }
     if options.children {
         instance.set_event_fork(true)?;
+    }
+    if options.kernel_stacks {
+        if !instance.has_option("stacktrace") {
+            return Err(TracefsError::Missing {
+                what: "the stacktrace option in tracefs instances".into(),
+                detail: "-T needs the kernel's stack trace after events (CONFIG_STACKTRACE)".into(),
+            }
+            .into());
+        }
+        instance.set_option("stacktrace", true)?;
     }
     for (id, filter) in events {
         if let Some(filter) = filter {
