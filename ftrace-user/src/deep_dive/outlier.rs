@@ -36,7 +36,7 @@ const KEPT: &str = "kept.dat";
 pub enum OutlierError {
     #[error("--on-outlier takes SPEC:USECS, e.g. syscalls:5000")]
     TriggerForm,
-    #[error("--on-outlier: `{usecs}` is not a positive number of microseconds")]
+    #[error("--on-outlier: '{usecs}' is not a positive number of microseconds")]
     TriggerMicros { usecs: String },
     #[error(transparent)]
     Spec(#[from] SpecError),
