@@ -215,3 +215,56 @@ fn missing_tracers_and_probes_fail_fast_naming_the_feature() {
     assert_no_hytrace_uprobe();
     assert_tracefs_as_before(&before);
 }
+
+/// A recording of 5000 getppid calls cut 2000 bytes short (a copy interrupted): report
+/// prints every event of the intact pages (the other CPUs' lines all, the cut CPU's a
+/// prefix of its lines, missing only the last page's), says on stderr which CPU was
+/// cut, exits 0; with --strict it exits 1.
+#[test]
+fn a_recording_cut_short_prints_its_intact_pages() {
+    require_root!();
+    let (dir, dat) = TempDir::with_file("cut", "whole.dat");
+    hytrace_record(
+        &["-e", "raw_syscalls", "-F", "-o", &dat],
+        &[env!("CARGO_BIN_EXE_spin"), "5000"],
+    );
+    let bytes = std::fs::read(&dat).unwrap();
+    let cut = dir.path_str("cut.dat");
+    std::fs::write(&cut, &bytes[..bytes.len() - 2000]).unwrap();
+    let whole = hytrace_tests::hytrace_report(&dat, &[]);
+    let out = hytrace(&["report", "-i", &cut]);
+    assert_succeeded(&out, "report of the cut file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let cut_cpu: u32 = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("hytrace: cpu ")?
+                .split_once(": the file is cut short")?
+                .0
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no cut-short line: {stderr}"));
+    let report = String::from_utf8(out.stdout).unwrap();
+    let column = format!("[{cut_cpu:03}]");
+    let of_cpu = |text: &str, on_cut_cpu: bool| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(&column) == on_cut_cpu)
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(of_cpu(&report, false), of_cpu(&whole, false));
+    let (kept, all) = (of_cpu(&report, true), of_cpu(&whole, true));
+    assert!(kept.len() < all.len(), "nothing of cpu {cut_cpu} missing");
+    assert_eq!(kept[..], all[..kept.len()]);
+    // At most one page's records are missing (a 4 KiB page holds fewer than 256).
+    assert!(
+        all.len() - kept.len() < 256,
+        "{} missing",
+        all.len() - kept.len()
+    );
+
+    let strict = hytrace(&["report", "-i", &cut, "--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&strict.stdout), report);
+}

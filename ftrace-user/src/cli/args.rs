@@ -263,6 +263,12 @@ pub struct ReportArgs {
     /// `[module]` annotations; other recorded events appear as `/* comments */`.
     #[arg(long, conflicts_with = "hist")]
     pub graph: bool,
+
+    /// Exit with status 1 when the file is damaged: cut short (the events of its
+    /// missing pages are not shown) or with corrupt pages skipped. Without it the
+    /// intact events are printed, the damage is said on stderr, and the status is 0.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// What `list` lists.

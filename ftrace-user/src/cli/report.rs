@@ -67,8 +67,8 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     let mut out = stdout.lock();
     let stats = event_report::print(&recording, &filter, style, &mut out)?;
     out.flush().ok();
-    for line in report_losses::lines(&stats.streams) {
+    for line in report_losses::lines(&stats, recording.page_size()) {
         eprintln!("hytrace: {line}");
     }
-    Ok(0)
+    Ok(if args.strict && stats.damaged() { 1 } else { 0 })
 }

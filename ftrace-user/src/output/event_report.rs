@@ -37,6 +37,7 @@ pub fn print(
         stats.printed = render_parallel(&mut report, &layout, out)?;
     }
     stats.streams = report.stream_stats();
+    stats.cut = report.cut();
     out.flush().map_err(ReportError::Write)?;
     Ok(stats)
 }

@@ -1,18 +1,36 @@
 //! What a report says on stderr after the events: per buffer and CPU, the events the
-//! recording lost and the corrupt pages skipped.
+//! recording lost, the corrupt pages skipped, and the data a file cut short lacks.
 
-use crate::decode::StreamStats;
+use crate::{decode::StreamStats, report::ReportStats};
 
 /// One line per buffer and CPU with something to say (without the `hytrace: ` prefix),
-/// from each stream's (buffer, cpu, statistics).
-pub fn lines(streams: &[(String, u32, StreamStats)]) -> Vec<String> {
+/// for a file of `page_size` pages.
+pub fn lines(stats: &ReportStats, page_size: usize) -> Vec<String> {
+    let mut lines = stream_lines(&stats.streams);
+    for (buffer, cpu, missing) in &stats.cut {
+        let pages = missing.div_ceil(page_size.max(1) as u64);
+        lines.push(format!(
+            "{}cpu {cpu}: the file is cut short; not shown: the events of the last {pages} \
+             page{} of this CPU's data ({missing} bytes missing or incomplete)",
+            buffer_prefix(buffer),
+            if pages == 1 { "" } else { "s" },
+        ));
+    }
+    lines
+}
+
+fn buffer_prefix(buffer: &str) -> String {
+    if buffer.is_empty() {
+        String::new()
+    } else {
+        format!("{buffer} ")
+    }
+}
+
+fn stream_lines(streams: &[(String, u32, StreamStats)]) -> Vec<String> {
     let mut lines = Vec::new();
     for (buffer, cpu, stream) in streams {
-        let name = if buffer.is_empty() {
-            String::new()
-        } else {
-            format!("{buffer} ")
-        };
+        let name = buffer_prefix(buffer);
         if stream.missed_events > 0 || stream.pages_with_unknown_loss > 0 {
             lines.push(format!(
                 "{name}cpu {cpu}: {} events lost while recording{}",

@@ -42,6 +42,8 @@ pub enum ReportStyle {
 pub struct ReportStats {
     pub printed: u64,
     pub streams: Vec<(String, u32, StreamStats)>,
+    /// (buffer, cpu, bytes) of CPU data the file was cut short of (not shown).
+    pub cut: Vec<(String, u32, u64)>,
     /// (event name, count) in order of first appearance, for [`ReportStyle::Count`].
     pub counts: Vec<(String, u64)>,
 }
@@ -93,6 +95,19 @@ impl<'r> Report<'r> {
     /// The selected records counted per event name, most first (then by name).
     pub fn counts(&mut self) -> Vec<(String, u64)> {
         count(self.recording, self.filter, &mut self.merger)
+    }
+
+    /// The CPUs (of those the filter keeps) whose data the file was cut short of:
+    /// (buffer, cpu, missing bytes).
+    pub fn cut(&self) -> Vec<(String, u32, u64)> {
+        self.recording
+            .file
+            .buffers
+            .iter()
+            .flat_map(|b| b.cpus.iter().map(move |c| (b, c)))
+            .filter(|(_, c)| c.missing_bytes > 0 && self.filter.wants_cpu(c.cpu))
+            .map(|(b, c)| (b.name.clone(), c.cpu, c.missing_bytes))
+            .collect()
     }
 
     /// Each stream's statistics (losses, corrupt pages) so far: (buffer, cpu, stats).
@@ -204,4 +219,11 @@ fn count<'r>(
     }
     named.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     named
+}
+
+impl ReportStats {
+    /// Whether the file was damaged: cut short, or with corrupt pages skipped.
+    pub fn damaged(&self) -> bool {
+        !self.cut.is_empty() || self.streams.iter().any(|(_, _, s)| s.corrupt_pages > 0)
+    }
 }

@@ -107,6 +107,9 @@ pub struct CpuData {
     pub cpu: u32,
     /// Raw ring-buffer pages (`page_size` each), concatenated. May be empty.
     pub pages: Pages,
+    /// Bytes of this CPU's data the file said it holds but ends before (a truncated
+    /// file): the whole pages before the end are kept, the rest is missing.
+    pub missing_bytes: u64,
 }
 
 /// The bytes of a whole trace file shared between the pages that point into it.

@@ -54,20 +54,54 @@ pub(crate) fn cpu_slice(
 }
 
 /// The pages of one CPU, `[offset, offset + size)` of the file: a range of the shared
-/// file when there is one, else a copy.
+/// file when there is one, else a copy. A file that ends inside the range (cut short)
+/// keeps the whole pages of `page_size` before its end; the second value is how many
+/// bytes of the range are missing.
 pub(crate) fn cpu_pages(
     file: &[u8],
     offset: u64,
     size: u64,
+    page_size: u32,
     endian: Endian,
     share: Option<&SharedBytes>,
-) -> Result<Pages, StoreError> {
-    let slice = cpu_slice(file, offset, size, endian)?;
-    Ok(match share {
+) -> Result<(Pages, u64), StoreError> {
+    if offset >= file.len() as u64 && page_size > 0 {
+        return Ok((Pages::default(), size));
+    }
+    let available = (file.len() as u64).saturating_sub(offset);
+    let (kept, missing) = if size <= available || page_size == 0 {
+        (size, 0)
+    } else {
+        let whole = available - available % u64::from(page_size);
+        (whole, size - whole)
+    };
+    let slice = cpu_slice(file, offset, kept, endian)?;
+    let pages = match share {
         Some(shared) => {
             let start = offset as usize;
             Pages::in_file(shared.clone(), start..start + slice.len())
         }
         None => Pages::owned(slice.to_vec()),
-    })
+    };
+    Ok((pages, missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_data_past_the_end_keeps_the_whole_pages_before_it() {
+        let file: Vec<u8> = (0..100u8).collect();
+        // 64 bytes at 10 need 74: all there.
+        let (pages, missing) = cpu_pages(&file, 10, 64, 16, Endian::Little, None).unwrap();
+        assert_eq!((pages.as_ref().len(), missing), (64, 0));
+        // 160 bytes of 16-byte pages at 10: 90 remain, 5 whole pages (80 bytes).
+        let (pages, missing) = cpu_pages(&file, 10, 160, 16, Endian::Little, None).unwrap();
+        assert_eq!(pages.as_ref(), &file[10..90]);
+        assert_eq!(missing, 80);
+        // Starting past the end: nothing kept, everything missing.
+        let (pages, missing) = cpu_pages(&file, 200, 32, 16, Endian::Little, None).unwrap();
+        assert_eq!((pages.as_ref().len(), missing), (0, 32));
+    }
 }

@@ -104,12 +104,16 @@ fn parse_flyrecord(
     };
     let mut out = Vec::new();
     for (cpu, offset, size) in table {
-        let pages = if size == 0 {
-            Pages::default()
+        let (pages, missing_bytes) = if size == 0 {
+            (Pages::default(), 0)
         } else {
-            cpu_pages(file, offset, size, cur.endian(), share)?
+            cpu_pages(file, offset, size, page_size, cur.endian(), share)?
         };
-        out.push(CpuData { cpu, pages });
+        out.push(CpuData {
+            cpu,
+            pages,
+            missing_bytes,
+        });
     }
     Ok(Buffer {
         name,

@@ -196,16 +196,27 @@ impl<'a> Ctx<'a> {
         let compressed = sec.flags & FLAG_COMPRESSED != 0;
         let mut cpus = Vec::new();
         for (cpu, offset, size) in desc.cpus {
-            let pages = if size == 0 {
-                Pages::default()
+            let (pages, missing_bytes) = if size == 0 {
+                (Pages::default(), 0)
             } else if compressed {
                 // `size` excludes the chunk count; the chunks carry their sizes.
                 let mut cur = Cursor::at(self.file, offset, self.endian, "cpu data")?;
-                Pages::owned(self.codec.read_chunks(&mut cur)?)
+                (Pages::owned(self.codec.read_chunks(&mut cur)?), 0)
             } else {
-                cpu_pages(self.file, offset, size, self.endian, self.share)?
+                cpu_pages(
+                    self.file,
+                    offset,
+                    size,
+                    desc.page_size,
+                    self.endian,
+                    self.share,
+                )?
             };
-            cpus.push(CpuData { cpu, pages });
+            cpus.push(CpuData {
+                cpu,
+                pages,
+                missing_bytes,
+            });
         }
         Ok(Buffer {
             name: desc.name,
