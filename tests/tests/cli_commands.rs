@@ -41,6 +41,7 @@ fn doctor_probes_features_and_cleans_up() {
         "tracer function_graph",
         "trace clocks",
         "copy_trace_marker",
+        "kernel stacks",
         "kprobe_events",
         "uprobe_events",
         "bpf raw_tp",

@@ -82,6 +82,19 @@ pub fn probe_features(tracefs: &Tracefs) -> Vec<FeatureProbe> {
             Err("no options/copy_trace_marker (kernel older than 6.17?)".into())
         };
         features.push(probe("copy_trace_marker", copy));
+        let stacks = if instance.has_option("stacktrace") {
+            instance
+                .set_option("stacktrace", true)
+                .and_then(|()| instance.set_option("stacktrace", false))
+                .map(|()| "the stacktrace option can be set in an instance (record -T)".into())
+                .map_err(|e| e.to_string())
+        } else {
+            Err(
+                "no options/stacktrace in instances (kernel built without CONFIG_STACKTRACE)"
+                    .into(),
+            )
+        };
+        features.push(probe("kernel stacks", stacks));
         let filter = instance
             .set_filter(
                 &super::EventId {
