@@ -12,3 +12,4 @@ pub const PROBE_TP_BTF_PROGRAM: &str = "probe_tp_btf";
 pub const PROBE_FENTRY_PROGRAM: &str = "probe_fentry";
 
 pub mod hist;
+pub mod stack;

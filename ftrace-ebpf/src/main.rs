@@ -29,6 +29,9 @@
 //! `block_issue`, `block_complete`: block request latency per device (see
 //! block_latency.rs).
 //!
+//! `user_stack`: the user stack at each hit of the recorded tracepoints, sent through a
+//! ring buffer (see user_stacks.rs).
+//!
 //! The per-thread and per-request aggregators share the hashed tables of
 //! hashed_tables.rs.
 //!
@@ -68,6 +71,8 @@ mod scope;
 mod syscall_latency;
 #[cfg(target_arch = "bpf")]
 mod thread_pair_latency;
+#[cfg(target_arch = "bpf")]
+mod user_stacks;
 
 #[cfg(target_arch = "bpf")]
 mod programs {

@@ -45,6 +45,7 @@ pub mod private_files;
 pub mod record;
 pub mod report;
 pub mod session;
+pub mod stacks;
 pub mod store;
 pub mod symbolize;
 pub mod trace;

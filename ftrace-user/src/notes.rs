@@ -57,6 +57,18 @@ pub fn progress_done() {
     send(Note::ProgressDone);
 }
 
+/// An error and its sources on one line (`error: source: source…`).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
 /// The lines kept while no printer was set, oldest first (and forgets them).
 pub fn take() -> Vec<String> {
     std::mem::take(

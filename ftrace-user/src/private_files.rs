@@ -432,6 +432,13 @@ impl PrivateDir {
                 source,
             })?;
         drop(file);
+        self.rename_over(name, output)
+    }
+
+    /// Renames `name` over the output's path as [`PrivateDir::publish`] does, leaving
+    /// its mode as it is (for a hard link to a file hytrace does not own).
+    pub fn rename_over(&self, name: &str, output: &OutputFile) -> Result<(), PrivateFileError> {
+        let from = self.path_of(name);
         output.check_entry()?;
         let (directory, target_name) = split(&output.path)?;
         let target_dir = open_directory(&directory)?;
@@ -453,6 +460,28 @@ impl PrivateDir {
                 to: output.path.clone(),
                 source: std::io::Error::last_os_error(),
             });
+        }
+        Ok(())
+    }
+
+    /// Makes `name` a hard link to the file at `source` (not following a link there).
+    pub fn link_from(&self, source: &Path, name: &str) -> Result<(), std::io::Error> {
+        let c_source = CString::new(source.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
+        let c_name =
+            CString::new(name).map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
+        // SAFETY: both strings are valid and NUL-terminated; dir is an open directory.
+        let linked = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                c_source.as_ptr(),
+                self.dir.as_raw_fd(),
+                c_name.as_ptr(),
+                0,
+            )
+        };
+        if linked < 0 {
+            return Err(std::io::Error::last_os_error());
         }
         Ok(())
     }

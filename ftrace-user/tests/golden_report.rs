@@ -21,7 +21,7 @@ fn run(style: ReportStyle, event: Option<&str>) -> String {
     let recording = Recording::open(Path::new(DAT)).expect("open fixture");
     let filter = RecordFilter::build(&recording, None, &[], None, event).expect("filter");
     let mut out = Vec::new();
-    let stats = event_report::print(&recording, &filter, style, &mut out).expect("report");
+    let stats = event_report::print(&recording, &filter, None, style, &mut out).expect("report");
     assert!(
         stats
             .streams

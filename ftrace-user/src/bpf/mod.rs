@@ -3,12 +3,14 @@
 //! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
 //! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
 //! - [`prog_info`]: the kernel's per-program counters (recursion misses).
+//! - [`user_stacks`]: the user stack at each hit of the recorded tracepoints.
 //! - [`load_check`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
 pub mod hit_counter;
 pub mod latency;
 pub mod load_check;
 pub mod prog_info;
+pub mod user_stacks;
 
 /// The eBPF object built from `ftrace-ebpf` by build.rs.
 pub static EBPF_OBJECT: &[u8] =

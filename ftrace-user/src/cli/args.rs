@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::{
+    stacks::build_ids::{BuildIdCache, default_cache_dir},
+    symbolize::user::ObjectSearch,
+};
+
 /// A hybrid Linux tracer: ftrace's full detail and eBPF's in-kernel aggregation on the
 /// same hooks, in one run, on one clock.
 ///
@@ -168,6 +173,31 @@ pub struct RecordArgs {
     #[arg(short = 'T', long = "kernel-stacks")]
     pub kernel_stacks: bool,
 
+    /// Record the user stack of the thread at every recorded tracepoint hit, whole (up
+    /// to 127 frames), by an eBPF program on the same tracepoints: the kernel walks the
+    /// frame pointers and gives each frame as build-id + file offset where it can, so
+    /// frames still resolve after the process exits. Stored in the file (trace-cmd
+    /// skips it); report prints each stack under its event with function+offset,
+    /// file:line and inlined functions. Programs built without frame pointers give
+    /// short stacks. Each object a stack points into is kept in the build-id cache.
+    #[arg(long = "user-stack")]
+    pub user_stack: bool,
+
+    /// With --user-stack: the build-id cache directory [default:
+    /// $XDG_CACHE_HOME/hytrace/build-id, else ~/.cache/hytrace/build-id]. Each object a
+    /// stack points into is kept there (a hard link where the filesystem allows, a copy
+    /// otherwise) under its build-id, where report looks for it.
+    #[arg(long = "build-id-cache", value_name = "DIR", requires = "user_stack")]
+    pub build_id_cache: Option<PathBuf>,
+
+    /// With --user-stack: keep no objects in a build-id cache.
+    #[arg(
+        long = "no-build-id-cache",
+        requires = "user_stack",
+        conflicts_with = "build_id_cache"
+    )]
+    pub no_build_id_cache: bool,
+
     /// Record only on the CPUs of this hex mask (tracing_cpumask), e.g. 3 for CPUs 0-1.
     #[arg(short = 'M', long = "cpumask", value_name = "CPUMASK")]
     pub cpumask: Option<String>,
@@ -264,11 +294,45 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with = "hist")]
     pub graph: bool,
 
+    #[command(flatten)]
+    pub stacks: SymbolArgs,
+
     /// Exit with status 1 when the file is damaged: cut short (the events of its
     /// missing pages are not shown) or with corrupt pages skipped. Without it the
     /// intact events are printed, the damage is said on stderr, and the status is 0.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Where user-stack objects are looked for when a report symbolizes them.
+#[derive(Debug, Clone, Args)]
+pub struct SymbolArgs {
+    /// Also look for objects (by build-id) in DIR: as DIR/<build-id> and
+    /// DIR/.build-id/<xx>/<rest>.debug; also searched for separate debug info.
+    /// Repeatable. Searched first, then the build-id cache, the path the object was
+    /// recorded at, and /usr/lib/debug/.build-id.
+    #[arg(long = "debug-dir", value_name = "DIR")]
+    pub debug_dirs: Vec<PathBuf>,
+
+    /// The build-id cache record kept the objects in [default:
+    /// $XDG_CACHE_HOME/hytrace/build-id, else ~/.cache/hytrace/build-id].
+    #[arg(long = "build-id-cache", value_name = "DIR")]
+    pub build_id_cache: Option<PathBuf>,
+}
+
+impl SymbolArgs {
+    pub fn object_search(&self) -> ObjectSearch {
+        ObjectSearch {
+            debug_dirs: self.debug_dirs.clone(),
+            caches: self
+                .build_id_cache
+                .clone()
+                .or_else(default_cache_dir)
+                .map(|dir| BuildIdCache { dir })
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 /// What `list` lists.

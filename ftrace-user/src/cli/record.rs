@@ -8,7 +8,8 @@ use super::args::RecordArgs;
 use crate::{
     hist::Spec,
     output::{record_summary, session_end},
-    record::{RecordOptions, TracerOptions, record},
+    record::{RecordOptions, TracerOptions, UserStackOptions, record},
+    stacks::build_ids::{BuildIdCache, default_cache_dir},
     tracefs::dynamic_events::{ProbeKind, ProbeSpec},
 };
 
@@ -76,6 +77,16 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         only_command: args.only_command,
         children: args.children,
         kernel_stacks: args.kernel_stacks,
+        user_stacks: args.user_stack.then(|| UserStackOptions {
+            build_id_cache: if args.no_build_id_cache {
+                None
+            } else {
+                args.build_id_cache
+                    .clone()
+                    .or_else(default_cache_dir)
+                    .map(|dir| BuildIdCache { dir })
+            },
+        }),
         cpumask: args.cpumask.clone(),
         buffer_kb: args.buffer.kb_or(RECORD_BUFFER_KB),
         clock: args.clock.clone(),

@@ -8,7 +8,7 @@ use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
     output::{call_graph, event_report, histogram_comparison, report_losses},
-    report::{RecordFilter, ReportStyle, histograms},
+    report::{RecordFilter, ReportStyle, histograms, user_stacks::ReportStacks},
     trace::Recording,
 };
 
@@ -65,7 +65,12 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let stats = event_report::print(&recording, &filter, style, &mut out)?;
+    let stacks = if style == ReportStyle::Count {
+        None
+    } else {
+        ReportStacks::load(&recording, &args.stacks.object_search())?
+    };
+    let stats = event_report::print(&recording, &filter, stacks.as_ref(), style, &mut out)?;
     out.flush().ok();
     for line in report_losses::lines(&stats, recording.page_size()) {
         eprintln!("hytrace: {line}");

@@ -72,6 +72,7 @@ pub async fn record_graph(options: &DeepDiveOptions) -> Result<DeepDive, DeepDiv
         only_command: false,
         children: false,
         kernel_stacks: false,
+        user_stacks: None,
         cpumask: None,
         buffer_kb: options.buffer_kb,
         clock: "mono".into(),

@@ -2,7 +2,8 @@
 //! `{"ts_ns":…,"cpu":…,"pid":…,"comm":"…","system":"…","event":"…","fields":{…}}`
 //! plus `"buffer"` in files with several buffers, `"events_dropped_before"` (a count,
 //! or null when the kernel did not say how many) on the first record after a loss,
-//! and `"text"`, the payload as trace-cmd would print it.
+//! and `"text"`, the payload as trace-cmd would print it; then `"user_stack"` where
+//! the file has one for the event (see [`super::user_stack`]).
 
 use std::io::Write as _;
 
@@ -45,11 +46,10 @@ pub fn write_fields_open(out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"fields\":{");
 }
 
-/// `},"text":"…"}` closing the fields and the object.
-pub fn write_close(out: &mut Vec<u8>, text: &str) {
+/// `},"text":"…"` closing the fields; the caller closes the object.
+pub fn write_close_fields(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"},\"text\":");
     write_string(out, text);
-    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -71,7 +71,8 @@ mod tests {
         write_header(&mut out, &header);
         write_fields_open(&mut out);
         out.extend_from_slice(b"\"buf\":\"hi\\n\"");
-        write_close(&mut out, "tracing_mark_write: hi\n\u{1}");
+        write_close_fields(&mut out, "tracing_mark_write: hi\n\u{1}");
+        out.push(b'}');
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"ts_ns":1000000123,"cpu":1,"pid":42,"comm":"my \"tool\"","system":"ftrace","event":"print","fields":{"buf":"hi\n"},"text":"tracing_mark_write: hi\n\u0001"}"#

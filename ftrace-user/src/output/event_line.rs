@@ -2,8 +2,14 @@
 
 use std::io::Write as _;
 
-use super::{EventHeader, event_json as json, event_text as text};
-use crate::{decode::Missed, report::Selected, trace::Recording};
+use super::{EventHeader, event_json as json, event_text as text, user_stack};
+use crate::{
+    decode::Missed,
+    report::{Selected, user_stacks::ReportStacks},
+    stacks::StackError,
+    symbolize::user::UserFrame,
+    trace::Recording,
+};
 
 /// What every line of one report shares.
 pub struct LineLayout<'a> {
@@ -12,6 +18,25 @@ pub struct LineLayout<'a> {
     /// Width of the buffer-name column, 0 for single-buffer files.
     pub buffer_width: usize,
     pub json: bool,
+    /// The file's user stacks, when it has any.
+    pub user_stacks: Option<&'a ReportStacks>,
+}
+
+/// The user stack joined to `record`, if any: its frames or why it has none.
+fn user_stack_of<'a>(
+    layout: &LineLayout<'a>,
+    record: &Selected<'_>,
+) -> Option<Result<&'a [UserFrame], StackError>> {
+    let stacks = layout.user_stacks?;
+    let sample = stacks.samples.get(record.user_stack? as usize)?;
+    Some(match sample.stack {
+        Ok(index) => stacks
+            .frames
+            .get(index as usize)
+            .map(Vec::as_slice)
+            .ok_or(StackError::Empty),
+        Err(why) => Err(why),
+    })
 }
 
 /// Appends the line for `record`.
@@ -64,6 +89,9 @@ pub fn render(
             out.pop();
         }
         out.push(b'\n');
+        if let Some(stack) = user_stack_of(layout, record) {
+            user_stack::write_text(out, stack);
+        }
         return;
     }
     scratch.clear();
@@ -79,6 +107,9 @@ pub fn render(
     if let Some(event) = event {
         event.write_json_fields(data, out);
     }
-    json::write_close(out, &String::from_utf8_lossy(scratch));
-    out.push(b'\n');
+    json::write_close_fields(out, &String::from_utf8_lossy(scratch));
+    if let Some(stack) = user_stack_of(layout, record) {
+        user_stack::write_json(out, stack);
+    }
+    out.extend_from_slice(b"}\n");
 }

@@ -10,7 +10,10 @@ use std::{
 
 use super::event_line::{LineLayout, render};
 use crate::{
-    report::{RecordFilter, Report, ReportError, ReportStats, ReportStyle, Selected},
+    report::{
+        RecordFilter, Report, ReportError, ReportStats, ReportStyle, Selected,
+        user_stacks::ReportStacks,
+    },
     trace::Recording,
 };
 
@@ -21,10 +24,11 @@ const BATCH: usize = 16 * 1024;
 pub fn print(
     recording: &Recording,
     filter: &RecordFilter,
+    stacks: Option<&ReportStacks>,
     style: ReportStyle,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
-    let mut report = Report::new(recording, filter);
+    let mut report = Report::new(recording, filter).with_stacks(stacks);
     let mut stats = ReportStats::default();
     if style == ReportStyle::Count {
         stats.counts = report.counts();
@@ -38,6 +42,7 @@ pub fn print(
     }
     stats.streams = report.stream_stats();
     stats.cut = report.cut();
+    stats.user_stacks = stacks.map(ReportStacks::counts);
     out.flush().map_err(ReportError::Write)?;
     Ok(stats)
 }
@@ -75,6 +80,7 @@ fn line_layout<'r>(report: &Report<'r>, json: bool) -> LineLayout<'r> {
         origins,
         buffer_width,
         json,
+        user_stacks: report.stacks(),
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`record_summary`]: the end-of-record summary.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
 //! - [`session_end`]: how a measuring session ended, when the user should know.
+//! - [`user_stack`]: a user stack under its event, text or JSON.
 
 pub mod call_graph;
 pub mod call_graph_columns;
@@ -29,6 +30,7 @@ pub mod histogram_comparison;
 pub mod record_summary;
 pub mod report_losses;
 pub mod session_end;
+pub mod user_stack;
 
 /// What every line shows besides the payload.
 #[derive(Debug, Clone, Copy)]

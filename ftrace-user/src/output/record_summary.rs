@@ -71,6 +71,30 @@ pub fn text(summary: &RecordSummary) -> String {
             hist.spec, hist.samples, hist.keys, hist.lost
         );
     }
+    if let Some(stacks) = &summary.user_stacks {
+        let _ = writeln!(
+            out,
+            "  user stacks: {} captured ({} distinct, {} objects), {} lost (ring buffer full)",
+            stacks.samples, stacks.distinct_stacks, stacks.objects, stacks.lost
+        );
+        for (why, n) in &stacks.without_stack {
+            let _ = writeln!(out, "    {n} without a stack: {why}");
+        }
+        for (event, why) in &stacks.not_attached {
+            let _ = writeln!(out, "    not captured at {event}: {why}");
+        }
+        if let Some(dir) = &stacks.cache_dir {
+            let _ = writeln!(
+                out,
+                "    build-id cache {}: {} objects added",
+                dir.display(),
+                stacks.cached
+            );
+        }
+        for failure in &stacks.cache_failures {
+            let _ = writeln!(out, "    not kept in the build-id cache: {failure}");
+        }
+    }
     let unknown = if summary.unknown_loss() {
         " (and pages that lost an unknown number)"
     } else {
@@ -90,6 +114,7 @@ mod tests {
     #[test]
     fn renders_cpus_events_and_losses() {
         let summary = RecordSummary {
+            user_stacks: None,
             output: PathBuf::from("/tmp/a.dat"),
             seconds: 1.5,
             file_bytes: 3_000_000,

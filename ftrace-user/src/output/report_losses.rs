@@ -16,6 +16,14 @@ pub fn lines(stats: &ReportStats, page_size: usize) -> Vec<String> {
             if pages == 1 { "" } else { "s" },
         ));
     }
+    if let Some(stacks) = &stats.user_stacks {
+        lines.push(format!(
+            "user stacks: {} joined to their events; {} taken at hits the event filter \
+             dropped or the recording lost; {} events without a stack; {} lost in the \
+             ring buffer while recording",
+            stacks.joined, stacks.unjoined_samples, stacks.events_without_stack, stacks.lost
+        ));
+    }
     lines
 }
 

@@ -29,6 +29,7 @@ use crate::{
     bpf::{
         hit_counter::HitCounter,
         latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
+        user_stacks::{UserStackCapture, UserStackError},
     },
     capture::{CaptureError, CpuCapture, CpuProgress, SpoolFile, progress},
     decode::PageLayout,
@@ -40,6 +41,7 @@ use crate::{
     notes,
     private_files::{OutputFile, PrivateDir, PrivateFileError},
     session::{Session, SessionError},
+    stacks::{build_ids::BuildIdCache, codec as stack_codec, gather::Gatherer},
     store::{self, StoreError},
     tracefs::{
         EventId, Instance, Tracefs, TracefsError,
@@ -86,6 +88,9 @@ pub struct RecordOptions {
     pub children: bool,
     /// A kernel_stack record after every event (the instance's stacktrace option).
     pub kernel_stacks: bool,
+    /// The user stack at every hit of the recorded tracepoints, by eBPF, stored in the
+    /// file; objects are kept in this build-id cache (None: not kept).
+    pub user_stacks: Option<UserStackOptions>,
     pub cpumask: Option<String>,
     pub buffer_kb: u64,
     pub clock: String,
@@ -100,6 +105,13 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Print a progress line on stderr every second.
     pub progress: bool,
+}
+
+/// How user stacks are captured.
+#[derive(Debug, Clone)]
+pub struct UserStackOptions {
+    /// Where each object a stack points into is kept (None: nowhere).
+    pub build_id_cache: Option<BuildIdCache>,
 }
 
 #[derive(Debug, Error)]
@@ -134,6 +146,8 @@ pub enum RecordError {
     },
     #[error(transparent)]
     HistogramStart(#[from] StartError),
+    #[error(transparent)]
+    UserStacks(#[from] UserStackError),
     #[error("cannot read the {spec} histogram")]
     Histogram {
         spec: String,
@@ -192,6 +206,7 @@ struct Running {
     instance: Instance,
     graph_selection: Option<GraphSelection>,
     counters: Vec<HitCounter>,
+    user_stacks: Option<UserStackCapture>,
     aggregators: Vec<LatencyAggregator>,
     /// The process the per-thread histograms are limited to (0: every process).
     hist_tgid: u32,
@@ -247,6 +262,30 @@ fn start(
             comm: None,
         },
     )?;
+    // After the events are enabled: see stacks::join for why the order matters.
+    let user_stacks = match &options.user_stacks {
+        None => None,
+        Some(stack_options) => {
+            let mut tracepoints = Vec::new();
+            for (id, _) in &plan.events {
+                tracepoints.push((
+                    id.system.clone(),
+                    id.name.clone(),
+                    plan.tracefs.event_id(id)?,
+                ));
+            }
+            // Limited like the instance where that is one process (-F, or one -P
+            // without -c); stacks of other processes are left unjoined and counted.
+            let tgid = match (options.only_command, command_pid, options.pids.as_slice()) {
+                _ if options.children => 0,
+                (true, Some(pid), []) => pid,
+                (_, None, [pid]) => *pid,
+                _ => 0,
+            };
+            let gatherer = Gatherer::new("/proc", stack_options.build_id_cache.clone());
+            Some(UserStackCapture::start(&tracepoints, tgid, gatherer)?)
+        }
+    };
 
     let cpus = plan.tracefs.online_cpus()?;
     let page_size = page_size();
@@ -272,6 +311,7 @@ fn start(
         instance,
         graph_selection,
         counters,
+        user_stacks,
         aggregators,
         hist_tgid,
         cpus,
@@ -356,6 +396,10 @@ fn finish(
     drop(running.counters);
     let histograms = read_histograms(&running.aggregators, running.hist_tgid, seconds)?;
     drop(running.aggregators);
+    let user_stacks = match running.user_stacks {
+        Some(capture) => Some(summary::UserStackSummary::of(capture)?),
+        None => None,
+    };
 
     let mut meta = meta::gather(
         &plan.tracefs,
@@ -378,6 +422,12 @@ fn finish(
             data: codec::encode(&histograms),
         });
     }
+    if let Some((stacks, _)) = &user_stacks {
+        meta.options.push(store::TraceOption::Hytrace {
+            kind: store::hytrace_kind::BPF_STACKS,
+            data: stack_codec::encode(stacks),
+        });
+    }
     let file_bytes = write_file(&plan.work, OUTPUT_NAME, &meta, &captured)?;
     publish(plan.work, OUTPUT_NAME, &options.output)?;
     // Type ids while the session's probe events still exist.
@@ -395,6 +445,7 @@ fn finish(
         cpus: summary::cpu_summaries(&captured, &stats),
         events: summary::event_summaries(&plan.events, &type_ids, &captured, &bpf_totals),
         histograms: summary::hist_summaries(&histograms),
+        user_stacks: user_stacks.map(|(_, summary)| summary),
     })
 }
 

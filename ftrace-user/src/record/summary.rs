@@ -7,9 +7,13 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::{
-    bpf::hit_counter::HitCounterError,
+    bpf::{
+        hit_counter::HitCounterError,
+        user_stacks::{UserStackCapture, UserStackError},
+    },
     capture::CpuCaptureResult,
     hist::codec::StoredSnapshot,
+    stacks::UserStacks,
     tracefs::{CpuStats, EventId},
 };
 
@@ -90,6 +94,55 @@ pub struct RecordSummary {
     pub cpus: Vec<CpuSummary>,
     pub events: Vec<EventSummary>,
     pub histograms: Vec<HistSummary>,
+    pub user_stacks: Option<UserStackSummary>,
+}
+
+/// What `--user-stack` captured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserStackSummary {
+    /// Hits the program sent (with a stack or the reason it has none).
+    pub samples: u64,
+    /// Of those, hits without a stack (kernel threads, errors), by reason.
+    pub without_stack: Vec<(String, u64)>,
+    pub distinct_stacks: usize,
+    pub objects: usize,
+    /// Objects newly kept in the build-id cache, and where.
+    pub cached: u64,
+    pub cache_dir: Option<PathBuf>,
+    pub cache_failures: Vec<String>,
+    /// Stacks the ring buffer had no room for.
+    pub lost: u64,
+    /// Events the program could not be attached to, and why.
+    pub not_attached: Vec<(String, String)>,
+}
+
+impl UserStackSummary {
+    /// Finishes the capture: the stacks for the file and their summary.
+    pub(crate) fn of(
+        capture: UserStackCapture,
+    ) -> Result<(UserStacks, UserStackSummary), UserStackError> {
+        let not_attached = capture.not_attached.clone();
+        let cache_dir = capture.cache_dir();
+        let (stacks, stats) = capture.finish()?;
+        let mut without: std::collections::BTreeMap<String, u64> = Default::default();
+        for sample in &stacks.samples {
+            if let Err(why) = sample.stack {
+                *without.entry(why.describe()).or_default() += 1;
+            }
+        }
+        let summary = UserStackSummary {
+            samples: stacks.samples.len() as u64,
+            without_stack: without.into_iter().collect(),
+            distinct_stacks: stacks.stacks.len(),
+            objects: stacks.objects.len(),
+            cached: stats.cached,
+            cache_dir,
+            cache_failures: stats.cache_failures,
+            lost: stacks.lost,
+            not_attached,
+        };
+        Ok((stacks, summary))
+    }
 }
 
 /// Each CPU's events, bytes and losses: what its reader copied beside what the

@@ -6,9 +6,11 @@
 //!
 //! - [`filter`]: which records the user asked for.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
+//! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
 
 pub mod filter;
 pub mod histograms;
+pub mod user_stacks;
 
 use thiserror::Error;
 
@@ -18,6 +20,7 @@ use crate::{
     trace::{Origin, Recording, RecordingError},
 };
 pub use filter::RecordFilter;
+use user_stacks::{JoinCounts, ReportStacks};
 
 #[derive(Debug, Error)]
 pub enum ReportError {
@@ -46,6 +49,8 @@ pub struct ReportStats {
     pub cut: Vec<(String, u32, u64)>,
     /// (event name, count) in order of first appearance, for [`ReportStyle::Count`].
     pub counts: Vec<(String, u64)>,
+    /// How the file's user stacks joined their events, when it has any.
+    pub user_stacks: Option<JoinCounts>,
 }
 
 /// A record the report prints, in merge order.
@@ -61,6 +66,9 @@ pub struct Selected<'a> {
     pub indent: u16,
     /// Events the kernel dropped on this CPU since the previous printed record.
     pub missed: Missed,
+    /// The user stack captured at this event (an index into the report's stack
+    /// samples), if the file has one for it.
+    pub user_stack: Option<u32>,
 }
 
 /// One report over a recording: the merge of the CPUs the filter keeps.
@@ -69,6 +77,7 @@ pub struct Report<'r> {
     filter: &'r RecordFilter,
     merger: Merger<'r>,
     origins: Vec<Origin<'r>>,
+    stacks: Option<&'r ReportStacks>,
 }
 
 impl<'r> Report<'r> {
@@ -79,7 +88,19 @@ impl<'r> Report<'r> {
             filter,
             merger,
             origins,
+            stacks: None,
         }
+    }
+
+    /// Attaches to each record the user stack `stacks` joined to it.
+    pub fn with_stacks(mut self, stacks: Option<&'r ReportStacks>) -> Report<'r> {
+        self.stacks = stacks;
+        self
+    }
+
+    /// The stacks the report attaches to its records.
+    pub fn stacks(&self) -> Option<&'r ReportStacks> {
+        self.stacks
     }
 
     /// Where each stream comes from (indexed by [`Selected::origin`]).
@@ -89,7 +110,20 @@ impl<'r> Report<'r> {
 
     /// The records the filter selects, in merge order, numbered.
     pub fn records(&mut self) -> impl Iterator<Item = Selected<'r>> + '_ {
-        selected(self.recording, self.filter, &mut self.merger)
+        let stacks = self.stacks;
+        let origins = &self.origins;
+        selected(self.recording, self.filter, &mut self.merger).map(move |mut record| {
+            if let Some(stacks) = stacks {
+                let data = record.data;
+                record.user_stack = stacks.sample_of(
+                    i32::from_le_bytes([data[4], data[5], data[6], data[7]]) as u32,
+                    origins[record.origin as usize].cpu,
+                    u16::from_le_bytes([data[0], data[1]]),
+                    record.ts,
+                );
+            }
+            record
+        })
     }
 
     /// The selected records counted per event name, most first (then by name).
@@ -167,6 +201,7 @@ where
             data,
             indent: 0,
             missed,
+            user_stack: None,
         };
         index += 1;
         // trace-cmd remembers the comms scheduler events name and uses them for later

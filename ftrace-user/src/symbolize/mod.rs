@@ -1,9 +1,10 @@
 //! Addresses to names: kernel symbol tables stored in a recording (/proc/kallsyms and
 //! printk_formats text, parsed into lookup tables for rendering `%ps` and trace_printk
 //! formats), ELF function symbols to file offsets for uprobes, and struct member
-//! offsets from kernel BTF. The home of the stack symbolizer (blazesym) to come.
+//! offsets from kernel BTF, and user stacks (blazesym).
 //!
 //! - [`kallsyms`]: kernel symbols by address, and modules.
+//! - [`user`]: user stack frames to functions, file:line and inlined functions.
 //! - [`printk`]: trace_printk format strings by address.
 //! - [`elf`]: ELF function symbols to file offsets.
 //! - [`btf`]: kernel BTF, for struct member offsets.
@@ -12,6 +13,7 @@ pub mod btf;
 pub mod elf;
 pub mod kallsyms;
 pub mod printk;
+pub mod user;
 
 pub use kallsyms::KernelSymbols;
 pub use printk::PrintkFormats;

@@ -302,18 +302,6 @@ fn uprobe(
     Ok(aggregator(ebpf, tables, programs, move |_| name.clone()))
 }
 
-/// The error and its sources on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
 fn kernel_function(
     scoped: &ScopedLoader<'_>,
     function: &str,
@@ -332,11 +320,11 @@ fn kernel_function(
     let loader = || scoped(&HASHED_MAPS);
     let fentry_error = match fentry(&mut loader(), function) {
         Ok(ebpf) => return Ok(hashed(ebpf, vec!["kfunc_fentry", "kfunc_fexit"])),
-        Err(e) => chain(&e),
+        Err(e) => crate::notes::chain(&e),
     };
     let kprobe_error = match kprobe(&mut loader(), function) {
         Ok(ebpf) => return Ok(hashed(ebpf, vec!["kfunc_kprobe", "kfunc_kretprobe"])),
-        Err(e) => chain(&e),
+        Err(e) => crate::notes::chain(&e),
     };
     Err(AggregatorError::Refused {
         function: function.to_string(),

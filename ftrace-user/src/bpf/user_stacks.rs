@@ -1,0 +1,191 @@
+//! Loads the `user_stack` program once, attaches it to every recorded tracepoint, and
+//! drains its ring buffer on a thread while the session records (see
+//! [`crate::stacks::gather`] for what is made of each record).
+
+use std::{
+    os::fd::AsRawFd,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+};
+
+use aya::{
+    Ebpf,
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::TracePoint,
+};
+use ftrace_common::stack::{USER_STACK_LOST, USER_STACK_PROGRAM, USER_STACK_RING};
+use thiserror::Error;
+
+use super::EBPF_OBJECT;
+use crate::stacks::UserStacks;
+use crate::stacks::gather::{GatherStats, Gatherer};
+
+/// How long the drain thread sleeps in poll when the ring is empty.
+const POLL_MS: i32 = 50;
+
+#[derive(Debug, Error)]
+pub enum UserStackError {
+    #[error("cannot load the user-stack eBPF program")]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF object has no {what} {name}")]
+    Missing {
+        what: &'static str,
+        name: &'static str,
+    },
+    #[error("cannot load the user-stack program")]
+    Program(#[source] aya::programs::ProgramError),
+    #[error("cannot use the user-stack map {name}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("cannot start the user-stack reader thread")]
+    Thread(#[source] std::io::Error),
+    #[error("the user-stack reader thread failed")]
+    Panicked,
+}
+
+/// The loaded program, its attachments, and the thread draining its ring buffer.
+pub struct UserStackCapture {
+    ebpf: Ebpf,
+    stop: Arc<AtomicBool>,
+    drain: Option<JoinHandle<Gatherer>>,
+    /// Ids of the events the program is attached to.
+    attached: Vec<u16>,
+    cache_dir: Option<std::path::PathBuf>,
+    /// (event, why) for each tracepoint the program could not be attached to.
+    pub not_attached: Vec<(String, String)>,
+}
+
+impl UserStackCapture {
+    /// Loads the program limited to process `tgid` (0: every process), attaches it to
+    /// each of `tracepoints` (system, name, event id), and starts draining into
+    /// `gatherer`.
+    /// Attach the program after the ftrace events are enabled (see
+    /// [`crate::stacks::join`]).
+    pub fn start(
+        tracepoints: &[(String, String, u16)],
+        tgid: u32,
+        gatherer: Gatherer,
+    ) -> Result<UserStackCapture, UserStackError> {
+        let mut ebpf = super::loader_keeping(&[])
+            .override_global("TARGET_TGID", &tgid, true)
+            .load(EBPF_OBJECT)
+            .map_err(|e| UserStackError::Load(Box::new(e)))?;
+        let program: &mut TracePoint = ebpf
+            .program_mut(USER_STACK_PROGRAM)
+            .ok_or(UserStackError::Missing {
+                what: "program",
+                name: USER_STACK_PROGRAM,
+            })?
+            .try_into()
+            .map_err(UserStackError::Program)?;
+        program.load().map_err(UserStackError::Program)?;
+        let mut not_attached = Vec::new();
+        let mut attached = Vec::new();
+        for (system, name, id) in tracepoints {
+            match program.attach(system, name) {
+                Ok(_) => attached.push(*id),
+                Err(e) => not_attached.push((format!("{system}:{name}"), crate::notes::chain(&e))),
+            }
+        }
+        let map = ebpf
+            .take_map(USER_STACK_RING)
+            .ok_or(UserStackError::Missing {
+                what: "map",
+                name: USER_STACK_RING,
+            })?;
+        let ring = RingBuf::try_from(map).map_err(|source| UserStackError::Map {
+            name: USER_STACK_RING,
+            source,
+        })?;
+        let cache_dir = gatherer.cache_dir();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let drain = std::thread::Builder::new()
+            .name("hytrace-stacks".into())
+            .spawn(move || drain(ring, gatherer, &thread_stop))
+            .map_err(UserStackError::Thread)?;
+        Ok(UserStackCapture {
+            ebpf,
+            stop,
+            drain: Some(drain),
+            attached,
+            cache_dir,
+            not_attached,
+        })
+    }
+
+    /// Detaches the program, drains what is left, and returns the stacks.
+    pub fn finish(mut self) -> Result<(UserStacks, GatherStats), UserStackError> {
+        let lost = self.lost()?;
+        // Detach first so nothing more arrives, then let the thread empty the ring.
+        if let Some(program) = self.ebpf.program_mut(USER_STACK_PROGRAM)
+            && let Ok(program) = <&mut TracePoint>::try_from(program)
+        {
+            let _ = program.unload();
+        }
+        self.stop.store(true, Ordering::Release);
+        let gatherer = self
+            .drain
+            .take()
+            .ok_or(UserStackError::Panicked)?
+            .join()
+            .map_err(|_| UserStackError::Panicked)?;
+        Ok(gatherer.finish(lost, std::mem::take(&mut self.attached)))
+    }
+
+    /// The build-id cache objects are kept in, if any.
+    pub fn cache_dir(&self) -> Option<std::path::PathBuf> {
+        self.cache_dir.clone()
+    }
+
+    fn lost(&self) -> Result<u64, UserStackError> {
+        let map_error = |source| UserStackError::Map {
+            name: USER_STACK_LOST,
+            source,
+        };
+        let map = self
+            .ebpf
+            .map(USER_STACK_LOST)
+            .ok_or(UserStackError::Missing {
+                what: "map",
+                name: USER_STACK_LOST,
+            })?;
+        let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(map).map_err(map_error)?;
+        Ok(counters.get(&0, 0).map_err(map_error)?.iter().sum())
+    }
+}
+
+impl Drop for UserStackCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+    }
+}
+
+/// Reads the ring until told to stop, then empties it once more.
+fn drain(mut ring: RingBuf<MapData>, mut gatherer: Gatherer, stop: &AtomicBool) -> Gatherer {
+    loop {
+        let stopping = stop.load(Ordering::Acquire);
+        while let Some(item) = ring.next() {
+            gatherer.add(&item);
+        }
+        if stopping {
+            return gatherer;
+        }
+        let mut poll = libc::pollfd {
+            fd: ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for a descriptor the ring keeps open.
+        unsafe { libc::poll(&mut poll, 1, POLL_MS) };
+    }
+}

@@ -1,0 +1,289 @@
+//! User stack frames to names with blazesym: ELF symbols, DWARF file:line, inlined
+//! functions as frames of their own, Rust and C++ names demangled.
+//!
+//! Each object is read from the first file that has its build-id (see
+//! [`crate::stacks::build_ids::locate`]): the debug directories given, the build-id
+//! cache, the path it was recorded at, `/usr/lib/debug/.build-id`. Every frame of a
+//! stack but the innermost is a return address, the instruction after a call: it is
+//! looked up one byte earlier, so the line shown is the call's (as perf and gdb do),
+//! while the offset shown is the return address's.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use blazesym::symbolize::{
+    Input, Symbolized, Symbolizer,
+    source::{Elf, Source},
+};
+
+use crate::stacks::{
+    Frame, UserStacks,
+    build_ids::{BuildIdCache, locate},
+};
+
+/// One frame as printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserFrame {
+    /// A function (or a function inlined into the next frame).
+    Named {
+        function: String,
+        /// The frame's address minus the function's start (0 for inlined frames).
+        offset: u64,
+        /// file:line of the instruction (or of the inlined call it is at).
+        location: Option<(String, u32)>,
+        inlined: bool,
+        object: String,
+    },
+    /// An address in an object that names nothing there (or could not be read).
+    Unnamed {
+        object: String,
+        file_offset: u64,
+        why: String,
+    },
+    /// An address placed in no object.
+    Unknown { address: u64, why: String },
+}
+
+/// Where objects are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectSearch {
+    pub debug_dirs: Vec<PathBuf>,
+    pub caches: Vec<BuildIdCache>,
+}
+
+/// Every stack of `stacks` symbolized, innermost frame first (inlined functions
+/// expanded in place).
+pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<UserFrame>> {
+    let mut symbolizer = Symbolizer::builder()
+        .enable_code_info(true)
+        .enable_inlined_fns(true)
+        .enable_demangling(false);
+    let mut debug_dirs = search.debug_dirs.clone();
+    debug_dirs.push(PathBuf::from("/usr/lib/debug"));
+    symbolizer = symbolizer.set_debug_dirs(Some(debug_dirs));
+    let symbolizer = symbolizer.build();
+
+    // The addresses looked up per object: (file offset, is a return address).
+    let mut wanted: HashMap<u32, Vec<u64>> = HashMap::new();
+    for stack in &stacks.stacks {
+        for (depth, frame) in stack.iter().enumerate() {
+            if let Frame::Object { object, offset } = *frame {
+                wanted
+                    .entry(object)
+                    .or_default()
+                    .push(lookup_offset(offset, depth));
+            }
+        }
+    }
+    let mut named: HashMap<(u32, u64), Vec<UserFrame>> = HashMap::new();
+    for (object, mut offsets) in wanted {
+        offsets.sort_unstable();
+        offsets.dedup();
+        let Some(entry) = stacks.objects.get(object as usize) else {
+            continue;
+        };
+        let shown = if entry.path.is_empty() {
+            format!("build-id {}", entry.build_id_hex())
+        } else {
+            entry.path.clone()
+        };
+        let found = locate(
+            &entry.build_id,
+            &entry.path,
+            &search.debug_dirs,
+            &search.caches,
+        );
+        let results = match &found {
+            Some(path) => symbolize_object(&symbolizer, path, &offsets, &shown),
+            None => {
+                let why = if entry.build_id.is_empty() {
+                    format!("{shown} is gone")
+                } else {
+                    format!(
+                        "no file with build-id {} (not in the build-id cache or debug directories)",
+                        entry.build_id_hex()
+                    )
+                };
+                offsets
+                    .iter()
+                    .map(|&offset| {
+                        vec![UserFrame::Unnamed {
+                            object: shown.clone(),
+                            file_offset: offset,
+                            why: why.clone(),
+                        }]
+                    })
+                    .collect()
+            }
+        };
+        for (offset, frames) in offsets.into_iter().zip(results) {
+            named.insert((object, offset), frames);
+        }
+    }
+    stacks
+        .stacks
+        .iter()
+        .map(|stack| {
+            let mut out = Vec::with_capacity(stack.len());
+            for (depth, frame) in stack.iter().enumerate() {
+                match *frame {
+                    Frame::Object { object, offset } => {
+                        let looked_up = lookup_offset(offset, depth);
+                        match named.get(&(object, looked_up)) {
+                            Some(frames) => out.extend(
+                                frames
+                                    .iter()
+                                    .map(|f| with_return_offset(f.clone(), offset - looked_up)),
+                            ),
+                            None => out.push(UserFrame::Unnamed {
+                                object: String::new(),
+                                file_offset: offset,
+                                why: "not symbolized".into(),
+                            }),
+                        }
+                    }
+                    Frame::Address { ip, why } => out.push(UserFrame::Unknown {
+                        address: ip,
+                        why: why.describe().to_string(),
+                    }),
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// A Rust (`_R…`, `_ZN…E` with its hash left off) or C++ (`_Z…`) name demangled;
+/// anything else (C names) as it is.
+pub fn demangle(name: &str) -> String {
+    if (name.starts_with("_R") || name.starts_with("_ZN"))
+        && let Ok(demangled) = rustc_demangle::try_demangle(name)
+    {
+        return format!("{demangled:#}");
+    }
+    if name.starts_with("_Z")
+        && let Ok(symbol) = cpp_demangle::Symbol::new(name)
+        && let Ok(demangled) = symbol.demangle()
+    {
+        return demangled;
+    }
+    name.to_string()
+}
+
+/// The offset to look up: a return address (every frame but the innermost) one byte
+/// back, inside its call instruction.
+fn lookup_offset(offset: u64, depth: usize) -> u64 {
+    if depth > 0 && offset > 0 {
+        offset - 1
+    } else {
+        offset
+    }
+}
+
+/// Adds back the byte taken off a return address, so the offset printed is the frame's.
+fn with_return_offset(frame: UserFrame, back: u64) -> UserFrame {
+    match frame {
+        UserFrame::Named {
+            function,
+            offset,
+            location,
+            inlined: false,
+            object,
+        } => UserFrame::Named {
+            function,
+            offset: offset + back,
+            location,
+            inlined: false,
+            object,
+        },
+        UserFrame::Unnamed {
+            object,
+            file_offset,
+            why,
+        } => UserFrame::Unnamed {
+            object,
+            file_offset: file_offset + back,
+            why,
+        },
+        other => other,
+    }
+}
+
+/// The frames (inlined ones first) at each of `offsets` in the ELF file at `path`.
+fn symbolize_object(
+    symbolizer: &Symbolizer,
+    path: &Path,
+    offsets: &[u64],
+    shown: &str,
+) -> Vec<Vec<UserFrame>> {
+    let source = Source::Elf(Elf::new(path));
+    let unnamed = |offset: u64, why: String| {
+        vec![UserFrame::Unnamed {
+            object: shown.to_string(),
+            file_offset: offset,
+            why,
+        }]
+    };
+    let results = match symbolizer.symbolize(&source, Input::FileOffset(offsets)) {
+        Ok(results) => results,
+        Err(e) => {
+            let why = format!("cannot read {}: {e}", path.display());
+            return offsets.iter().map(|&o| unnamed(o, why.clone())).collect();
+        }
+    };
+    offsets
+        .iter()
+        .zip(results)
+        .map(|(&offset, result)| match result {
+            Symbolized::Sym(sym) => {
+                let location = |info: Option<&blazesym::symbolize::CodeInfo<'_>>| {
+                    info.and_then(|i| {
+                        i.line
+                            .map(|line| (i.to_path().to_string_lossy().into_owned(), line))
+                    })
+                };
+                let mut frames: Vec<UserFrame> = sym
+                    .inlined
+                    .iter()
+                    .rev()
+                    .map(|inlined| UserFrame::Named {
+                        function: demangle(&inlined.name),
+                        offset: 0,
+                        location: location(inlined.code_info.as_ref()),
+                        inlined: true,
+                        object: shown.to_string(),
+                    })
+                    .collect();
+                frames.push(UserFrame::Named {
+                    function: demangle(&sym.name),
+                    offset: sym.offset as u64,
+                    location: location(sym.code_info.as_deref()),
+                    inlined: false,
+                    object: shown.to_string(),
+                });
+                frames
+            }
+            Symbolized::Unknown(reason) => unnamed(offset, reason.to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demangles_rust_and_cpp_names_and_leaves_c_names_alone() {
+        for c_name in ["c", "b", "a", "main", "recurse", "_start"] {
+            assert_eq!(demangle(c_name), c_name);
+        }
+        assert_eq!(
+            demangle("_ZN13hytrace_tests4spin4main17h0123456789abcdefE"),
+            "hytrace_tests::spin::main"
+        );
+        assert_eq!(demangle("_RNvCs1234_7mycrate3foo"), "mycrate::foo");
+        assert_eq!(demangle("_ZN3foo3barEv"), "foo::bar()");
+    }
+}

@@ -1,0 +1,45 @@
+/* Stack-symbolization workload for hytrace's tests: main -> a -> b -> c ->
+ * recurse(25) -> getppid, N times. The tests read this file to find the line of each
+ * call (the lines marked "call:") and build it with -O0 -g -fno-omit-frame-pointer. The
+ * system call is made by an always-inlined function so that the innermost frame is
+ * recurse's own (with the inlined frame above it) instead of libc's, whose wrapper has
+ * no frame pointer. */
+#include <stdlib.h>
+
+static inline __attribute__((always_inline)) long raw_getppid(void)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(110L) : "rcx", "r11", "memory"); /* call: syscall */
+	return ret;
+}
+
+__attribute__((noinline)) long recurse(int depth)
+{
+	if (depth > 1)
+		return recurse(depth - 1) + 1; /* call: recurse */
+	return raw_getppid(); /* call: raw_getppid */
+}
+
+__attribute__((noinline)) long c(void)
+{
+	return recurse(25); /* call: c */
+}
+
+__attribute__((noinline)) long b(void)
+{
+	return c(); /* call: b */
+}
+
+__attribute__((noinline)) long a(void)
+{
+	return b(); /* call: a */
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 1;
+	long sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += a(); /* call: main */
+	return sum == 0;
+}

@@ -1,0 +1,183 @@
+//! `record --user-stack`: whole user stacks captured by eBPF at the recorded
+//! tracepoints, stored in the file, joined to their events and symbolized by report
+//! (file:line, inlined functions), also after the binary is deleted.
+
+use std::{collections::BTreeMap, path::Path};
+
+use hytrace_tests::{
+    TempDir, assert_no_hytrace_instance, have_tool, hytrace_record, hytrace_report, json_u64,
+    require_root, require_tool, run_ok,
+};
+
+/// The workload's source: main → a → b → c → recurse(25) → an inlined raw getppid.
+const DEEP_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/deep.c");
+
+/// Builds `deep` in `dir` as the issue asks (-O0 -g, frame pointers).
+fn build_deep(dir: &TempDir) -> String {
+    let exe = dir.path_str("deep");
+    run_ok(
+        "gcc",
+        &[
+            "-O0",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-o",
+            &exe,
+            DEEP_SOURCE,
+        ],
+    );
+    exe
+}
+
+/// The line of each `/* call: NAME */` marker of the source.
+fn call_lines() -> BTreeMap<String, u32> {
+    let source = std::fs::read_to_string(DEEP_SOURCE).unwrap();
+    source
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let name = line.split("/* call: ").nth(1)?.split(" */").next()?;
+            Some((name.to_string(), i as u32 + 1))
+        })
+        .collect()
+}
+
+/// The frames (function, file:line) every getppid stack must start with.
+fn expected_frames(exe: &str) -> Vec<String> {
+    let lines = call_lines();
+    let at = |marker: &str| format!("({DEEP_SOURCE}:{}) [{exe}]", lines[marker]);
+    let mut frames = vec![
+        format!("raw_getppid [inlined] {}", at("syscall")),
+        format!("recurse {}", at("raw_getppid")),
+    ];
+    frames.extend((0..24).map(|_| format!("recurse {}", at("recurse"))));
+    for (function, marker) in [("c", "c"), ("b", "b"), ("a", "a"), ("main", "main")] {
+        frames.push(format!("{function} {}", at(marker)));
+    }
+    frames
+}
+
+/// One user stack frame line without its `+0xOFFSET` (which depends on the compiler).
+fn without_offset(frame: &str) -> String {
+    let (name, rest) = frame.split_once(' ').unwrap_or((frame, ""));
+    let name = name.split('+').next().unwrap();
+    format!("{name} {rest}")
+}
+
+/// Each sys_enter line's user stack (frames without offsets) and whether a kernel
+/// stack holding do_syscall_64 followed it.
+fn stacks_of(report: &str) -> Vec<(Vec<String>, bool)> {
+    let mut out: Vec<(Vec<String>, bool)> = Vec::new();
+    let mut in_user_stack = false;
+    let mut in_kernel_stack = false;
+    for line in report.lines() {
+        if line == "<user stack trace >" {
+            in_user_stack = true;
+            continue;
+        }
+        if let Some(frame) = line.strip_prefix("=> ") {
+            if in_user_stack {
+                out.last_mut().unwrap().0.push(without_offset(frame));
+            } else if in_kernel_stack && frame.starts_with("do_syscall_64 (") {
+                out.last_mut().unwrap().1 = true;
+            }
+            continue;
+        }
+        in_user_stack = false;
+        in_kernel_stack = false;
+        match hytrace_tests::event_name_of(line) {
+            Some("sys_enter") => out.push((Vec::new(), false)),
+            Some("kernel_stack") => in_kernel_stack = true,
+            other => panic!("unexpected line {other:?}: {line}"),
+        }
+    }
+    out
+}
+
+/// Records 1000 getppid calls of `deep` with -T and --user-stack; expects 1000
+/// sys_enter events, each with a user stack of the inlined raw_getppid, 25 recurse
+/// frames, then c, b, a, main, every frame at the source line of its call, and a
+/// kernel stack holding do_syscall_64. Then deletes `deep` and expects the same
+/// report from the build-id cache; and trace-cmd reads the file, printing the same
+/// events and kernel stacks.
+#[test]
+fn deep_recursion_stacks_name_every_frame_with_its_line_also_after_the_binary_is_gone() {
+    require_root!();
+    require_tool!("gcc");
+    let dir = TempDir::new("ustack");
+    let exe = build_deep(&dir);
+    let dat = dir.path_str("u.dat");
+    let cache = dir.path_str("build-id-cache");
+    let summary = hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "-T",
+            "--user-stack",
+            "--build-id-cache",
+            &cache,
+            "-F",
+            "-o",
+            &dat,
+        ],
+        &[&exe, "1000"],
+    );
+    assert!(summary.contains("  user stacks: "), "{summary}");
+    assert!(summary.contains(", 0 lost (ring buffer full)"), "{summary}");
+    let report_args = ["--build-id-cache", &cache];
+    let report = hytrace_report(&dat, &report_args);
+    let stacks = stacks_of(&report);
+    assert_eq!(stacks.len(), 1000);
+    let expected = expected_frames(&exe);
+    for (frames, kernel) in &stacks {
+        assert!(
+            *kernel,
+            "a getppid without do_syscall_64 in its kernel stack"
+        );
+        assert!(frames.len() >= expected.len(), "a short stack: {frames:#?}");
+        assert_eq!(frames[..expected.len()], expected[..]);
+    }
+
+    // The binary is gone: its frames come from the build-id cache.
+    std::fs::remove_file(&exe).unwrap();
+    assert!(!Path::new(&exe).exists());
+    assert_eq!(hytrace_report(&dat, &report_args), report);
+
+    // JSON carries the same frames.
+    let json = hytrace_report(&dat, &["--format", "json", "--build-id-cache", &cache]);
+    let first = json.lines().next().unwrap();
+    assert!(
+        first.contains(r#""function":"c","offset":"#)
+            && first.contains(&format!(r#""line":{}"#, call_lines()["c"])),
+        "{first}"
+    );
+    assert!(json_u64(first, "pid") > 0, "{first}");
+
+    if have_tool("trace-cmd") {
+        let theirs = run_ok("trace-cmd", &["report", &dat]);
+        let theirs: Vec<&str> = theirs.lines().filter(|l| !l.starts_with("cpus=")).collect();
+        let ours = without_user_stacks(&report);
+        assert_eq!(theirs, ours);
+    }
+    assert_no_hytrace_instance();
+}
+
+/// The report's lines without the user stacks (what trace-cmd prints).
+fn without_user_stacks(report: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut in_user_stack = false;
+    for line in report.lines() {
+        if line == "<user stack trace >" {
+            in_user_stack = true;
+            continue;
+        }
+        if in_user_stack && line.starts_with("=> ") {
+            continue;
+        }
+        in_user_stack = false;
+        out.push(line);
+    }
+    out
+}
