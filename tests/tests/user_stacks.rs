@@ -140,6 +140,27 @@ fn deep_recursion_stacks_name_every_frame_with_its_line_also_after_the_binary_is
         assert_eq!(frames[..expected.len()], expected[..]);
     }
 
+    // Folded: one stack, 1000 times, root first, user frames then kernel frames.
+    let folded = hytrace_report(&dat, &["--folded", "--build-id-cache", &cache]);
+    let lines: Vec<&str> = folded.lines().collect();
+    assert_eq!(lines.len(), 1, "{folded}");
+    let (stack, count) = lines[0].rsplit_once(' ').unwrap();
+    assert_eq!(count, "1000");
+    let names: Vec<&str> = stack.split(';').collect();
+    let mut user: Vec<String> = vec!["main", "a", "b", "c"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    user.extend((0..25).map(|_| "recurse".to_string()));
+    user.push("raw_getppid".into());
+    let at = names.iter().position(|n| *n == "main").unwrap();
+    assert_eq!(names[0], "deep");
+    assert_eq!(names[at..at + user.len()], user[..]);
+    assert!(
+        names[at + user.len()..].contains(&"do_syscall_64_[k]"),
+        "{stack}"
+    );
+
     // The binary is gone: its frames come from the build-id cache.
     std::fs::remove_file(&exe).unwrap();
     assert!(!Path::new(&exe).exists());

@@ -180,7 +180,7 @@ pub struct RecordArgs {
     /// skips it); report prints each stack under its event with function+offset,
     /// file:line and inlined functions. Programs built without frame pointers give
     /// short stacks. Each object a stack points into is kept in the build-id cache.
-    #[arg(long = "user-stack")]
+    #[arg(long = "user-stack", conflicts_with = "no_bpf")]
     pub user_stack: bool,
 
     /// With --user-stack: the build-id cache directory [default:
@@ -293,6 +293,14 @@ pub struct ReportArgs {
     /// `[module]` annotations; other recorded events appear as `/* comments */`.
     #[arg(long, conflicts_with = "hist")]
     pub graph: bool,
+
+    /// Print the recorded stacks folded, one line per distinct stack with its count
+    /// (`comm;main;a;…;recurse;entry_SYSCALL_64_after_hwframe_[k];… 1000`), root
+    /// first, as flame graph tools read them: the user stack of each event (record
+    /// --user-stack), then the kernel stack that follows it (record -T), kernel frames
+    /// suffixed `_[k]`. The filters apply.
+    #[arg(long, conflicts_with_all = ["hist", "graph", "count"])]
+    pub folded: bool,
 
     #[command(flatten)]
     pub stacks: SymbolArgs,

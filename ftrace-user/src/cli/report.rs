@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
-    output::{call_graph, event_report, histogram_comparison, report_losses},
-    report::{RecordFilter, ReportStyle, histograms, user_stacks::ReportStacks},
+    output::{call_graph, event_report, folded, histogram_comparison, report_losses},
+    report::{self, RecordFilter, Report, ReportStyle, histograms, user_stacks::ReportStacks},
     trace::Recording,
 };
 
@@ -70,6 +70,12 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     } else {
         ReportStacks::load(&recording, &args.stacks.object_search())?
     };
+    if args.folded {
+        let mut report = Report::new(&recording, &filter).with_stacks(stacks.as_ref());
+        out.write_all(folded::text(&report::folded::fold(&mut report)).as_bytes())?;
+        out.flush()?;
+        return Ok(0);
+    }
     let stats = event_report::print(&recording, &filter, stacks.as_ref(), style, &mut out)?;
     out.flush().ok();
     for line in report_losses::lines(&stats, recording.page_size()) {

@@ -160,6 +160,14 @@ impl Plugin {
         Some(())
     }
 
+    /// The frames of a kernel_stack record, innermost first.
+    pub fn kernel_stack(&self, fields: &[Field], data: &[u8]) -> Option<Vec<u64>> {
+        let Plugin::KernelStack { caller } = self else {
+            return None;
+        };
+        Some(stack_frames(&fields[*caller], data).collect())
+    }
+
     /// ip and parent_ip of a function tracer record.
     pub fn function_call(&self, fields: &[Field], data: &[u8]) -> Option<(u64, u64)> {
         let Plugin::Function { ip, parent_ip } = self else {

@@ -8,6 +8,7 @@
 //! - [`event_line`]: one record as a report line, text or JSON.
 //! - [`event_text`]: trace-cmd report's line layout (columns, numbers).
 //! - [`event_json`]: one JSON object per event.
+//! - [`folded`]: folded stacks, one line per stack with its count.
 //! - [`call_graph`]: graph events as ftrace's call-graph text; [`call_graph_columns`]
 //!   its CPU, duration and task columns.
 //! - [`call_trees`]: the time per function of call trees, and outliers with their tree.
@@ -25,6 +26,7 @@ pub mod event_json;
 pub mod event_line;
 pub mod event_report;
 pub mod event_text;
+pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
 pub mod record_summary;

@@ -5,10 +5,12 @@
 //! [`crate::output::event_report`].
 //!
 //! - [`filter`]: which records the user asked for.
+//! - [`folded`]: the records' user and kernel stacks folded, with counts.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
 //! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
 
 pub mod filter;
+pub mod folded;
 pub mod histograms;
 pub mod user_stacks;
 
