@@ -13,3 +13,11 @@ pub const PROBE_FENTRY_PROGRAM: &str = "probe_fentry";
 
 pub mod hist;
 pub mod stack;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain `#[repr(C)]` integers without padding, valid for every bit pattern.
+    unsafe impl aya::Pod for super::stack::StackSampleKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::stack::StackSampleTotals {}
+}

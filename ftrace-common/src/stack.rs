@@ -44,8 +44,10 @@ pub const FRAME_BYTES: usize = core::mem::size_of::<BuildIdFrame>();
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StackHeader {
-    /// bpf_ktime_get_ns() when the program ran (CLOCK_MONOTONIC, the recording's clock).
-    pub ktime_ns: u64,
+    /// `record --user-stack`: bpf_ktime_get_ns() when the program ran (CLOCK_MONOTONIC,
+    /// the recording's clock). `hist --stacks`: the stack's hash, its key in
+    /// [`StackSampleKey::user_stack`].
+    pub tag: u64,
     /// bpf_get_current_pid_tgid(): tgid in the upper half, thread id in the lower.
     pub pid_tgid: u64,
     pub cpu: u32,
@@ -66,6 +68,57 @@ pub const HEADER_BYTES: usize = core::mem::size_of::<StackHeader>();
 pub struct StackRecord {
     pub header: StackHeader,
     pub frames: [BuildIdFrame; MAX_FRAMES],
+}
+
+/// `hist --stacks`: the ring buffer of distinct user stacks (each sent once).
+pub const HIST_STACK_RING: &str = "HIST_STACKS";
+/// `hist --stacks`: kernel stacks (a stack-trace map), by id.
+pub const HIST_KERNEL_STACKS: &str = "HIST_KERNEL_STACKS";
+/// `hist --stacks`: count and total latency per [`StackSampleKey`], per CPU.
+pub const HIST_STACK_TOTALS: &str = "HIST_STACK_TOTALS";
+/// `hist --stacks`: what could not be kept, per CPU, indexed by [`stack_lost`].
+pub const HIST_STACK_LOST: &str = "HIST_STACK_LOST";
+
+/// Counters of `HIST_STACK_LOST`.
+pub mod stack_lost {
+    /// A begin's stack ids could not be stored.
+    pub const BEGIN_MAP_FULL: u32 = 0;
+    /// The totals table had no room for a new (key, stacks).
+    pub const TOTALS_MAP_FULL: u32 = 1;
+    /// A new user stack did not fit in the ring buffer (its samples are counted under
+    /// a stack userspace never sees).
+    pub const RING_FULL: u32 = 2;
+    /// The kernel stack could not be taken (its samples are counted under id -1).
+    pub const NO_KERNEL_STACK: u32 = 3;
+    pub const COUNT: u32 = 4;
+}
+
+/// A latency sample's key and the stacks where its latency began.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StackSampleKey {
+    /// The aggregator's key (syscall number, …).
+    pub key: u64,
+    /// Hash of the user stack's frames (0: none).
+    pub user_stack: u64,
+    /// Id in the kernel stack-trace map (-1: none).
+    pub kernel_stack: i64,
+}
+
+/// Samples and their summed latency.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackSampleTotals {
+    pub count: u64,
+    pub total_ns: u64,
+}
+
+/// The stacks a begin hook saw, kept until the end hook.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BeginStacks {
+    pub user_stack: u64,
+    pub kernel_stack: i64,
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@
 //! `user_stack`: the user stack at each hit of the recorded tracepoints, sent through a
 //! ring buffer (see user_stacks.rs).
 //!
+//! `hist --stacks`: the aggregators also key samples by the stacks at their begin hook
+//! (see stack_samples.rs).
+//!
 //! The per-thread and per-request aggregators share the hashed tables of
 //! hashed_tables.rs.
 //!
@@ -67,6 +70,8 @@ mod outliers;
 mod runq_latency;
 #[cfg(target_arch = "bpf")]
 mod scope;
+#[cfg(target_arch = "bpf")]
+mod stack_samples;
 #[cfg(target_arch = "bpf")]
 mod syscall_latency;
 #[cfg(target_arch = "bpf")]

@@ -64,6 +64,7 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
     }
     // sys_enter(struct pt_regs *regs, long id)
     let id: u64 = ctx.arg(1);
+    crate::stack_samples::at_begin(&ctx, pid_tgid & 0xffff_ffff);
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     if let Some(slot) = SYSCALL_CPU_START.get_ptr_mut(0) {
@@ -99,6 +100,7 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
     }
     let delta = now.saturating_sub(began);
     crate::outliers::check(key, delta);
+    crate::stack_samples::at_end(u64::from(tid), key, delta);
     let index = key as u32 * CAPPED_SLOTS + capped_slot_of(delta);
     if let Some(count) = SYSCALL_SLOTS.get_ptr_mut(index) {
         // SAFETY: a valid, aligned u64 slot of the array; other CPUs may add to it at

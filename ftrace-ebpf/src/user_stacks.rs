@@ -51,7 +51,7 @@ pub fn user_stack(ctx: TracePointContext) -> u32 {
         header.pid_tgid = pid_tgid;
         header.cpu = bpf_get_smp_processor_id();
         header.reserved = 0;
-        header.ktime_ns = bpf_ktime_get_ns();
+        header.tag = bpf_ktime_get_ns();
         header.result = bpf_get_stack(
             ctx.as_ptr(),
             (&raw mut (*record).frames).cast(),

@@ -6,9 +6,23 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::{
-    bpf::latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
-    hist::{Snapshot, Spec},
+    bpf::latency::{
+        AggregatorError, LatencyAggregator, Scope, StartError,
+        stacks::{StackOptions, StackSamples},
+        start_all_with,
+    },
+    hist::{
+        Snapshot, Spec,
+        stacks::{StackEntry, StackReport},
+    },
+    output::user_stack,
+    report::folded::folded_name,
     session::{Session, SessionError, StopReason},
+    stacks::gather::candidate_files,
+    symbolize::{
+        KernelSymbols,
+        user::{ObjectSearch, UserFrame, symbolize_stacks},
+    },
 };
 
 #[derive(Debug, Error)]
@@ -39,6 +53,17 @@ pub struct AggregateOptions {
     pub interval: Option<Duration>,
     pub duration: Option<Duration>,
     pub command: Vec<String>,
+    /// Also key the samples by the kernel and user stacks at the begin hook.
+    pub stacks: bool,
+}
+
+/// What a session aggregated: the last snapshots, the stack tables (with --stacks),
+/// and why it ended.
+#[derive(Debug)]
+pub struct Aggregated {
+    pub snapshots: Vec<Snapshot>,
+    pub stacks: Vec<StackReport>,
+    pub reason: StopReason,
 }
 
 /// Aggregates until the session ends, handing every interval's snapshots to
@@ -46,7 +71,7 @@ pub struct AggregateOptions {
 pub async fn aggregate(
     options: &AggregateOptions,
     mut on_interval: impl FnMut(&[Snapshot]) -> std::io::Result<()>,
-) -> Result<(Vec<Snapshot>, StopReason), AggregateError> {
+) -> Result<Aggregated, AggregateError> {
     let mut session = Session::prepare(&options.command, options.duration)?;
     let scope = Scope {
         tgid: options
@@ -55,7 +80,10 @@ pub async fn aggregate(
             .unwrap_or(0),
         comm: options.comm.clone(),
     };
-    let aggregators = start_all(&options.specs, &scope)?;
+    let stack_options = options.stacks.then(|| StackOptions {
+        candidate_files: candidate_files(&options.command),
+    });
+    let mut aggregators = start_all_with(&options.specs, &scope, stack_options.as_ref())?;
     session.start()?;
     let started = std::time::Instant::now();
     let mut tick_error = None;
@@ -71,7 +99,92 @@ pub async fn aggregate(
     if let Some(error) = tick_error {
         return Err(error);
     }
-    Ok((snapshots(&aggregators, started.elapsed())?, reason))
+    let snapshots = snapshots(&aggregators, started.elapsed())?;
+    let mut stacks = Vec::new();
+    for aggregator in &mut aggregators {
+        let samples = aggregator
+            .take_stack_samples()
+            .map_err(|source| AggregateError::Read {
+                spec: aggregator.spec.to_string(),
+                source: Box::new(source),
+            })?;
+        if let Some(samples) = samples {
+            stacks.push(stack_report(&aggregator.spec.to_string(), samples));
+        }
+    }
+    Ok(Aggregated {
+        snapshots,
+        stacks,
+        reason,
+    })
+}
+
+/// An aggregator's stack tables with every frame named: kernel frames from
+/// /proc/kallsyms, user frames with blazesym.
+fn stack_report(spec: &str, samples: StackSamples) -> StackReport {
+    let kallsyms = KernelSymbols::parse(&std::fs::read("/proc/kallsyms").unwrap_or_default());
+    let user_frames = symbolize_stacks(&samples.user, &ObjectSearch::default());
+    let kernel_name = |addr: u64| match kallsyms.lookup(addr) {
+        Some((name, _)) => name.to_string(),
+        None => format!("0x{addr:x}"),
+    };
+    let mut report = StackReport {
+        spec: spec.to_string(),
+        entries: Vec::new(),
+        lost: samples.lost,
+    };
+    for (key, key_name, totals) in samples.totals {
+        let kernel: Vec<String> = samples
+            .kernel_stacks
+            .get(&key.kernel_stack)
+            .map(|frames| {
+                frames
+                    .iter()
+                    .map(|&a| kernel_name(a))
+                    .skip_while(|name| is_tracing_frame(name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let user: &[UserFrame] = match samples.user_by_hash.get(&key.user_stack) {
+            Some(Ok(index)) => user_frames.get(*index as usize).map_or(&[], Vec::as_slice),
+            _ => &[],
+        };
+        let mut folded: Vec<String> = user.iter().rev().map(folded_name).collect();
+        folded.extend(kernel.iter().rev().map(|name| format!("{name}_[k]")));
+        let mut user_lines = Vec::with_capacity(user.len());
+        for frame in user {
+            let mut line = Vec::new();
+            user_stack::write_frame(&mut line, frame);
+            user_lines.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        report.entries.push(StackEntry {
+            key: key_name,
+            count: totals.count,
+            total_ns: totals.total_ns,
+            kernel,
+            user: user_lines,
+            folded,
+        });
+    }
+    report.sort();
+    report
+}
+
+/// Frames of the tracing machinery between the hook and the traced code (the BPF
+/// program, its trampoline, the tracepoint's iterator), left off the top of kernel
+/// stacks.
+fn is_tracing_frame(name: &str) -> bool {
+    [
+        "bpf_prog_",
+        "bpf_trace_run",
+        "__bpf_trace_",
+        "__traceiter_",
+        "trace_call_bpf",
+        "perf_trace_",
+        "bpf_get_stack",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
 }
 
 /// Every aggregator's snapshot, `elapsed` into the session.

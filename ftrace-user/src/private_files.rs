@@ -106,6 +106,30 @@ pub enum PrivateFileError {
     },
     #[error("no random bytes for a private name")]
     Random(#[source] std::io::Error),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `bytes` as the whole of `output`: into a file of a private directory beside
+/// it, synced, then renamed over it (see [`PrivateDir::publish`]).
+pub fn write_whole(output: &OutputFile, bytes: &[u8]) -> Result<(), PrivateFileError> {
+    use std::io::Write as _;
+    output.check()?;
+    let work = PrivateDir::beside(output)?;
+    const NAME: &str = "output";
+    let mut file = work.create(NAME)?;
+    let write_error = |source| PrivateFileError::Write {
+        path: work.path_of(NAME),
+        source,
+    };
+    file.write_all(bytes).map_err(write_error)?;
+    file.sync_all().map_err(write_error)?;
+    drop(file);
+    work.publish(NAME, output)
 }
 
 /// A file the user asked hytrace to write (`-o FILE`), and how.

@@ -5,8 +5,8 @@
 use std::{collections::BTreeMap, path::Path};
 
 use hytrace_tests::{
-    TempDir, assert_no_hytrace_instance, have_tool, hytrace_record, hytrace_report, json_u64,
-    require_root, require_tool, run_ok,
+    TempDir, assert_no_hytrace_instance, chromium_dom, have_tool, hytrace_ok, hytrace_record,
+    hytrace_report, json_u64, require_root, require_tool, run_ok, with_command,
 };
 
 /// The workload's source: main → a → b → c → recurse(25) → an inlined raw getppid.
@@ -161,6 +161,33 @@ fn deep_recursion_stacks_name_every_frame_with_its_line_also_after_the_binary_is
         "{stack}"
     );
 
+    // The flame graph of the same stacks, as a browser builds it.
+    if have_tool("chromium") {
+        let svg = dir.path_str("u.svg");
+        hytrace_ok(&[
+            "report",
+            "-i",
+            &dat,
+            "--build-id-cache",
+            &cache,
+            "--flamegraph",
+            &svg,
+        ]);
+        let dom = chromium_dom(Path::new(&svg));
+        for name in ["recurse", "c", "b", "a", "main"] {
+            assert!(
+                dom.contains(&format!("<title>{name} (")),
+                "{name} is not a frame of the flame graph's DOM"
+            );
+        }
+        assert!(
+            dom.contains("<title>recurse (1,000 events"),
+            "recurse's count"
+        );
+    } else {
+        hytrace_tests::skip("chromium is not installed: the flame graph is not opened");
+    }
+
     // The binary is gone: its frames come from the build-id cache.
     std::fs::remove_file(&exe).unwrap();
     assert!(!Path::new(&exe).exists());
@@ -201,4 +228,76 @@ fn without_user_stacks(report: &str) -> Vec<&str> {
         out.push(line);
     }
     out
+}
+
+/// `hist syscalls --stacks -- deep 1000`: getppid's top stack (by total latency) has
+/// 1000 samples, kernel frames holding do_syscall_64, and the same user frames as the
+/// recording (inlined raw_getppid, 25 recurse, c, b, a, main at their lines); the
+/// folded file has that stack weighted by its nanoseconds, and the flame graph names
+/// its functions.
+#[test]
+fn hist_stacks_key_getppid_samples_by_the_stack_they_began_in() {
+    require_root!();
+    require_tool!("gcc");
+    let dir = TempDir::new("hstack");
+    let exe = build_deep(&dir);
+    let folded_path = dir.path_str("h.folded");
+    let svg_path = dir.path_str("h.svg");
+    let out = hytrace_ok(&with_command(
+        &[
+            "hist",
+            "syscalls",
+            "--stacks",
+            "--folded",
+            &folded_path,
+            "--flamegraph",
+            &svg_path,
+        ],
+        &[&exe, "1000"],
+    ));
+    let section = out
+        .split("\ngetppid\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no getppid stacks in:\n{out}"));
+    let mut lines = section.lines();
+    let head = lines.next().unwrap();
+    assert!(head.starts_with("  1000 samples, total "), "{head}");
+    let frames: Vec<&str> = lines
+        .take_while(|l| l.starts_with("    "))
+        .map(str::trim_start)
+        .collect();
+    let kernel: Vec<&str> = frames
+        .iter()
+        .filter_map(|f| f.strip_suffix(" [kernel]"))
+        .collect();
+    assert!(kernel.contains(&"do_syscall_64"), "{frames:#?}");
+    let user: Vec<String> = frames
+        .iter()
+        .filter(|f| !f.ends_with(" [kernel]"))
+        .map(|f| without_offset(f))
+        .collect();
+    let expected = expected_frames(&exe);
+    assert!(user.len() >= expected.len(), "{frames:#?}");
+    assert_eq!(user[..expected.len()], expected[..]);
+
+    let folded = std::fs::read_to_string(&folded_path).unwrap();
+    let line = folded
+        .lines()
+        .find(|l| l.starts_with("getppid;") && l.contains(";raw_getppid;"))
+        .unwrap_or_else(|| panic!("no getppid stack in:\n{folded}"));
+    let (stack, ns) = line.rsplit_once(' ').unwrap();
+    assert!(ns.parse::<u64>().unwrap() > 0, "{line}");
+    let names: Vec<&str> = stack.split(';').collect();
+    let at = names.iter().position(|n| *n == "main").unwrap();
+    assert_eq!(names[at..at + 4], ["main", "a", "b", "c"]);
+    assert_eq!(
+        names.iter().filter(|n| **n == "recurse").count(),
+        25,
+        "{stack}"
+    );
+    assert!(names.contains(&"do_syscall_64_[k]"), "{stack}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for name in ["recurse", "main", "do_syscall_64"] {
+        assert!(svg.contains(name), "{name} not in the flame graph");
+    }
 }

@@ -11,7 +11,12 @@ use anyhow::{Context, Result, bail};
 /// bpf-linker release known to build against the nightly's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests compare against or drive.
-const TEST_PACKAGES: &[(&str, &str)] = &[("trace-cmd", "trace-cmd"), ("bpftrace", "bpftrace")];
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("trace-cmd", "trace-cmd"),
+    ("bpftrace", "bpftrace"),
+    // Opens the flame graphs the tests write (headless, --dump-dom).
+    ("chromium", "chromium"),
+];
 
 /// The workspace root (the parent of xtask/).
 pub fn workspace_root() -> PathBuf {
@@ -140,7 +145,8 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
     Ok(())
 }
 
-/// trace-cmd and bpftrace from Debian's archive, for the peer tests.
+/// trace-cmd, bpftrace and chromium from Debian's archive, for the peer tests and the
+/// flame graph test.
 pub fn ensure_test_packages() -> Result<()> {
     let checks: Vec<(String, &str)> = TEST_PACKAGES
         .iter()

@@ -3,6 +3,7 @@
 //! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
 //! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
 //! - [`prog_info`]: the kernel's per-program counters (recursion misses).
+//! - [`stack_ring`]: a thread draining a ring buffer of stacks while a session runs.
 //! - [`user_stacks`]: the user stack at each hit of the recorded tracepoints.
 //! - [`load_check`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
@@ -10,6 +11,7 @@ pub mod hit_counter;
 pub mod latency;
 pub mod load_check;
 pub mod prog_info;
+pub mod stack_ring;
 pub mod user_stacks;
 
 /// The eBPF object built from `ftrace-ebpf` by build.rs.
@@ -35,19 +37,30 @@ const TABLE_MAPS: &[&str] = &[
     "BLOCK_START",
     "SYSCALL_COMM_SLOTS",
     "SYSCALL_COMM_TOTALS",
+    "HIST_KERNEL_STACKS",
+    "HIST_STACK_SEEN",
+    "HIST_STACK_BEGIN",
+    "HIST_STACK_TOTALS",
 ];
 
 /// A loader that shrinks every latency table but those named in `keep` to one entry:
 /// loading the object creates every map it defines (megabytes each at full size), and
-/// the hit counters load one copy per recorded event.
+/// the hit counters load one copy per recorded event. Ring buffers not kept are one
+/// page (the user-stack ring is 16 MiB, vmalloc'ed at creation).
 pub(crate) fn loader_keeping<'a>(keep: &[&str]) -> aya::EbpfLoader<'a> {
     let mut loader = aya::EbpfLoader::new();
     for map in TABLE_MAPS.iter().filter(|m| !keep.contains(m)) {
         loader.map_max_entries(map, 1);
     }
-    // The outlier ring buffer's size is in bytes: one page where it is not used.
-    if !keep.contains(&OUTLIER_RING) {
-        loader.map_max_entries(OUTLIER_RING, 4096);
+    // Ring buffer sizes are in bytes: one page where they are not used.
+    for ring in [
+        OUTLIER_RING,
+        ftrace_common::stack::USER_STACK_RING,
+        ftrace_common::stack::HIST_STACK_RING,
+    ] {
+        if !keep.contains(&ring) {
+            loader.map_max_entries(ring, 4096);
+        }
     }
     loader
 }

@@ -2,29 +2,19 @@
 //! drains its ring buffer on a thread while the session records (see
 //! [`crate::stacks::gather`] for what is made of each record).
 
-use std::{
-    os::fd::AsRawFd,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
-};
-
 use aya::{
     Ebpf,
-    maps::{MapData, PerCpuArray, RingBuf},
+    maps::{PerCpuArray, RingBuf},
     programs::TracePoint,
 };
 use ftrace_common::stack::{USER_STACK_LOST, USER_STACK_PROGRAM, USER_STACK_RING};
 use thiserror::Error;
 
-use super::EBPF_OBJECT;
-use crate::stacks::UserStacks;
-use crate::stacks::gather::{GatherStats, Gatherer};
-
-/// How long the drain thread sleeps in poll when the ring is empty.
-const POLL_MS: i32 = 50;
+use super::{EBPF_OBJECT, stack_ring::StackRingDrain};
+use crate::stacks::{
+    UserStacks,
+    gather::{GatherStats, Gatherer},
+};
 
 #[derive(Debug, Error)]
 pub enum UserStackError {
@@ -52,8 +42,7 @@ pub enum UserStackError {
 /// The loaded program, its attachments, and the thread draining its ring buffer.
 pub struct UserStackCapture {
     ebpf: Ebpf,
-    stop: Arc<AtomicBool>,
-    drain: Option<JoinHandle<Gatherer>>,
+    drain: StackRingDrain,
     /// Ids of the events the program is attached to.
     attached: Vec<u16>,
     cache_dir: Option<std::path::PathBuf>,
@@ -72,7 +61,7 @@ impl UserStackCapture {
         tgid: u32,
         gatherer: Gatherer,
     ) -> Result<UserStackCapture, UserStackError> {
-        let mut ebpf = super::loader_keeping(&[])
+        let mut ebpf = super::loader_keeping(&[USER_STACK_RING])
             .override_global("TARGET_TGID", &tgid, true)
             .load(EBPF_OBJECT)
             .map_err(|e| UserStackError::Load(Box::new(e)))?;
@@ -104,16 +93,11 @@ impl UserStackCapture {
             source,
         })?;
         let cache_dir = gatherer.cache_dir();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = stop.clone();
-        let drain = std::thread::Builder::new()
-            .name("hytrace-stacks".into())
-            .spawn(move || drain(ring, gatherer, &thread_stop))
-            .map_err(UserStackError::Thread)?;
+        let drain =
+            StackRingDrain::start(ring, gatherer, Gatherer::add).map_err(UserStackError::Thread)?;
         Ok(UserStackCapture {
             ebpf,
-            stop,
-            drain: Some(drain),
+            drain,
             attached,
             cache_dir,
             not_attached,
@@ -129,14 +113,8 @@ impl UserStackCapture {
         {
             let _ = program.unload();
         }
-        self.stop.store(true, Ordering::Release);
-        let gatherer = self
-            .drain
-            .take()
-            .ok_or(UserStackError::Panicked)?
-            .join()
-            .map_err(|_| UserStackError::Panicked)?;
-        Ok(gatherer.finish(lost, std::mem::take(&mut self.attached)))
+        let gatherer = self.drain.finish().ok_or(UserStackError::Panicked)?;
+        Ok(gatherer.finish(lost, self.attached))
     }
 
     /// The build-id cache objects are kept in, if any.
@@ -158,34 +136,5 @@ impl UserStackCapture {
             })?;
         let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(map).map_err(map_error)?;
         Ok(counters.get(&0, 0).map_err(map_error)?.iter().sum())
-    }
-}
-
-impl Drop for UserStackCapture {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(drain) = self.drain.take() {
-            let _ = drain.join();
-        }
-    }
-}
-
-/// Reads the ring until told to stop, then empties it once more.
-fn drain(mut ring: RingBuf<MapData>, mut gatherer: Gatherer, stop: &AtomicBool) -> Gatherer {
-    loop {
-        let stopping = stop.load(Ordering::Acquire);
-        while let Some(item) = ring.next() {
-            gatherer.add(&item);
-        }
-        if stopping {
-            return gatherer;
-        }
-        let mut poll = libc::pollfd {
-            fd: ring.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, for a descriptor the ring keeps open.
-        unsafe { libc::poll(&mut poll, 1, POLL_MS) };
     }
 }

@@ -302,6 +302,12 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with_all = ["hist", "graph", "count"])]
     pub folded: bool,
 
+    /// Write the stacks --folded prints as an interactive SVG flame graph to OUT.svg
+    /// (inferno; open it in a browser to search and zoom). Written like a recording:
+    /// mode 0600, renamed into place, never through a link.
+    #[arg(long = "flamegraph", value_name = "OUT.svg", conflicts_with_all = ["hist", "graph", "count", "folded"])]
+    pub flame_graph: Option<PathBuf>,
+
     #[command(flatten)]
     pub stacks: SymbolArgs,
 
@@ -438,6 +444,24 @@ pub struct HistArgs {
     /// Keys shown in the table and bar charts (JSON has all).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+
+    /// Also key every sample by the kernel and user stacks at the begin hook (where
+    /// the thread was when the latency began), aggregated in the kernel (count and
+    /// total latency per key and stacks); printed after the histograms as each key's
+    /// stacks by total latency (at most --top per key). User stacks are taken whole
+    /// with build-id frames, as record --user-stack. The syscalls spec only, so far.
+    #[arg(long)]
+    pub stacks: bool,
+
+    /// With --stacks: write the stacks folded (`key;root;…;leaf NS`, weighted by
+    /// nanoseconds) to FILE, for flame graph tools.
+    #[arg(long, value_name = "FILE", requires = "stacks")]
+    pub folded: Option<PathBuf>,
+
+    /// With --stacks: write an interactive SVG flame graph of the stacks, weighted by
+    /// nanoseconds, to OUT.svg.
+    #[arg(long = "flamegraph", value_name = "OUT.svg", requires = "stacks")]
+    pub flame_graph: Option<PathBuf>,
 
     #[command(flatten)]
     pub session: SessionArgs,

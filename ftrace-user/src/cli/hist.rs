@@ -8,7 +8,8 @@ use super::{args::HistArgs, record::is_root};
 use crate::{
     aggregate::{AggregateOptions, aggregate},
     hist::{Snapshot, Spec},
-    output::{histogram, session_end},
+    output::{flame_graph, folded, histogram, histogram_stacks, session_end},
+    private_files::{OutputFile, write_whole},
 };
 
 pub fn run(args: &HistArgs) -> Result<i32> {
@@ -27,13 +28,28 @@ pub fn run(args: &HistArgs) -> Result<i32> {
         interval: args.interval,
         duration: args.session.duration,
         command: args.session.command.clone(),
+        stacks: args.stacks,
     };
     let live = !args.json && std::io::stdout().is_terminal();
     let runtime = super::runtime()?;
-    let (last, reason) = runtime.block_on(aggregate(&options, |snapshots| {
+    let aggregated = runtime.block_on(aggregate(&options, |snapshots| {
         print_snapshots(snapshots, args, live)
     }))?;
-    print_snapshots(&last, args, false)?;
+    print_snapshots(&aggregated.snapshots, args, false)?;
+    for report in &aggregated.stacks {
+        let mut out = std::io::stdout().lock();
+        write!(out, "\n{}", histogram_stacks::text(report, args.top))?;
+        out.flush()?;
+        let folded = report.folded_ns();
+        if let Some(path) = &args.folded {
+            write_whole(&OutputFile::private(path), folded::text(&folded).as_bytes())?;
+        }
+        if let Some(path) = &args.flame_graph {
+            let svg = flame_graph::svg(&folded, &format!("hytrace hist {}", report.spec), "ns")?;
+            write_whole(&OutputFile::private(path), &svg)?;
+        }
+    }
+    let reason = aggregated.reason;
     if let Some(line) = session_end::note(&reason, &args.session.command) {
         eprintln!("hytrace: {line}");
     }

@@ -2,12 +2,13 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
-    output::{call_graph, event_report, folded, histogram_comparison, report_losses},
+    output::{call_graph, event_report, flame_graph, folded, histogram_comparison, report_losses},
+    private_files::{OutputFile, write_whole},
     report::{self, RecordFilter, Report, ReportStyle, histograms, user_stacks::ReportStacks},
     trace::Recording,
 };
@@ -70,10 +71,29 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     } else {
         ReportStacks::load(&recording, &args.stacks.object_search())?
     };
-    if args.folded {
+    if args.folded || args.flame_graph.is_some() {
         let mut report = Report::new(&recording, &filter).with_stacks(stacks.as_ref());
-        out.write_all(folded::text(&report::folded::fold(&mut report)).as_bytes())?;
-        out.flush()?;
+        let stacks = report::folded::fold(&mut report);
+        if let Some(path) = &args.flame_graph {
+            if stacks.is_empty() {
+                bail!(
+                    "{} has no stacks to draw (record with --user-stack or -T)",
+                    args.input.display()
+                );
+            }
+            let title = format!("hytrace report {}", args.input.display());
+            let svg = flame_graph::svg(&stacks, &title, "events")?;
+            write_whole(&OutputFile::private(path), &svg)?;
+            eprintln!(
+                "hytrace: wrote {} ({} stacks, {} events)",
+                path.display(),
+                stacks.len(),
+                stacks.iter().map(|(_, n)| n).sum::<u64>()
+            );
+        } else {
+            out.write_all(folded::text(&stacks).as_bytes())?;
+            out.flush()?;
+        }
         return Ok(0);
     }
     let stats = event_report::print(&recording, &filter, stacks.as_ref(), style, &mut out)?;

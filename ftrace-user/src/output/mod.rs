@@ -9,10 +9,12 @@
 //! - [`event_text`]: trace-cmd report's line layout (columns, numbers).
 //! - [`event_json`]: one JSON object per event.
 //! - [`folded`]: folded stacks, one line per stack with its count.
+//! - [`flame_graph`]: folded stacks as an interactive SVG flame graph.
 //! - [`call_graph`]: graph events as ftrace's call-graph text; [`call_graph_columns`]
 //!   its CPU, duration and task columns.
 //! - [`call_trees`]: the time per function of call trees, and outliers with their tree.
 //! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
+//! - [`histogram_stacks`]: `hist --stacks`: each key's stacks by total latency.
 //! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
 //! - [`record_summary`]: the end-of-record summary.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
@@ -26,9 +28,11 @@ pub mod event_json;
 pub mod event_line;
 pub mod event_report;
 pub mod event_text;
+pub mod flame_graph;
 pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
+pub mod histogram_stacks;
 pub mod record_summary;
 pub mod report_losses;
 pub mod session_end;

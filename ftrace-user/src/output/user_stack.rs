@@ -24,36 +24,44 @@ pub fn write_text(out: &mut Vec<u8>, stack: Result<&[UserFrame], StackError>) {
         }
     };
     for frame in frames {
-        match frame {
-            UserFrame::Named {
-                function,
-                offset,
-                location,
-                inlined,
-                object,
-            } => {
-                out.extend_from_slice(b"=> ");
-                out.extend_from_slice(function.as_bytes());
-                if *inlined {
-                    out.extend_from_slice(b" [inlined]");
-                } else {
-                    let _ = write!(out, "+0x{offset:x}");
-                }
-                if let Some((file, line)) = location {
-                    let _ = write!(out, " ({file}:{line})");
-                }
-                let _ = writeln!(out, " [{object}]");
+        out.extend_from_slice(b"=> ");
+        write_frame(out, frame);
+        out.push(b'\n');
+    }
+}
+
+/// One frame without the `=> ` and the newline:
+/// `func+0xoff (file:line) [object]`, `func [inlined] (…) […]`,
+/// `[object+0xoff] [unknown: why]` or `0xaddr [unknown: why]`.
+pub fn write_frame(out: &mut Vec<u8>, frame: &UserFrame) {
+    match frame {
+        UserFrame::Named {
+            function,
+            offset,
+            location,
+            inlined,
+            object,
+        } => {
+            out.extend_from_slice(function.as_bytes());
+            if *inlined {
+                out.extend_from_slice(b" [inlined]");
+            } else {
+                let _ = write!(out, "+0x{offset:x}");
             }
-            UserFrame::Unnamed {
-                object,
-                file_offset,
-                why,
-            } => {
-                let _ = writeln!(out, "=> [{object}+0x{file_offset:x}] [unknown: {why}]");
+            if let Some((file, line)) = location {
+                let _ = write!(out, " ({file}:{line})");
             }
-            UserFrame::Unknown { address, why } => {
-                let _ = writeln!(out, "=> 0x{address:x} [unknown: {why}]");
-            }
+            let _ = write!(out, " [{object}]");
+        }
+        UserFrame::Unnamed {
+            object,
+            file_offset,
+            why,
+        } => {
+            let _ = write!(out, "[{object}+0x{file_offset:x}] [unknown: {why}]");
+        }
+        UserFrame::Unknown { address, why } => {
+            let _ = write!(out, "0x{address:x} [unknown: {why}]");
         }
     }
 }

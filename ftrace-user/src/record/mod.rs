@@ -41,7 +41,11 @@ use crate::{
     notes,
     private_files::{OutputFile, PrivateDir, PrivateFileError},
     session::{Session, SessionError},
-    stacks::{build_ids::BuildIdCache, codec as stack_codec, gather::Gatherer},
+    stacks::{
+        build_ids::BuildIdCache,
+        codec as stack_codec,
+        gather::{Gatherer, candidate_files},
+    },
     store::{self, StoreError},
     tracefs::{
         EventId, Instance, Tracefs, TracefsError,
@@ -282,7 +286,8 @@ fn start(
                 (_, None, [pid]) => *pid,
                 _ => 0,
             };
-            let gatherer = Gatherer::new("/proc", stack_options.build_id_cache.clone());
+            let gatherer = Gatherer::new("/proc", stack_options.build_id_cache.clone())
+                .with_candidates(candidate_files(&options.command));
             Some(UserStackCapture::start(&tracepoints, tgid, gatherer)?)
         }
     };

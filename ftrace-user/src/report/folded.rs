@@ -59,7 +59,7 @@ pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
         {
             for frame in frames.iter().rev() {
                 stack.push(';');
-                stack.push_str(&frame_name(frame).replace(';', ":"));
+                stack.push_str(&folded_name(frame).replace(';', ":"));
             }
             has_user_frames = !frames.is_empty();
         }
@@ -84,7 +84,7 @@ struct Pending {
 }
 
 /// A frame's name in a folded stack.
-fn frame_name(frame: &UserFrame) -> String {
+pub fn folded_name(frame: &UserFrame) -> String {
     match frame {
         UserFrame::Named { function, .. } => function.clone(),
         UserFrame::Unnamed {

@@ -28,7 +28,8 @@ const MAX_MAPS_READS: u32 = 64;
 /// One ring-buffer record, decoded (pure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingStack {
-    pub ktime_ns: u64,
+    /// The capture time (record --user-stack) or the stack's hash (hist --stacks).
+    pub tag: u64,
     pub pid_tgid: u64,
     pub cpu: u32,
     pub result: i64,
@@ -80,7 +81,7 @@ pub fn decode_ring_stack(bytes: &[u8]) -> Option<RingStack> {
         }
     }
     Some(RingStack {
-        ktime_ns: u64_at(bytes, 0),
+        tag: u64_at(bytes, 0),
         pid_tgid: u64_at(bytes, 8),
         cpu: u32_at(bytes, 16),
         result,
@@ -148,6 +149,12 @@ pub struct Gatherer {
     pub cache_failures: Vec<String>,
     /// Objects kept in the cache (linked or copied) during this record.
     pub cached: u64,
+    /// `hist --stacks`: each stack's index by its tag (hash).
+    pub keyed: HashMap<u64, Result<u32, StackError>>,
+    /// Files to look in for a build-id its process no longer maps (see
+    /// [`Gatherer::with_candidates`]), and their build-ids once read.
+    candidates: Vec<PathBuf>,
+    candidate_ids: Option<HashMap<Vec<u8>, PathBuf>>,
 }
 
 impl Gatherer {
@@ -166,7 +173,34 @@ impl Gatherer {
             undecodable: 0,
             cache_failures: Vec::new(),
             cached: 0,
+            keyed: HashMap::new(),
+            candidates: Vec::new(),
+            candidate_ids: None,
         }
+    }
+
+    /// Also names objects from `files` when their process is gone before its mappings
+    /// were read (a short command): typically the command's executable and the
+    /// libraries hytrace itself maps (the same C library and loader). See
+    /// [`candidate_files`].
+    pub fn with_candidates(mut self, files: Vec<PathBuf>) -> Gatherer {
+        self.candidates = files;
+        self
+    }
+
+    /// The candidate file with `build_id`, reading the candidates' build-ids once.
+    fn candidate_with(&mut self, build_id: &[u8]) -> Option<PathBuf> {
+        let candidates = &self.candidates;
+        let ids = self.candidate_ids.get_or_insert_with(|| {
+            candidates
+                .iter()
+                .filter_map(|path| {
+                    let id = build_id_of_file(path).ok().flatten()?;
+                    Some((id, path.clone()))
+                })
+                .collect()
+        });
+        ids.get(build_id).cloned()
     }
 
     /// The build-id cache's directory, if objects are kept.
@@ -174,37 +208,53 @@ impl Gatherer {
         self.cache.as_ref().map(|c| c.dir.clone())
     }
 
-    /// Adds one ring-buffer record.
+    /// Adds one ring-buffer record of `record --user-stack` as a sample.
     pub fn add(&mut self, bytes: &[u8]) {
         let Some(ring) = decode_ring_stack(bytes) else {
             self.undecodable += 1;
             return;
         };
-        let tgid = (ring.pid_tgid >> 32) as u32;
-        let stack = if ring.result < 0 {
-            Err(StackError::Errno((-ring.result) as i32))
-        } else if ring.frames.is_empty() {
-            Err(StackError::Empty)
-        } else {
-            let frames: Vec<Frame> = ring
-                .frames
-                .iter()
-                .map(|frame| self.place(tgid, *frame))
-                .collect();
-            let next = self.stacks.stacks.len() as u32;
-            let id = *self.stack_ids.entry(frames.clone()).or_insert(next);
-            if id == next {
-                self.stacks.stacks.push(frames);
-            }
-            Ok(id)
-        };
+        let stack = self.place_stack(&ring);
         self.stacks.samples.push(StackSample {
-            ktime_ns: ring.ktime_ns,
+            ktime_ns: ring.tag,
             tid: ring.pid_tgid as u32,
-            tgid,
+            tgid: (ring.pid_tgid >> 32) as u32,
             cpu: ring.cpu,
             stack,
         });
+    }
+
+    /// Adds one ring-buffer record of `hist --stacks`: a stack under its hash.
+    pub fn add_keyed(&mut self, bytes: &[u8]) {
+        let Some(ring) = decode_ring_stack(bytes) else {
+            self.undecodable += 1;
+            return;
+        };
+        let stack = self.place_stack(&ring);
+        self.keyed.insert(ring.tag, stack);
+    }
+
+    /// Places the frames of `ring` and returns its stack's index (stacks are kept
+    /// once), or why it has none.
+    pub fn place_stack(&mut self, ring: &RingStack) -> Result<u32, StackError> {
+        let tgid = (ring.pid_tgid >> 32) as u32;
+        if ring.result < 0 {
+            return Err(StackError::Errno((-ring.result) as i32));
+        }
+        if ring.frames.is_empty() {
+            return Err(StackError::Empty);
+        }
+        let frames: Vec<Frame> = ring
+            .frames
+            .iter()
+            .map(|frame| self.place(tgid, *frame))
+            .collect();
+        let next = self.stacks.stacks.len() as u32;
+        let id = *self.stack_ids.entry(frames.clone()).or_insert(next);
+        if id == next {
+            self.stacks.stacks.push(frames);
+        }
+        Ok(id)
     }
 
     /// The stacks gathered, with the kernel's count of stacks it had no room for and
@@ -247,11 +297,22 @@ impl Gatherer {
                 break;
             }
         }
-        let path = found.as_ref().map(|m| m.path.clone()).unwrap_or_default();
-        let object = self.add_object(build_id.to_vec(), path);
-        if let Some(mapping) = found {
-            self.keep_in_cache(tgid, &mapping, &build_id);
-        }
+        let object = match found {
+            Some(mapping) => {
+                let object = self.add_object(build_id.to_vec(), mapping.path.clone());
+                self.keep_in_cache(tgid, &mapping, &build_id);
+                object
+            }
+            None => match self.candidate_with(&build_id) {
+                Some(path) => {
+                    let shown = path.to_string_lossy().into_owned();
+                    let object = self.add_object(build_id.to_vec(), shown);
+                    self.keep_file_in_cache(&path, &build_id);
+                    object
+                }
+                None => self.add_object(build_id.to_vec(), String::new()),
+            },
+        };
         self.by_build_id.insert(build_id, object);
         object
     }
@@ -355,6 +416,23 @@ impl Gatherer {
         id
     }
 
+    /// Keeps `path` (which has `build_id`) in the cache.
+    fn keep_file_in_cache(&mut self, path: &Path, build_id: &[u8]) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        match cache.keep(path, build_id) {
+            Ok(Kept::AlreadyThere) => {}
+            Ok(Kept::Linked | Kept::Copied) => self.cached += 1,
+            Err(e) => self.cache_failures.push(format!(
+                "{} ({}): {}",
+                path.display(),
+                super::build_ids::hex(build_id),
+                crate::notes::chain(&e)
+            )),
+        }
+    }
+
     fn keep_in_cache(&mut self, tgid: u32, mapping: &FileMapping, build_id: &[u8]) {
         let Some(cache) = &self.cache else {
             return;
@@ -375,6 +453,34 @@ impl Gatherer {
             )),
         }
     }
+}
+
+/// Files likely to hold the objects of a command's stacks: its executable (as exec
+/// would find it on PATH) and every file hytrace itself maps (its C library and
+/// loader are the command's too, most of the time).
+pub fn candidate_files(command: &[String]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Some(program) = command.first() {
+        if program.contains('/') {
+            files.push(PathBuf::from(program));
+        } else if let Some(path) = std::env::var_os("PATH") {
+            files.extend(
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(program))
+                    .filter(|candidate| candidate.is_file())
+                    .take(1),
+            );
+        }
+    }
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        for mapping in parse_maps(&maps) {
+            let path = PathBuf::from(mapping.path);
+            if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// What gathering counted besides the stacks.
@@ -452,7 +558,7 @@ mod tests {
             ],
         );
         let ring = decode_ring_stack(&bytes).unwrap();
-        assert_eq!(ring.ktime_ns, 123);
+        assert_eq!(ring.tag, 123);
         assert_eq!(ring.pid_tgid, (7 << 32) | 8);
         assert_eq!(ring.cpu, 1);
         assert_eq!(

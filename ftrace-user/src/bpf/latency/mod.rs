@@ -4,8 +4,10 @@
 //!
 //! - [`start`]: loading and attaching per spec.
 //! - [`names`]: key names (irqs, softirq vectors, devices, threads).
+//! - [`stacks`]: `hist --stacks`: samples by the stacks where they began.
 
 pub mod names;
+pub mod stacks;
 pub mod start;
 
 use aya::{
@@ -118,13 +120,24 @@ pub struct StartError {
 /// Starts an aggregator for each of `specs` in `scope`, passing on what each says of
 /// how it measures (a fallback taken) as a note.
 pub fn start_all(specs: &[Spec], scope: &Scope) -> Result<Vec<LatencyAggregator>, StartError> {
+    start_all_with(specs, scope, None)
+}
+
+/// [`start_all`], keying samples by stacks too with `stacks` (`hist --stacks`).
+pub fn start_all_with(
+    specs: &[Spec],
+    scope: &Scope,
+    stacks: Option<&stacks::StackOptions>,
+) -> Result<Vec<LatencyAggregator>, StartError> {
     specs
         .iter()
         .map(|spec| {
             let aggregator =
-                LatencyAggregator::start(spec, scope).map_err(|source| StartError {
-                    spec: spec.to_string(),
-                    source: Box::new(source),
+                LatencyAggregator::start_with(spec, scope, 0, stacks).map_err(|source| {
+                    StartError {
+                        spec: spec.to_string(),
+                        source: Box::new(source),
+                    }
                 })?;
             if let Some(note) = &aggregator.note {
                 crate::notes::note(format!("{spec}: {note}"));
@@ -144,6 +157,8 @@ pub struct LatencyAggregator {
     /// The attached programs, for their recursion-miss counters.
     programs: Vec<&'static str>,
     key_name: Box<dyn Fn(u64) -> String + Send>,
+    /// `hist --stacks`: the thread reading distinct user stacks while the session runs.
+    stack_drain: Option<crate::bpf::stack_ring::StackRingDrain>,
 }
 
 fn map_error(map: &'static str) -> impl Fn(MapError) -> AggregatorError {

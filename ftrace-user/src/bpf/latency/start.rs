@@ -21,7 +21,10 @@ use aya::{
 };
 use ftrace_common::hist::{CAPPED_SLOTS, PAIR_KEYS, SYSCALL_KEYS};
 
-use super::{AggregatorError, HashedKeys, LatencyAggregator, Scope, Tables, names};
+use super::{
+    AggregatorError, HashedKeys, LatencyAggregator, Scope, Tables, names,
+    stacks::{STACK_SAMPLE_MAPS, StackOptions},
+};
 use crate::{
     bpf::{EBPF_OBJECT, OUTLIER_RING, loader_keeping},
     format::{EventFormat, FieldKind, parse_event_format},
@@ -55,19 +58,43 @@ impl LatencyAggregator {
         scope: &Scope,
         outlier_ns: u64,
     ) -> Result<LatencyAggregator, AggregatorError> {
+        Self::start_with(spec, scope, outlier_ns, None)
+    }
+
+    /// [`LatencyAggregator::start_with_outliers`], also keying every sample by the
+    /// kernel and user stacks at its begin hook with `stack_options` (`hist --stacks`; read
+    /// with [`LatencyAggregator::take_stack_samples`]).
+    pub fn start_with(
+        spec: &Spec,
+        scope: &Scope,
+        outlier_ns: u64,
+        stack_options: Option<&StackOptions>,
+    ) -> Result<LatencyAggregator, AggregatorError> {
+        let stacks = stack_options.is_some();
+        if stacks && !matches!(spec, Spec::Syscalls { .. }) {
+            return Err(AggregatorError::Target {
+                path: spec.to_string(),
+                reason: "--stacks keys the samples of the syscalls spec only so far".into(),
+            });
+        }
         let tgid = scope.tgid;
         let comm = scope.comm_words();
-        let (tgid_ref, comm_ref, outlier_ref) = (&tgid, &comm, &outlier_ns);
+        let stacks_on = u32::from(stacks);
+        let (tgid_ref, comm_ref, outlier_ref, stacks_ref) = (&tgid, &comm, &outlier_ns, &stacks_on);
         let scoped = move |keep: &[&str]| {
             let mut keep = keep.to_vec();
             if outlier_ns > 0 {
                 keep.push(OUTLIER_RING);
             }
+            if stacks {
+                keep.extend_from_slice(&STACK_SAMPLE_MAPS);
+            }
             let mut loader = loader_keeping(&keep);
             loader
                 .override_global("TARGET_TGID", tgid_ref, true)
                 .override_global("TARGET_COMM", comm_ref, true)
-                .override_global("OUTLIER_NS", outlier_ref, true);
+                .override_global("OUTLIER_NS", outlier_ref, true)
+                .override_global("STACKS_ON", stacks_ref, true);
             loader
         };
         let mut aggregator = match spec {
@@ -105,6 +132,9 @@ impl LatencyAggregator {
             Spec::Block => block(&scoped, &tracefs()?),
         }?;
         aggregator.spec = spec.clone();
+        if let Some(options) = stack_options {
+            aggregator.start_stack_drain(options)?;
+        }
         Ok(aggregator)
     }
 }
@@ -136,6 +166,7 @@ fn aggregator(
         tables,
         programs,
         key_name: Box::new(key_name),
+        stack_drain: None,
     }
 }
 

@@ -1,0 +1,111 @@
+//! `hist --stacks` as text: per key, its stacks by total latency, each with its
+//! samples, total and mean, then its frames innermost first (kernel, then user).
+
+use std::fmt::Write as _;
+
+use crate::hist::stacks::StackReport;
+
+/// The stacks of `report`, at most `top` per key.
+pub fn text(report: &StackReport, top: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: where the latency began (the stacks at the begin hook), by total latency",
+        report.spec
+    );
+    let mut key: Option<&str> = None;
+    let mut shown = 0;
+    let mut hidden = 0u64;
+    for entry in &report.entries {
+        if key != Some(entry.key.as_str()) {
+            if hidden > 0 {
+                let _ = writeln!(out, "  … {hidden} more stacks");
+            }
+            key = Some(&entry.key);
+            shown = 0;
+            hidden = 0;
+            let _ = writeln!(out, "\n{}", entry.key);
+        }
+        if shown == top {
+            hidden += 1;
+            continue;
+        }
+        shown += 1;
+        let _ = writeln!(
+            out,
+            "  {} samples, total {}, mean {}",
+            entry.count,
+            duration(entry.total_ns),
+            duration(entry.total_ns / entry.count.max(1))
+        );
+        for frame in &entry.kernel {
+            let _ = writeln!(out, "    {frame} [kernel]");
+        }
+        for frame in &entry.user {
+            let _ = writeln!(out, "    {frame}");
+        }
+        if entry.kernel.is_empty() && entry.user.is_empty() {
+            let _ = writeln!(out, "    [no stack]");
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  … {hidden} more stacks");
+    }
+    let lost: Vec<String> = report
+        .lost
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    if !lost.is_empty() {
+        let _ = writeln!(out, "\nstack samples not kept: {}", lost.join(", "));
+    }
+    out
+}
+
+fn duration(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} us", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hist::stacks::StackEntry;
+
+    #[test]
+    fn prints_the_top_stacks_of_each_key_with_their_frames() {
+        let entry = |total_ns, user: &str| StackEntry {
+            key: "getppid".into(),
+            count: 1000,
+            total_ns,
+            kernel: vec!["do_syscall_64".into()],
+            user: vec![user.into()],
+            folded: Vec::new(),
+        };
+        let report = StackReport {
+            spec: "syscalls".into(),
+            entries: vec![
+                entry(350_000, "recurse+0x2b (deep.c:20) [/tmp/deep]"),
+                entry(1_000, "x"),
+            ],
+            lost: vec![("stack_ring_full".into(), 0), ("no_kernel_stack".into(), 2)],
+        };
+        assert_eq!(
+            text(&report, 1),
+            "syscalls: where the latency began (the stacks at the begin hook), by total latency\n\
+             \n\
+             getppid\n  \
+             1000 samples, total 350.0 us, mean 350 ns\n    \
+             do_syscall_64 [kernel]\n    \
+             recurse+0x2b (deep.c:20) [/tmp/deep]\n  \
+             … 1 more stacks\n\
+             \n\
+             stack samples not kept: no_kernel_stack 2\n"
+        );
+    }
+}
