@@ -10,6 +10,29 @@ use std::{
 
 pub const TRACEFS: &str = "/sys/kernel/tracing";
 
+/// Code the test workloads run, where a test needs to know its name.
+pub mod workloads {
+    /// getppid(2) made here, with the `syscall` instruction in this function, so a user
+    /// stack taken at the system call starts in it (named
+    /// `hytrace_tests::workloads::raw_getppid` once demangled).
+    #[inline(never)]
+    pub fn raw_getppid() -> i64 {
+        let ret: i64;
+        // SAFETY: getppid takes no arguments, cannot fail and touches no memory; the
+        // syscall instruction clobbers rcx and r11, declared here.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") 110i64 => ret,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack, preserves_flags)
+            );
+        }
+        ret
+    }
+}
+
 /// Top-level tracefs files a session must leave as it found them.
 pub const GLOBAL_FILES: &[&str] = &[
     "current_tracer",

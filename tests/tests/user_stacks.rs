@@ -301,3 +301,69 @@ fn hist_stacks_key_getppid_samples_by_the_stack_they_began_in() {
         assert!(svg.contains(name), "{name} not in the flame graph");
     }
 }
+
+/// A Rust workload's frames print demangled: 100 getppid calls made by
+/// `hytrace_tests::workloads::raw_getppid` give 100 stacks whose innermost frame is
+/// that function, at the line of its `asm!` in tests/src/lib.rs.
+#[test]
+fn rust_frames_are_demangled_with_their_file_and_line() {
+    require_root!();
+    let (_dir, dat) = TempDir::with_file("rstack", "r.dat");
+    hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "--user-stack",
+            "--no-build-id-cache",
+            "-F",
+            "-o",
+            &dat,
+        ],
+        &[RSTACK, "100"],
+    );
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs");
+    let asm_line = std::fs::read_to_string(source)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("std::arch::asm!("))
+        .unwrap()
+        + 1;
+    let rstack = std::fs::canonicalize(RSTACK).unwrap();
+    let expected = format!(
+        "hytrace_tests::workloads::raw_getppid ({source}:{asm_line}) [{}]",
+        rstack.display()
+    );
+    let report = hytrace_report(&dat, &[]);
+    let stacks = stacks_of_events(&report, "sys_enter");
+    assert_eq!(stacks.len(), 100);
+    for frames in stacks {
+        assert_eq!(frames.first(), Some(&expected), "{frames:#?}");
+    }
+}
+
+const RSTACK: &str = env!("CARGO_BIN_EXE_rstack");
+
+/// The user stack (frames without offsets) of each `event` line.
+fn stacks_of_events(report: &str, event: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut in_user_stack = false;
+    for line in report.lines() {
+        if line == "<user stack trace >" {
+            in_user_stack = true;
+            continue;
+        }
+        if let Some(frame) = line.strip_prefix("=> ") {
+            if in_user_stack && let Some(frames) = out.last_mut() {
+                frames.push(without_offset(frame));
+            }
+            continue;
+        }
+        in_user_stack = false;
+        if hytrace_tests::event_name_of(line) == Some(event) {
+            out.push(Vec::new());
+        }
+    }
+    out
+}

@@ -461,16 +461,17 @@ impl Gatherer {
 pub fn candidate_files(command: &[String]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if let Some(program) = command.first() {
-        if program.contains('/') {
-            files.push(PathBuf::from(program));
-        } else if let Some(path) = std::env::var_os("PATH") {
-            files.extend(
+        let found = if program.contains('/') {
+            Some(PathBuf::from(program))
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
                 std::env::split_paths(&path)
                     .map(|dir| dir.join(program))
-                    .filter(|candidate| candidate.is_file())
-                    .take(1),
-            );
-        }
+                    .find(|candidate| candidate.is_file())
+            })
+        };
+        // Absolute, as the kernel names mapped files.
+        files.extend(found.map(|path| std::fs::canonicalize(&path).unwrap_or(path)));
     }
     if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
         for mapping in parse_maps(&maps) {

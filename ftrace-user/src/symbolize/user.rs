@@ -65,15 +65,35 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
     symbolizer = symbolizer.set_debug_dirs(Some(debug_dirs));
     let symbolizer = symbolizer.build();
 
-    // The addresses looked up per object: (file offset, is a return address).
+    // Where each object is read from.
+    let mut located: HashMap<u32, Option<PathBuf>> = HashMap::new();
+    for stack in &stacks.stacks {
+        for frame in stack {
+            if let Frame::Object { object, .. } = *frame {
+                located.entry(object).or_insert_with(|| {
+                    stacks.objects.get(object as usize).and_then(|entry| {
+                        locate(
+                            &entry.build_id,
+                            &entry.path,
+                            &search.debug_dirs,
+                            &search.caches,
+                        )
+                    })
+                });
+            }
+        }
+    }
+    let mut lookups = Lookups {
+        located: &located,
+        after_syscall: HashMap::new(),
+    };
+    // The offsets looked up per object.
     let mut wanted: HashMap<u32, Vec<u64>> = HashMap::new();
     for stack in &stacks.stacks {
         for (depth, frame) in stack.iter().enumerate() {
             if let Frame::Object { object, offset } = *frame {
-                wanted
-                    .entry(object)
-                    .or_default()
-                    .push(lookup_offset(offset, depth));
+                let looked_up = lookups.offset(object, offset, depth);
+                wanted.entry(object).or_default().push(looked_up);
             }
         }
     }
@@ -89,13 +109,7 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
         } else {
             entry.path.clone()
         };
-        let found = locate(
-            &entry.build_id,
-            &entry.path,
-            &search.debug_dirs,
-            &search.caches,
-        );
-        let results = match &found {
+        let results = match located.get(&object).and_then(Option::as_ref) {
             Some(path) => symbolize_object(&symbolizer, path, &offsets, &shown),
             None => {
                 let why = if entry.build_id.is_empty() {
@@ -130,7 +144,7 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
             for (depth, frame) in stack.iter().enumerate() {
                 match *frame {
                     Frame::Object { object, offset } => {
-                        let looked_up = lookup_offset(offset, depth);
+                        let looked_up = lookups.offset(object, offset, depth);
                         match named.get(&(object, looked_up)) {
                             Some(frames) => out.extend(
                                 frames
@@ -172,14 +186,52 @@ pub fn demangle(name: &str) -> String {
     name.to_string()
 }
 
-/// The offset to look up: a return address (every frame but the innermost) one byte
-/// back, inside its call instruction.
-fn lookup_offset(offset: u64, depth: usize) -> u64 {
-    if depth > 0 && offset > 0 {
-        offset - 1
-    } else {
-        offset
+/// Which offset of each frame is looked up.
+struct Lookups<'a> {
+    located: &'a HashMap<u32, Option<PathBuf>>,
+    /// Whether the innermost frame at (object, offset) follows a `syscall` instruction.
+    after_syscall: HashMap<(u32, u64), bool>,
+}
+
+impl Lookups<'_> {
+    /// The offset to look up for a frame at `depth`: a return address (every frame but
+    /// the innermost) one byte back, inside its call instruction; the innermost frame
+    /// one byte back too when it follows a `syscall` instruction (the thread is in a
+    /// system call: the address is where it returns to), else as it is (an interrupted
+    /// instruction).
+    fn offset(&mut self, object: u32, offset: u64, depth: usize) -> u64 {
+        if offset == 0 {
+            return 0;
+        }
+        if depth > 0 {
+            return offset - 1;
+        }
+        let located = self.located;
+        let after = *self
+            .after_syscall
+            .entry((object, offset))
+            .or_insert_with(|| {
+                located
+                    .get(&object)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|path| follows_syscall(path, offset))
+            });
+        if after { offset - 1 } else { offset }
     }
+}
+
+/// Whether the two bytes before `offset` in the file at `path` are x86-64's `syscall`
+/// instruction (0f 05).
+fn follows_syscall(path: &Path, offset: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Some(at) = offset.checked_sub(2) else {
+        return false;
+    };
+    let mut bytes = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|file| file.read_exact_at(&mut bytes, at))
+        .is_ok()
+        && bytes == [0x0f, 0x05]
 }
 
 /// Adds back the byte taken off a return address, so the offset printed is the frame's.
