@@ -144,8 +144,12 @@ pub struct RecordArgs {
 
     /// Record a user probe: 'p:NAME PATH:SYMBOL [FETCHARGS]', 'p:NAME PATH:0xOFFSET …'
     /// or 'r:NAME PATH:SYMBOL [$retval]'; SYMBOL is resolved to its file offset from
-    /// the ELF symbol tables. Created for the session and removed at its end.
-    /// Repeatable.
+    /// the ELF symbol tables. 'p:NAME PATH:FUNC VAR…' fetches parameters of FUNC by
+    /// name, as perf probe -x does: DWARF says where each lives (a register at entry,
+    /// or a stack slot once the prologue stored it, the probe then placed after the
+    /// prologue) and its type (u8…u64, s8…s64, string for char *); refused with the
+    /// reason when the binary has no DWARF or the parameter is nowhere fetchable.
+    /// Created for the session and removed at its end. Repeatable.
     #[arg(long = "uprobe", value_name = "SPEC")]
     pub uprobes: Vec<String>,
 

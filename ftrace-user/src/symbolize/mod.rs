@@ -8,8 +8,10 @@
 //! - [`printk`]: trace_printk format strings by address.
 //! - [`elf`]: ELF function symbols to file offsets.
 //! - [`btf`]: kernel BTF, for struct member offsets.
+//! - [`dwarf_params`]: function parameters by name, from DWARF, as uprobe fetch-args.
 
 pub mod btf;
+pub mod dwarf_params;
 pub mod elf;
 pub mod kallsyms;
 pub mod printk;

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::{EventId, Tracefs, TracefsError, append, read};
-use crate::symbolize::elf::{ElfError, symbol_file_offset};
+use crate::symbolize::{
+    dwarf_params::{DwarfParamError, parameter_probe},
+    elf::{ElfError, symbol_file_offset},
+};
 
 /// Which probe file a definition goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,11 @@ pub enum SymbolOffsetError {
         #[source]
         source: ElfError,
     },
+    #[error("{source}")]
+    Dwarf {
+        #[source]
+        source: Box<DwarfParamError>,
+    },
 }
 
 impl ProbeSpec {
@@ -137,6 +145,10 @@ impl ProbeSpec {
         resolve: impl Fn(&str, &str) -> Result<u64, SymbolOffsetError>,
     ) -> Result<String, ProbeError> {
         let letter = if self.retprobe { 'r' } else { 'p' };
+        let variables = self.dwarf_variables();
+        if !variables.is_empty() {
+            return self.definition_with_variables(group, &variables);
+        }
         let target = match self.kind {
             ProbeKind::Kprobe => self.target.clone(),
             ProbeKind::Uprobe => {
@@ -159,6 +171,78 @@ impl ProbeSpec {
         };
         let mut line = format!("{letter}:{group}/{} {target}", self.name);
         for arg in &self.fetchargs {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        Ok(line)
+    }
+}
+
+impl ProbeSpec {
+    /// Fetch-args that are bare names: parameters of the probed function, to be
+    /// resolved from DWARF (kernel fetch-args start with `%`, `$`, `@`, `+`, `-` or
+    /// have `NAME=`).
+    fn dwarf_variables(&self) -> Vec<String> {
+        self.fetchargs
+            .iter()
+            .filter(|arg| {
+                arg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !arg.starts_with(|c: char| c.is_ascii_digit())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A uprobe whose fetch-args name parameters of FUNC (`p:NAME PATH:FUNC VAR…`):
+    /// placed and fetched as DWARF says (see [`parameter_probe`]).
+    fn definition_with_variables(
+        &self,
+        group: &str,
+        variables: &[String],
+    ) -> Result<String, ProbeError> {
+        let spec = format!(
+            "{}:{} {} {}",
+            if self.retprobe { 'r' } else { 'p' },
+            self.name,
+            self.target,
+            self.fetchargs.join(" ")
+        );
+        let syntax = |reason| ProbeError::Syntax {
+            option: self.kind.option(),
+            spec: spec.clone(),
+            reason,
+        };
+        if self.kind != ProbeKind::Uprobe {
+            return Err(syntax(
+                "parameters by name need a uprobe (kernel functions: use %REG fetch-args)",
+            ));
+        }
+        if self.retprobe {
+            return Err(syntax(
+                "a return probe sees no parameters (fetch $retval instead)",
+            ));
+        }
+        if variables.len() != self.fetchargs.len() {
+            return Err(syntax(
+                "mix no parameter names with other fetch-args in one probe",
+            ));
+        }
+        let (path, function) = self.target.rsplit_once(':').unwrap_or_default();
+        let target_error = |source| ProbeError::Target {
+            option: self.kind.option(),
+            spec: spec.clone(),
+            path: path.to_string(),
+            source,
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|source| target_error(SymbolOffsetError::Read { source }))?;
+        let probe = parameter_probe(&bytes, function, variables).map_err(|source| {
+            target_error(SymbolOffsetError::Dwarf {
+                source: Box::new(source),
+            })
+        })?;
+        let mut line = format!("p:{group}/{} {path}:{:#x}", self.name, probe.file_offset);
+        for arg in &probe.fetchargs {
             line.push(' ');
             line.push_str(arg);
         }

@@ -1,11 +1,13 @@
-//! Test workload: calls `nap` (which sleeps 1 ms) N times (default 200), then, when
-//! LONG_MS is given, sleeps once for LONG_MS milliseconds.
+//! Test workload: `sleeper [COUNT [LONG_MS [NAP_MS]]]` calls `nap(NAP_MS)` (default 1
+//! ms) COUNT times (default 200), then, when LONG_MS is given, sleeps once for LONG_MS
+//! milliseconds.
 
-/// Sleeps one millisecond; a real, exported function for uprobes to find.
+/// Sleeps `ms` milliseconds; a real, exported function for uprobes to find, with a
+/// parameter for probes by name to fetch.
 #[inline(never)]
 #[unsafe(no_mangle)]
-pub extern "C" fn nap() {
-    std::thread::sleep(std::time::Duration::from_millis(1));
+pub extern "C" fn nap(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
 }
 
 fn main() {
@@ -17,10 +19,13 @@ fn main() {
     let long_ms: Option<u64> = args
         .next()
         .map(|a| a.parse().expect("sleeper: LONG_MS must be a number"));
+    let nap_ms: u64 = args
+        .next()
+        .map_or(1, |a| a.parse().expect("sleeper: NAP_MS must be a number"));
     for _ in 0..count {
-        nap();
+        nap(std::hint::black_box(nap_ms));
     }
-    if let Some(ms) = long_ms {
+    if let Some(ms) = long_ms.filter(|&ms| ms > 0) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
