@@ -21,6 +21,7 @@ use crate::{
     stacks::gather::candidate_files,
     symbolize::{
         KernelSymbols,
+        kallsyms::is_tracing_frame,
         user::{ObjectSearch, UserFrame, symbolize_stacks},
     },
 };
@@ -168,23 +169,6 @@ fn stack_report(spec: &str, samples: StackSamples) -> StackReport {
     }
     report.sort();
     report
-}
-
-/// Frames of the tracing machinery between the hook and the traced code (the BPF
-/// program, its trampoline, the tracepoint's iterator), left off the top of kernel
-/// stacks.
-fn is_tracing_frame(name: &str) -> bool {
-    [
-        "bpf_prog_",
-        "bpf_trace_run",
-        "__bpf_trace_",
-        "__traceiter_",
-        "trace_call_bpf",
-        "perf_trace_",
-        "bpf_get_stack",
-    ]
-    .iter()
-    .any(|prefix| name.starts_with(prefix))
 }
 
 /// Every aggregator's snapshot, `elapsed` into the session.

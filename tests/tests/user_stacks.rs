@@ -367,3 +367,53 @@ fn stacks_of_events(report: &str, event: &str) -> Vec<Vec<String>> {
     }
     out
 }
+
+const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
+
+/// `record --profile -- sleeper 50` (50 naps of 1 ms, each a nanosleep made by `nap`
+/// itself): report --profile says sleeper blocked 50 ms ± 10% in 50 waits at a stack
+/// holding the kernel's nanosleep path and its `nap` frame, and ran for less than that.
+#[test]
+fn profile_attributes_sleepers_blocked_time_to_its_nap_stack() {
+    require_root!();
+    let (_dir, dat) = TempDir::with_file("profile", "p.dat");
+    hytrace_record(
+        &["--profile", "--no-build-id-cache", "-o", &dat],
+        &[SLEEPER, "50"],
+    );
+    let report = hytrace_report(&dat, &["--profile"]);
+    let section = report
+        .split('\n')
+        .skip_while(|l| !l.starts_with("sleeper-"))
+        .collect::<Vec<_>>();
+    assert!(!section.is_empty(), "no sleeper in:\n{report}");
+    let head = section[0];
+    let top = section[1];
+    let words: Vec<&str> = top.split_whitespace().collect();
+    // "blocked 53.22 ms in 50 waits at:"
+    assert_eq!(
+        (words[0], words[2], words[3], words[4]),
+        ("blocked", "ms", "in", "50"),
+        "{top}"
+    );
+    let blocked_ms: f64 = words[1].parse().unwrap();
+    assert!(
+        (50.0..=55.0).contains(&blocked_ms),
+        "blocked {blocked_ms} ms for 50 naps of 1 ms: {head}"
+    );
+    let frames: Vec<&str> = section[2..]
+        .iter()
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| l.trim())
+        .collect();
+    for kernel in ["do_nanosleep [kernel]", "__x64_sys_nanosleep [kernel]"] {
+        assert!(frames.contains(&kernel), "{kernel} missing: {frames:#?}");
+    }
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.starts_with("nap+") && f.contains("sleeper.rs:")),
+        "no nap frame: {frames:#?}"
+    );
+    assert_no_hytrace_instance();
+}

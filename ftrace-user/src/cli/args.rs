@@ -84,7 +84,7 @@ pub struct RecordArgs {
         short = 'e',
         long = "event",
         value_name = "EVENT",
-        required_unless_present_any = ["tracer", "kprobes", "uprobes"]
+        required_unless_present_any = ["tracer", "kprobes", "uprobes", "profile"]
     )]
     pub events: Vec<String>,
 
@@ -187,19 +187,22 @@ pub struct RecordArgs {
     #[arg(long = "user-stack", conflicts_with = "no_bpf")]
     pub user_stack: bool,
 
+    /// Record what `report --profile` needs, as trace-cmd record --profile: the
+    /// sched_switch, sched_wakeup and sched_wakeup_new events, the kernel stack after
+    /// each (-T), and the user stack of the task at each switch (--user-stack, on
+    /// sched_switch only). Other -e events may be added.
+    #[arg(long, conflicts_with = "no_bpf")]
+    pub profile: bool,
+
     /// With --user-stack: the build-id cache directory [default:
     /// $XDG_CACHE_HOME/hytrace/build-id, else ~/.cache/hytrace/build-id]. Each object a
     /// stack points into is kept there (a hard link where the filesystem allows, a copy
     /// otherwise) under its build-id, where report looks for it.
-    #[arg(long = "build-id-cache", value_name = "DIR", requires = "user_stack")]
+    #[arg(long = "build-id-cache", value_name = "DIR")]
     pub build_id_cache: Option<PathBuf>,
 
     /// With --user-stack: keep no objects in a build-id cache.
-    #[arg(
-        long = "no-build-id-cache",
-        requires = "user_stack",
-        conflicts_with = "build_id_cache"
-    )]
+    #[arg(long = "no-build-id-cache", conflicts_with = "build_id_cache")]
     pub no_build_id_cache: bool,
 
     /// Record only on the CPUs of this hex mask (tracing_cpumask), e.g. 3 for CPUs 0-1.
@@ -305,6 +308,14 @@ pub struct ReportArgs {
     /// suffixed `_[k]`. The filters apply.
     #[arg(long, conflicts_with_all = ["hist", "graph", "count"])]
     pub folded: bool,
+
+    /// Print a profile of every task from sched_switch and sched_wakeup events (record
+    /// --profile): run time, run-queue wait (woken or preempted → switched in; count,
+    /// p50, p99) and blocked time (switched out asleep → woken), then where it blocked:
+    /// its blocked time summed per kernel + user stack at the switch (off-CPU time by
+    /// stack), largest first, at most 5 stacks per task. The filters apply.
+    #[arg(long, conflicts_with_all = ["hist", "graph", "count", "folded"])]
+    pub profile: bool,
 
     /// Write the stacks --folded prints as an interactive SVG flame graph to OUT.svg
     /// (inferno; open it in a browser to search and zoom). Written like a recording:

@@ -13,6 +13,14 @@ use crate::{
     tracefs::dynamic_events::{ProbeKind, ProbeSpec},
 };
 
+/// The events of `record --profile`.
+const PROFILE_EVENTS: [&str; 4] = [
+    "sched:sched_switch",
+    "sched:sched_waking",
+    "sched:sched_wakeup",
+    "sched:sched_wakeup_new",
+];
+
 /// Default ring-buffer size per CPU of `record`, in KB.
 const RECORD_BUFFER_KB: u64 = 4096;
 
@@ -22,6 +30,19 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
     }
     if !args.filters.is_empty() && events.iter().all(|(_, f)| f.is_none()) {
         bail!("-f must follow the -e it filters");
+    }
+    if (args.build_id_cache.is_some() || args.no_build_id_cache)
+        && !(args.user_stack || args.profile)
+    {
+        bail!("--build-id-cache and --no-build-id-cache need --user-stack or --profile");
+    }
+    let mut events = events.to_vec();
+    if args.profile {
+        for event in PROFILE_EVENTS {
+            if !events.iter().any(|(e, _)| e == event) {
+                events.push((event.to_string(), None));
+            }
+        }
     }
     let tracer = match &args.tracer {
         None => None,
@@ -72,12 +93,15 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         probes,
         hists,
         output: args.output_file.at(&args.output),
-        events: events.to_vec(),
+        events,
         pids: args.processes.pids.clone(),
         only_command: args.only_command,
         children: args.children,
-        kernel_stacks: args.kernel_stacks,
-        user_stacks: args.user_stack.then(|| UserStackOptions {
+        kernel_stacks: args.kernel_stacks || args.profile,
+        user_stacks: (args.user_stack || args.profile).then(|| UserStackOptions {
+            // --profile alone: the stacks at the switches only.
+            only_events: (args.profile && !args.user_stack)
+                .then(|| vec!["sched:sched_switch".to_string()]),
             build_id_cache: if args.no_build_id_cache {
                 None
             } else {

@@ -7,7 +7,9 @@ use anyhow::{Result, bail};
 use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
-    output::{call_graph, event_report, flame_graph, folded, histogram_comparison, report_losses},
+    output::{
+        call_graph, event_report, flame_graph, folded, histogram_comparison, profile, report_losses,
+    },
     private_files::{OutputFile, write_whole},
     report::{self, RecordFilter, Report, ReportStyle, histograms, user_stacks::ReportStacks},
     trace::Recording,
@@ -71,6 +73,19 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     } else {
         ReportStacks::load(&recording, &args.stacks.object_search())?
     };
+    if args.profile {
+        let mut report = Report::new(&recording, &filter).with_stacks(stacks.as_ref());
+        let profiles = report::profile::profile(&mut report);
+        if profiles.is_empty() {
+            bail!(
+                "{} has no sched_switch events to profile (record with --profile)",
+                args.input.display()
+            );
+        }
+        out.write_all(profile::text(&profiles, 5).as_bytes())?;
+        out.flush()?;
+        return Ok(0);
+    }
     if args.folded || args.flame_graph.is_some() {
         let mut report = Report::new(&recording, &filter).with_stacks(stacks.as_ref());
         let stacks = report::folded::fold(&mut report);

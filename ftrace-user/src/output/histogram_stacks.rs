@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use super::histogram::human_ns;
+
 use crate::hist::stacks::StackReport;
 
 /// The stacks of `report`, at most `top` per key.
@@ -35,8 +37,8 @@ pub fn text(report: &StackReport, top: usize) -> String {
             out,
             "  {} samples, total {}, mean {}",
             entry.count,
-            duration(entry.total_ns),
-            duration(entry.total_ns / entry.count.max(1))
+            human_ns(entry.total_ns),
+            human_ns(entry.total_ns / entry.count.max(1))
         );
         for frame in &entry.kernel {
             let _ = writeln!(out, "    {frame} [kernel]");
@@ -61,15 +63,6 @@ pub fn text(report: &StackReport, top: usize) -> String {
         let _ = writeln!(out, "\nstack samples not kept: {}", lost.join(", "));
     }
     out
-}
-
-fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{:.1} us", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
-        _ => format!("{:.3} s", ns as f64 / 1e9),
-    }
 }
 
 #[cfg(test)]

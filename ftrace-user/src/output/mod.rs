@@ -16,6 +16,7 @@
 //! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
 //! - [`histogram_stacks`]: `hist --stacks`: each key's stacks by total latency.
 //! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
+//! - [`profile`]: `report --profile`: tasks' run, wait and blocked time, by stack.
 //! - [`record_summary`]: the end-of-record summary.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
 //! - [`session_end`]: how a measuring session ended, when the user should know.
@@ -33,6 +34,7 @@ pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
 pub mod histogram_stacks;
+pub mod profile;
 pub mod record_summary;
 pub mod report_losses;
 pub mod session_end;

@@ -116,6 +116,8 @@ pub struct RecordOptions {
 pub struct UserStackOptions {
     /// Where each object a stack points into is kept (None: nowhere).
     pub build_id_cache: Option<BuildIdCache>,
+    /// Capture at these events only (`SYSTEM:EVENT`; None: at every recorded event).
+    pub only_events: Option<Vec<String>>,
 }
 
 #[derive(Debug, Error)]
@@ -271,7 +273,13 @@ fn start(
         None => None,
         Some(stack_options) => {
             let mut tracepoints = Vec::new();
-            for (id, _) in &plan.events {
+            let wanted = |id: &EventId| {
+                stack_options
+                    .only_events
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&id.to_string()))
+            };
+            for (id, _) in plan.events.iter().filter(|(id, _)| wanted(id)) {
                 tracepoints.push((
                     id.system.clone(),
                     id.name.clone(),

@@ -7,11 +7,13 @@
 //! - [`filter`]: which records the user asked for.
 //! - [`folded`]: the records' user and kernel stacks folded, with counts.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
+//! - [`profile`]: run, run-queue and blocked time per task, blocked time by stack.
 //! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
 
 pub mod filter;
 pub mod folded;
 pub mod histograms;
+pub mod profile;
 pub mod user_stacks;
 
 use thiserror::Error;

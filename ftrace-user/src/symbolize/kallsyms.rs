@@ -86,6 +86,26 @@ impl KernelSymbols {
     }
 }
 
+/// Whether `name` is a frame of the tracing machinery between a hook and the traced
+/// code (the BPF program and its trampoline, the tracepoint's iterator, the event's
+/// ftrace handler), which stacks taken at a hook begin with.
+pub fn is_tracing_frame(name: &str) -> bool {
+    [
+        "bpf_prog_",
+        "bpf_trace_run",
+        "__bpf_trace_",
+        "__traceiter_",
+        "trace_call_bpf",
+        "perf_trace_",
+        "bpf_get_stack",
+        "trace_event_raw_event_",
+        "__trace_stack",
+        "ftrace_trace_stack",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

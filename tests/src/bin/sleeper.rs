@@ -1,16 +1,46 @@
 //! Test workload: `sleeper [COUNT [LONG_MS [NAP_MS]]]` calls `nap(NAP_MS)` (default 1
 //! ms) COUNT times (default 200), then, when LONG_MS is given, sleeps once for LONG_MS
-//! milliseconds.
+//! milliseconds. Its timer slack is 1 ns, so a nap lasts what it asks for (the default
+//! 50 us slack would add 5% to each 1 ms nap).
 
 /// Sleeps `ms` milliseconds; a real, exported function for uprobes to find, with a
-/// parameter for probes by name to fetch.
+/// parameter for probes by name to fetch. It makes the nanosleep system call itself,
+/// so a user stack taken while it sleeps starts in `nap` (a call through libc and std,
+/// built without frame pointers, would leave nap out of the frame-pointer walk).
 #[inline(never)]
 #[unsafe(no_mangle)]
 pub extern "C" fn nap(ms: u64) {
-    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let request = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    let mut left = request;
+    loop {
+        let ret: i64;
+        // SAFETY: nanosleep(2) reads `request` and writes `left`, both live timespecs on
+        // this stack; the syscall instruction clobbers rcx and r11, declared here.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") libc::SYS_nanosleep => ret,
+                in("rdi") &raw const request,
+                in("rsi") &raw mut left,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack)
+            );
+        }
+        // Interrupted: sleep what is left.
+        if ret != -i64::from(libc::EINTR) {
+            return;
+        }
+        let _ = std::hint::black_box(&left);
+    }
 }
 
 fn main() {
+    // SAFETY: PR_SET_TIMERSLACK takes a value and changes only this thread's slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
     let mut args = std::env::args().skip(1);
     let count: u64 = args
         .next()
