@@ -5,7 +5,7 @@
 //! each gets its own maps.
 
 use aya_ebpf::{
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
     maps::{Array, PerCpuArray},
     programs::RawTracePointContext,
@@ -32,6 +32,9 @@ fn count_lost(what: u32) {
 #[raw_tracepoint]
 pub fn cpu_pair_begin(ctx: RawTracePointContext) -> i32 {
     let key: u64 = ctx.arg(0);
+    // Keyed by CPU: begin and end of a handler run on one CPU.
+    // SAFETY: bpf_get_smp_processor_id has no preconditions.
+    crate::stack_samples::at_begin(&ctx, u64::from(unsafe { bpf_get_smp_processor_id() }));
     if let Some(slot) = PAIR_CPU_START.get_ptr_mut(0) {
         // SAFETY: this CPU's slot; begin and end cannot interleave on one CPU.
         unsafe {
@@ -67,6 +70,9 @@ pub fn cpu_pair_end(_ctx: RawTracePointContext) -> i32 {
     }
     let delta = now.saturating_sub(began);
     crate::outliers::check(key, delta);
+    // SAFETY: bpf_get_smp_processor_id has no preconditions.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    crate::stack_samples::at_end(u64::from(cpu), key, delta);
     if let Some(count) = PAIR_SLOTS.get_ptr_mut(key as u32 * CAPPED_SLOTS + capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same
         // time, hence the atomic add.

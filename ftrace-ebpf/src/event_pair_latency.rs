@@ -40,7 +40,7 @@ fn read_key(ctx: &TracePointContext) -> u64 {
 #[tracepoint]
 pub fn event_pair_begin(ctx: TracePointContext) -> u32 {
     if current_is_target() {
-        thread_begin(read_key(&ctx));
+        thread_begin(&ctx, read_key(&ctx));
     }
     0
 }

@@ -5,9 +5,11 @@
 //! its own tables.
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::map,
     maps::{LruHashMap, PerCpuArray, PerCpuHashMap},
+    programs::tracing::StackIdContext,
 };
 use ftrace_common::hist::{KeyTotals, PairStart, SlotKey, capped_slot_of, lost};
 
@@ -62,10 +64,12 @@ pub fn remember_comm_of(tid: u32, comm: [u8; 16]) {
     let _ = THREAD_COMM.insert(tid, comm, 0);
 }
 
-/// Stores the current thread's begin, keyed by `key`.
+/// Stores the current thread's begin, keyed by `key` (and its stacks, with `hist
+/// --stacks`).
 #[inline(always)]
-pub fn thread_begin(key: u64) {
+pub fn thread_begin<C: EbpfContext + StackIdContext>(ctx: &C, key: u64) {
     let tid = bpf_get_current_pid_tgid() as u32;
+    crate::stack_samples::at_begin(ctx, u64::from(tid));
     let start = PairStart {
         ts_ns: now_ns(),
         key,
@@ -93,6 +97,7 @@ pub fn thread_end() {
     let delta = now.saturating_sub(start.ts_ns);
     let key = start.key;
     start.ts_ns = 0;
+    crate::stack_samples::at_end(u64::from(tid), key, delta);
     record(key, delta);
 }
 

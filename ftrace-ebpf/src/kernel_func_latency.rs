@@ -9,9 +9,9 @@ use aya_ebpf::{
 use crate::hashed_tables::{current_is_target, thread_begin, thread_end};
 
 #[fentry]
-pub fn kfunc_fentry(_ctx: FEntryContext) -> u32 {
+pub fn kfunc_fentry(ctx: FEntryContext) -> u32 {
     if current_is_target() {
-        thread_begin(0);
+        thread_begin(&ctx, 0);
     }
     0
 }
@@ -25,9 +25,9 @@ pub fn kfunc_fexit(_ctx: FExitContext) -> u32 {
 }
 
 #[kprobe]
-pub fn kfunc_kprobe(_ctx: ProbeContext) -> u32 {
+pub fn kfunc_kprobe(ctx: ProbeContext) -> u32 {
     if current_is_target() {
-        thread_begin(0);
+        thread_begin(&ctx, 0);
     }
     0
 }

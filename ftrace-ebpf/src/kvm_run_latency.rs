@@ -37,7 +37,7 @@ pub fn kvm_run_enter(ctx: RawTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
     if reg(regs, PT_REGS_SI) & 0xffff_ffff == KVM_RUN {
         remember_comm();
-        thread_begin(bpf_get_current_pid_tgid() & 0xffff_ffff);
+        thread_begin(&ctx, bpf_get_current_pid_tgid() & 0xffff_ffff);
     }
     0
 }

@@ -27,12 +27,13 @@ fn count_lost(what: u32) {
 }
 
 #[uprobe]
-pub fn func_latency_entry(_ctx: ProbeContext) -> u32 {
+pub fn func_latency_entry(ctx: ProbeContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     if !crate::scope::in_scope(pid_tgid) {
         return 0;
     }
     let tid = pid_tgid as u32;
+    crate::stack_samples::at_begin(&ctx, u64::from(tid));
     let start = PairStart {
         // SAFETY: bpf_ktime_get_ns has no preconditions.
         ts_ns: unsafe { bpf_ktime_get_ns() },
@@ -65,6 +66,7 @@ pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
     }
     let delta = now.saturating_sub(start.ts_ns);
     crate::outliers::check(0, delta);
+    crate::stack_samples::at_end(u64::from(tid), 0, delta);
     start.ts_ns = 0;
     if let Some(count) = FUNC_SLOTS.get_ptr_mut(capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same

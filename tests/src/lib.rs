@@ -547,6 +547,27 @@ pub fn normalize_spaces(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// tests/c/deep.c, the stack workload.
+pub const DEEP_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/deep.c");
+
+/// Builds deep.c into `dir` as the stack tests need it (-O0 -g, frame pointers) and
+/// returns the executable's path.
+pub fn build_deep(dir: &TempDir) -> String {
+    let exe = dir.path_str("deep");
+    run_ok(
+        "gcc",
+        &[
+            "-O0",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-o",
+            &exe,
+            DEEP_SOURCE,
+        ],
+    );
+    exe
+}
+
 /// The DOM headless Chromium builds from the file at `path` (`--dump-dom`), with the
 /// flags that keep it off the network and out of the user's profile.
 pub fn chromium_dom(path: &Path) -> String {

@@ -3,12 +3,12 @@
 //! prologue (C at -O0).
 
 use hytrace_tests::{
-    TempDir, assert_no_hytrace_instance, assert_no_hytrace_uprobe, assert_one_line_error,
-    hytrace_record, hytrace_report, lines_of_event, require_root, require_tool, run_ok,
+    DEEP_SOURCE, TempDir, assert_no_hytrace_instance, assert_no_hytrace_uprobe,
+    assert_one_line_error, build_deep, hytrace_record, hytrace_report, lines_of_event,
+    require_root, require_tool,
 };
 
 const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
-const DEEP_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/deep.c");
 
 /// The value of field `name` (`name=VALUE`) in a report line.
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -46,18 +46,7 @@ fn a_stack_slot_parameter_is_fetched_after_the_prologue() {
     require_root!();
     require_tool!("gcc");
     let dir = TempDir::new("pbn-c");
-    let exe = dir.path_str("deep");
-    run_ok(
-        "gcc",
-        &[
-            "-O0",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-o",
-            &exe,
-            DEEP_SOURCE,
-        ],
-    );
+    let exe = build_deep(&dir);
     let dat = dir.path_str("d.dat");
     let probe = format!("p:rec {exe}:recurse depth");
     hytrace_record(&["--uprobe", &probe, "-F", "-o", &dat], &[&exe, "2"]);
@@ -67,6 +56,28 @@ fn a_stack_slot_parameter_is_fetched_after_the_prologue() {
         .collect();
     let once: Vec<i64> = (1..=25).rev().collect();
     assert_eq!(depths, [once.clone(), once].concat());
+}
+
+/// `PATH:FILE:LINE`: a probe on deep.c's line of the recursive call runs for every
+/// level but the last: 24 times per iteration, 48 for `deep 2`.
+#[test]
+fn a_source_line_probe_fires_at_every_pass_over_the_line() {
+    require_root!();
+    require_tool!("gcc");
+    let dir = TempDir::new("pbn-line");
+    let exe = build_deep(&dir);
+    let source = std::fs::read_to_string(DEEP_SOURCE).unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.contains("/* call: recurse */"))
+        .unwrap()
+        + 1;
+    let dat = dir.path_str("l.dat");
+    let probe = format!("p:recline {exe}:deep.c:{line}");
+    hytrace_record(&["--uprobe", &probe, "-F", "-o", &dat], &[&exe, "2"]);
+    let report = hytrace_report(&dat, &[]);
+    assert_eq!(lines_of_event(&report, "recline").count(), 48, "{report}");
+    assert_no_hytrace_uprobe();
 }
 
 /// A name FUNC has no parameter of is refused in one line naming the parameters it

@@ -5,29 +5,10 @@
 use std::{collections::BTreeMap, path::Path};
 
 use hytrace_tests::{
-    TempDir, assert_no_hytrace_instance, chromium_dom, have_tool, hytrace_ok, hytrace_record,
-    hytrace_report, json_u64, require_root, require_tool, run_ok, with_command,
+    DEEP_SOURCE, TempDir, assert_no_hytrace_instance, build_deep, chromium_dom, have_tool,
+    hytrace_ok, hytrace_record, hytrace_report, json_u64, require_root, require_tool, run_ok,
+    with_command,
 };
-
-/// The workload's source: main → a → b → c → recurse(25) → an inlined raw getppid.
-const DEEP_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/deep.c");
-
-/// Builds `deep` in `dir` as the issue asks (-O0 -g, frame pointers).
-fn build_deep(dir: &TempDir) -> String {
-    let exe = dir.path_str("deep");
-    run_ok(
-        "gcc",
-        &[
-            "-O0",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-o",
-            &exe,
-            DEEP_SOURCE,
-        ],
-    );
-    exe
-}
 
 /// The line of each `/* call: NAME */` marker of the source.
 fn call_lines() -> BTreeMap<String, u32> {
@@ -416,4 +397,27 @@ fn profile_attributes_sleepers_blocked_time_to_its_nap_stack() {
         "no nap frame: {frames:#?}"
     );
     assert_no_hytrace_instance();
+}
+
+/// `hist uprobe:SLEEPER:nap --stacks -- sleeper 5`: the five calls of nap are keyed by
+/// the user stack at its entry, whose innermost frame is nap itself at offset 0.
+#[test]
+fn hist_stacks_key_uprobe_samples_too() {
+    require_root!();
+    let spec = format!("uprobe:{SLEEPER}:nap");
+    let out = hytrace_ok(&with_command(&["hist", &spec, "--stacks"], &[SLEEPER, "5"]));
+    let section = out
+        .split("\nnap\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no nap stacks in:\n{out}"));
+    let mut lines = section.lines();
+    assert!(
+        lines.next().unwrap().starts_with("  5 samples, total "),
+        "{section}"
+    );
+    let first = lines.next().unwrap().trim();
+    assert!(
+        first.starts_with("nap+0x0 (") && first.contains("sleeper.rs:"),
+        "{first}"
+    );
 }

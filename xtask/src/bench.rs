@@ -23,6 +23,9 @@ pub enum Which {
     /// In the guest kernel: added cost per syscall of `hytrace graph --on-outlier` while
     /// it waits vs `trace-cmd record -p function_graph -g FUNC`.
     Outlier,
+    /// User stacks: a report naming every frame of many distinct stacks vs addr2line
+    /// given the same addresses, and the added cost per event of `--user-stack`.
+    Symbolize,
 }
 
 /// `events` or the benchmark's own default size.
@@ -32,6 +35,7 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
         Which::Hist => hist(events.unwrap_or(1_000_000)),
         // Software emulation: a smaller workload.
         Which::Outlier => crate::bench_outlier::run(events.unwrap_or(20_000)),
+        Which::Symbolize => crate::bench_symbolize::run(events.unwrap_or(100_000)),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_outlier;
+mod bench_symbolize;
 mod setup;
 mod summary;
 mod tasks;

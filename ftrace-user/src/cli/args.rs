@@ -464,7 +464,8 @@ pub struct HistArgs {
     /// the thread was when the latency began), aggregated in the kernel (count and
     /// total latency per key and stacks); printed after the histograms as each key's
     /// stacks by total latency (at most --top per key). User stacks are taken whole
-    /// with build-id frames, as record --user-stack. The syscalls spec only, so far.
+    /// with build-id frames, as record --user-stack. Every spec but runq and block
+    /// (whose latency begins in another task).
     #[arg(long)]
     pub stacks: bool,
 

@@ -41,6 +41,7 @@ pub fn write_frame(out: &mut Vec<u8>, frame: &UserFrame) {
             location,
             inlined,
             object,
+            ..
         } => {
             out.extend_from_slice(function.as_bytes());
             if *inlined {
@@ -85,13 +86,17 @@ pub fn write_json(out: &mut Vec<u8>, stack: Result<&[UserFrame], StackError>) {
             UserFrame::Named {
                 function,
                 offset,
+                file_offset,
                 location,
                 inlined,
                 object,
             } => {
                 out.extend_from_slice(b"{\"function\":");
                 write_string(out, function);
-                let _ = write!(out, ",\"offset\":{offset},\"inlined\":{inlined}");
+                let _ = write!(
+                    out,
+                    ",\"offset\":{offset},\"file_offset\":{file_offset},\"inlined\":{inlined}"
+                );
                 if let Some((file, line)) = location {
                     out.extend_from_slice(b",\"file\":");
                     write_string(out, file);
@@ -131,6 +136,7 @@ mod tests {
             UserFrame::Named {
                 function: "raw_getppid".into(),
                 offset: 0,
+                file_offset: 0x1153,
                 location: Some(("/src/deep.c".into(), 12)),
                 inlined: true,
                 object: "/tmp/deep".into(),
@@ -138,6 +144,7 @@ mod tests {
             UserFrame::Named {
                 function: "recurse".into(),
                 offset: 0x29,
+                file_offset: 0x1162,
                 location: Some(("/src/deep.c".into(), 20)),
                 inlined: false,
                 object: "/tmp/deep".into(),
@@ -180,7 +187,7 @@ mod tests {
         write_json(&mut out, Ok(&frames()[1..]));
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#","user_stack":[{"function":"recurse","offset":41,"inlined":false,"file":"/src/deep.c","line":20,"object":"/tmp/deep"},{"object":"/lib/libc.so.6","file_offset":160330,"unknown":"no symbol"},{"address":140725913911360,"unknown":"process gone, no build-id"}]"#
+            r#","user_stack":[{"function":"recurse","offset":41,"file_offset":4450,"inlined":false,"file":"/src/deep.c","line":20,"object":"/tmp/deep"},{"object":"/lib/libc.so.6","file_offset":160330,"unknown":"no symbol"},{"address":140725913911360,"unknown":"process gone, no build-id"}]"#
         );
     }
 }

@@ -8,9 +8,11 @@
 //! - [`printk`]: trace_printk format strings by address.
 //! - [`elf`]: ELF function symbols to file offsets.
 //! - [`btf`]: kernel BTF, for struct member offsets.
+//! - [`dwarf_lines`]: a source line to its first instruction, from the DWARF line table.
 //! - [`dwarf_params`]: function parameters by name, from DWARF, as uprobe fetch-args.
 
 pub mod btf;
+pub mod dwarf_lines;
 pub mod dwarf_params;
 pub mod elf;
 pub mod kallsyms;

@@ -31,6 +31,9 @@ pub enum UserFrame {
         function: String,
         /// The frame's address minus the function's start (0 for inlined frames).
         offset: u64,
+        /// The frame's file offset in its object (an inlined frame's is its
+        /// function's frame's).
+        file_offset: u64,
         /// file:line of the instruction (or of the inlined call it is at).
         location: Option<(String, u32)>,
         inlined: bool,
@@ -240,14 +243,16 @@ fn with_return_offset(frame: UserFrame, back: u64) -> UserFrame {
         UserFrame::Named {
             function,
             offset,
+            file_offset,
             location,
-            inlined: false,
+            inlined,
             object,
         } => UserFrame::Named {
             function,
-            offset: offset + back,
+            offset: if inlined { offset } else { offset + back },
+            file_offset: file_offset + back,
             location,
-            inlined: false,
+            inlined,
             object,
         },
         UserFrame::Unnamed {
@@ -303,6 +308,7 @@ fn symbolize_object(
                     .map(|inlined| UserFrame::Named {
                         function: demangle(&inlined.name),
                         offset: 0,
+                        file_offset: offset,
                         location: location(inlined.code_info.as_ref()),
                         inlined: true,
                         object: shown.to_string(),
@@ -311,6 +317,7 @@ fn symbolize_object(
                 frames.push(UserFrame::Named {
                     function: demangle(&sym.name),
                     offset: sym.offset as u64,
+                    file_offset: offset,
                     location: location(sym.code_info.as_deref()),
                     inlined: false,
                     object: shown.to_string(),

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use super::{EventId, Tracefs, TracefsError, append, read};
 use crate::symbolize::{
+    dwarf_lines::{DwarfLineError, line_file_offset},
     dwarf_params::{DwarfParamError, parameter_probe},
     elf::{ElfError, symbol_file_offset},
 };
@@ -90,6 +91,11 @@ pub enum SymbolOffsetError {
         source: ElfError,
     },
     #[error("{source}")]
+    Line {
+        #[source]
+        source: Box<DwarfLineError>,
+    },
+    #[error("{source}")]
     Dwarf {
         #[source]
         source: Box<DwarfParamError>,
@@ -153,6 +159,29 @@ impl ProbeSpec {
             ProbeKind::Kprobe => self.target.clone(),
             ProbeKind::Uprobe => {
                 let (path, place) = self.target.rsplit_once(':').unwrap_or_default();
+                if let Some((exe, file, line)) = source_line(path, place) {
+                    let spec = format!("{letter}:{} {}", self.name, self.target);
+                    if self.retprobe {
+                        return Err(ProbeError::Syntax {
+                            option: self.kind.option(),
+                            spec,
+                            reason: "a source line takes an entry probe (p:), not a return probe",
+                        });
+                    }
+                    let offset =
+                        line_offset(exe, file, line).map_err(|source| ProbeError::Target {
+                            option: self.kind.option(),
+                            spec,
+                            path: exe.to_string(),
+                            source,
+                        })?;
+                    let mut definition = format!("p:{group}/{} {exe}:{offset:#x}", self.name);
+                    for arg in &self.fetchargs {
+                        definition.push(' ');
+                        definition.push_str(arg);
+                    }
+                    return Ok(definition);
+                }
                 let offset = match place.strip_prefix("0x") {
                     Some(hex) => u64::from_str_radix(hex, 16).ok(),
                     None => None,
@@ -250,6 +279,24 @@ impl ProbeSpec {
     }
 }
 
+/// `PATH:FILE` and `LINE` of a `PATH:FILE:LINE` target split at its last colon, as
+/// (PATH, FILE, LINE).
+fn source_line<'a>(path_and_file: &'a str, line: &str) -> Option<(&'a str, &'a str, u64)> {
+    if line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (path, file) = path_and_file.rsplit_once(':')?;
+    (!path.is_empty() && !file.is_empty()).then(|| Some((path, file, line.parse().ok()?)))?
+}
+
+/// The file offset of `file:line`'s first instruction in the ELF file at `path`.
+fn line_offset(path: &str, file: &str, line: u64) -> Result<u64, SymbolOffsetError> {
+    let bytes = std::fs::read(path).map_err(|source| SymbolOffsetError::Read { source })?;
+    line_file_offset(&bytes, file, line).map_err(|source| SymbolOffsetError::Line {
+        source: Box::new(source),
+    })
+}
+
 /// An ELF symbol's file offset (for uprobes).
 pub fn elf_symbol_offset(path: &str, symbol: &str) -> Result<u64, SymbolOffsetError> {
     let bytes = std::fs::read(path).map_err(|source| SymbolOffsetError::Read { source })?;
@@ -334,6 +381,18 @@ impl Drop for SessionProbes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_file_line_targets_split_at_their_last_two_colons() {
+        assert_eq!(
+            source_line("/t/deep:deep.c", "19"),
+            Some(("/t/deep", "deep.c", 19))
+        );
+        assert_eq!(source_line("/t/sleeper", "19"), None);
+        assert_eq!(source_line("/t/sleeper", "nap"), None);
+        assert_eq!(source_line("/t/deep:", "19"), None);
+        assert_eq!(source_line("/t/deep:deep.c", "0x40"), None);
+    }
 
     #[test]
     fn uprobe_specs_resolve_symbols_to_offsets() {

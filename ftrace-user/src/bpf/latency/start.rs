@@ -71,10 +71,12 @@ impl LatencyAggregator {
         stack_options: Option<&StackOptions>,
     ) -> Result<LatencyAggregator, AggregatorError> {
         let stacks = stack_options.is_some();
-        if stacks && !matches!(spec, Spec::Syscalls { .. }) {
+        if stacks && matches!(spec, Spec::Runq { .. } | Spec::Block) {
             return Err(AggregatorError::Target {
                 path: spec.to_string(),
-                reason: "--stacks keys the samples of the syscalls spec only so far".into(),
+                reason: "--stacks: the latency of this spec begins in another task (the \
+                         waker, the issuer of a request), whose stack says nothing of it"
+                    .into(),
             });
         }
         let tgid = scope.tgid;
