@@ -146,11 +146,11 @@ fn stack_report(spec: &str, samples: StackSamples) -> StackReport {
                     .collect()
             })
             .unwrap_or_default();
-        let user: &[UserFrame] = match samples.user_by_hash.get(&key.user_stack) {
-            Some(Ok(index)) => user_frames.get(*index as usize).map_or(&[], Vec::as_slice),
-            _ => &[],
+        let user: Vec<&UserFrame> = match samples.user_by_hash.get(&key.user_stack) {
+            Some(Ok(index)) => user_frames.stack(*index).unwrap_or_default(),
+            _ => Vec::new(),
         };
-        let mut folded: Vec<String> = user.iter().rev().map(folded_name).collect();
+        let mut folded: Vec<String> = user.iter().rev().map(|f| folded_name(f)).collect();
         folded.extend(kernel.iter().rev().map(|name| format!("{name}_[k]")));
         let mut user_lines = Vec::with_capacity(user.len());
         for frame in user {

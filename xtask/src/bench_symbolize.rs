@@ -17,7 +17,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    setup::{ensure_packages, ensure_tracefs, run_checked, workspace_root},
+    setup::{cargo, ensure_packages, ensure_tracefs, run_checked, workspace_root},
     tasks::{build, hytrace_binary},
 };
 
@@ -98,6 +98,26 @@ pub fn run(stacks: u64) -> Result<()> {
         .collect::<Result<Vec<f64>>>()?
         .into_iter()
         .fold(f64::MAX, f64::min);
+    // The symbolizer alone, in-process.
+    let out = cargo()
+        .args([
+            "bench",
+            "--quiet",
+            "--package",
+            "ftrace-user",
+            "--bench",
+            "symbolize",
+            "--",
+        ])
+        .arg(&dat)
+        .output()?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    println!("{line}");
+    let symbolizer_s: f64 = line
+        .split(" named in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .with_context(|| format!("no figure in the symbolize bench's output: {line}"))?;
     let input_all: String = addresses.iter().map(|a| format!("{a:#x}\n")).collect();
     let input_distinct: String = distinct.iter().map(|a| format!("{a:#x}\n")).collect();
     let addr2line = || {
@@ -109,13 +129,15 @@ pub fn run(stacks: u64) -> Result<()> {
     let theirs_all = time(&mut addr2line(), Some(&input_all))?;
     println!("hytrace report --folded (decode, join, symbolize, fold every stack): {ours:.3} s");
     println!(
-        "addr2line -f -i, the {} distinct addresses: {theirs_distinct:.3} s ({:.1}x hytrace's whole report)",
+        "addr2line -f -i, the {} distinct addresses: {theirs_distinct:.3} s ({:.1}x hytrace's symbolizer, {:.2}x its whole report)",
         distinct.len(),
+        theirs_distinct / symbolizer_s,
         theirs_distinct / ours
     );
     println!(
-        "addr2line -f -i, every frame's address ({}): {theirs_all:.3} s ({:.1}x hytrace's whole report; goal: 10x)",
+        "addr2line -f -i, every frame's address ({}): {theirs_all:.3} s ({:.1}x hytrace's symbolizer, {:.2}x its whole report; goal: 10x)",
         addresses.len(),
+        theirs_all / symbolizer_s,
         theirs_all / ours
     );
     Ok(())
@@ -241,8 +263,13 @@ fn check_text_is_identity_mapped(exe: &Path) -> Result<()> {
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if words.first() == Some(&"LOAD") && words.contains(&"R") && line.contains(" R E ") {
-            if words.get(1) != words.get(2) {
+        if words.first() == Some(&"LOAD") && line.contains(" R E ") {
+            let hex = |i: usize| {
+                words
+                    .get(i)
+                    .and_then(|w| u64::from_str_radix(w.trim_start_matches("0x"), 16).ok())
+            };
+            if hex(1).is_none() || hex(1) != hex(2) {
                 bail!("wide's code segment is not mapped at its file offset: {line}");
             }
             return Ok(());

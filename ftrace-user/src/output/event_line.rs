@@ -26,15 +26,11 @@ pub struct LineLayout<'a> {
 fn user_stack_of<'a>(
     layout: &LineLayout<'a>,
     record: &Selected<'_>,
-) -> Option<Result<&'a [UserFrame], StackError>> {
+) -> Option<Result<Vec<&'a UserFrame>, StackError>> {
     let stacks = layout.user_stacks?;
     let sample = stacks.samples.get(record.user_stack? as usize)?;
     Some(match sample.stack {
-        Ok(index) => stacks
-            .frames
-            .get(index as usize)
-            .map(Vec::as_slice)
-            .ok_or(StackError::Empty),
+        Ok(index) => stacks.frames.stack(index).ok_or(StackError::Empty),
         Err(why) => Err(why),
     })
 }
@@ -90,7 +86,7 @@ pub fn render(
         }
         out.push(b'\n');
         if let Some(stack) = user_stack_of(layout, record) {
-            user_stack::write_text(out, stack);
+            user_stack::write_text(out, stack.as_deref().map_err(|e| *e));
         }
         return;
     }
@@ -109,7 +105,7 @@ pub fn render(
     }
     json::write_close_fields(out, &String::from_utf8_lossy(scratch));
     if let Some(stack) = user_stack_of(layout, record) {
-        user_stack::write_json(out, stack);
+        user_stack::write_json(out, stack.as_deref().map_err(|e| *e));
     }
     out.extend_from_slice(b"}\n");
 }

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use crate::{format::json_string::write_string, stacks::StackError, symbolize::user::UserFrame};
 
 /// The text lines of a stack (or of why there is none), each ending in a newline.
-pub fn write_text(out: &mut Vec<u8>, stack: Result<&[UserFrame], StackError>) {
+pub fn write_text(out: &mut Vec<u8>, stack: Result<&[&UserFrame], StackError>) {
     out.extend_from_slice(b"<user stack trace >\n");
     let frames = match stack {
         Ok(frames) => frames,
@@ -68,7 +68,7 @@ pub fn write_frame(out: &mut Vec<u8>, frame: &UserFrame) {
 }
 
 /// `,"user_stack":[{…},…]` (or `,"user_stack_error":"…"`) for an event's JSON object.
-pub fn write_json(out: &mut Vec<u8>, stack: Result<&[UserFrame], StackError>) {
+pub fn write_json(out: &mut Vec<u8>, stack: Result<&[&UserFrame], StackError>) {
     let frames = match stack {
         Ok(frames) => frames,
         Err(why) => {
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn text_has_one_line_per_frame_in_trace_cmd_style() {
         let mut out = Vec::new();
-        write_text(&mut out, Ok(&frames()));
+        write_text(&mut out, Ok(&frames().iter().collect::<Vec<_>>()));
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "<user stack trace >\n\
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn json_carries_every_frame() {
         let mut out = Vec::new();
-        write_json(&mut out, Ok(&frames()[1..]));
+        write_json(&mut out, Ok(&frames()[1..].iter().collect::<Vec<_>>()));
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#","user_stack":[{"function":"recurse","offset":41,"file_offset":4450,"inlined":false,"file":"/src/deep.c","line":20,"object":"/tmp/deep"},{"object":"/lib/libc.so.6","file_offset":160330,"unknown":"no symbol"},{"address":140725913911360,"unknown":"process gone, no build-id"}]"#

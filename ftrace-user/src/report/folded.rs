@@ -55,7 +55,7 @@ pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
                 .user_stack
                 .and_then(|i| stacks.samples.get(i as usize))
             && let Ok(index) = sample.stack
-            && let Some(frames) = stacks.frames.get(index as usize)
+            && let Some(frames) = stacks.frames.stack(index)
         {
             for frame in frames.iter().rev() {
                 stack.push(';');
@@ -86,7 +86,7 @@ struct Pending {
 /// A frame's name in a folded stack.
 pub fn folded_name(frame: &UserFrame) -> String {
     match frame {
-        UserFrame::Named { function, .. } => function.clone(),
+        UserFrame::Named { function, .. } => function.to_string(),
         UserFrame::Unnamed {
             object,
             file_offset,

@@ -214,7 +214,10 @@ pub fn profile(report: &mut Report<'_>) -> Vec<TaskProfile> {
                     count,
                     kernel,
                     user: user
-                        .and_then(|index| stacks?.frames.get(index as usize).cloned())
+                        .and_then(|index| {
+                            let frames = stacks?.frames.stack(index)?;
+                            Some(frames.into_iter().cloned().collect())
+                        })
                         .unwrap_or_default(),
                 })
                 .collect();

@@ -10,7 +10,7 @@ use crate::{
         join::{EventKey, Joined, RecordedEvent, event_key, join},
     },
     store::{TraceOption, hytrace_kind},
-    symbolize::user::{ObjectSearch, UserFrame, symbolize_stacks},
+    symbolize::user::{ObjectSearch, SymbolizedStacks, symbolize_stacks},
     trace::Recording,
 };
 
@@ -25,7 +25,7 @@ pub enum UserStacksError {
 pub struct ReportStacks {
     pub samples: Vec<StackSample>,
     /// Each distinct stack's frames, innermost first.
-    pub frames: Vec<Vec<UserFrame>>,
+    pub frames: SymbolizedStacks,
     joined: Joined,
     /// The events that have stacks.
     event_types: Vec<u16>,

@@ -11,6 +11,7 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use blazesym::symbolize::{
@@ -23,30 +24,31 @@ use crate::stacks::{
     build_ids::{BuildIdCache, locate},
 };
 
-/// One frame as printed.
+/// One frame as printed. Its texts are shared (`Arc<str>`): a frame appears in every
+/// stack that passes through it, and a stack's frames are cloned per stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserFrame {
     /// A function (or a function inlined into the next frame).
     Named {
-        function: String,
+        function: Arc<str>,
         /// The frame's address minus the function's start (0 for inlined frames).
         offset: u64,
         /// The frame's file offset in its object (an inlined frame's is its
         /// function's frame's).
         file_offset: u64,
         /// file:line of the instruction (or of the inlined call it is at).
-        location: Option<(String, u32)>,
+        location: Option<(Arc<str>, u32)>,
         inlined: bool,
-        object: String,
+        object: Arc<str>,
     },
     /// An address in an object that names nothing there (or could not be read).
     Unnamed {
-        object: String,
+        object: Arc<str>,
         file_offset: u64,
-        why: String,
+        why: Arc<str>,
     },
     /// An address placed in no object.
-    Unknown { address: u64, why: String },
+    Unknown { address: u64, why: Arc<str> },
 }
 
 /// Where objects are looked for.
@@ -58,7 +60,7 @@ pub struct ObjectSearch {
 
 /// Every stack of `stacks` symbolized, innermost frame first (inlined functions
 /// expanded in place).
-pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<UserFrame>> {
+pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> SymbolizedStacks {
     let mut symbolizer = Symbolizer::builder()
         .enable_code_info(true)
         .enable_inlined_fns(true)
@@ -88,22 +90,24 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
     }
     let mut lookups = Lookups {
         located: &located,
-        after_syscall: HashMap::new(),
+        after_syscall: FastMap::default(),
     };
-    // The offsets looked up per object.
-    let mut wanted: HashMap<u32, Vec<u64>> = HashMap::new();
+    // The offsets looked up per object, each once.
+    let mut seen: FastMap<(u32, u64), ()> = FastMap::default();
+    let mut wanted: FastMap<u32, Vec<u64>> = FastMap::default();
     for stack in &stacks.stacks {
         for (depth, frame) in stack.iter().enumerate() {
             if let Frame::Object { object, offset } = *frame {
                 let looked_up = lookups.offset(object, offset, depth);
-                wanted.entry(object).or_default().push(looked_up);
+                if seen.insert((object, looked_up), ()).is_none() {
+                    wanted.entry(object).or_default().push(looked_up);
+                }
             }
         }
     }
-    let mut named: HashMap<(u32, u64), Vec<UserFrame>> = HashMap::new();
+    let mut named: FastMap<(u32, u64), Vec<UserFrame>> = FastMap::default();
     for (object, mut offsets) in wanted {
         offsets.sort_unstable();
-        offsets.dedup();
         let Some(entry) = stacks.objects.get(object as usize) else {
             continue;
         };
@@ -123,11 +127,12 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
                         entry.build_id_hex()
                     )
                 };
+                let (object, why): (Arc<str>, Arc<str>) = (shown.as_str().into(), why.into());
                 offsets
                     .iter()
                     .map(|&offset| {
                         vec![UserFrame::Unnamed {
-                            object: shown.clone(),
+                            object: object.clone(),
                             file_offset: offset,
                             why: why.clone(),
                         }]
@@ -139,37 +144,124 @@ pub fn symbolize_stacks(stacks: &UserStacks, search: &ObjectSearch) -> Vec<Vec<U
             named.insert((object, offset), frames);
         }
     }
-    stacks
-        .stacks
-        .iter()
-        .map(|stack| {
-            let mut out = Vec::with_capacity(stack.len());
-            for (depth, frame) in stack.iter().enumerate() {
-                match *frame {
-                    Frame::Object { object, offset } => {
-                        let looked_up = lookups.offset(object, offset, depth);
-                        match named.get(&(object, looked_up)) {
-                            Some(frames) => out.extend(
-                                frames
-                                    .iter()
-                                    .map(|f| with_return_offset(f.clone(), offset - looked_up)),
-                            ),
-                            None => out.push(UserFrame::Unnamed {
-                                object: String::new(),
-                                file_offset: offset,
-                                why: "not symbolized".into(),
-                            }),
-                        }
-                    }
-                    Frame::Address { ip, why } => out.push(UserFrame::Unknown {
-                        address: ip,
-                        why: why.describe().to_string(),
-                    }),
+    // Each distinct frame once; stacks as indexes into them.
+    let mut table = SymbolizedStacks::default();
+    let mut placed: FastMap<FrameKey, (u32, u32)> = FastMap::default();
+    for stack in &stacks.stacks {
+        let mut indexes = Vec::with_capacity(stack.len() + 2);
+        for (depth, frame) in stack.iter().enumerate() {
+            let key = match *frame {
+                Frame::Object { object, offset } => {
+                    FrameKey::Object(object, offset, lookups.offset(object, offset, depth))
                 }
-            }
-            out
-        })
-        .collect()
+                Frame::Address { ip, why } => FrameKey::Address(ip, why.describe()),
+            };
+            let (start, len) = match placed.get(&key) {
+                Some(&range) => range,
+                None => {
+                    let start = table.frames.len() as u32;
+                    let frames = frames_of(&key, &named);
+                    let len = frames.len() as u32;
+                    table.frames.extend(frames);
+                    placed.insert(key, (start, len));
+                    (start, len)
+                }
+            };
+            indexes.extend(start..start + len);
+        }
+        table.stacks.push(indexes);
+    }
+    table
+}
+
+/// The frames (inlined ones first) that `key` stands for.
+fn frames_of(key: &FrameKey, named: &FastMap<(u32, u64), Vec<UserFrame>>) -> Vec<UserFrame> {
+    match *key {
+        FrameKey::Object(object, offset, looked_up) => match named.get(&(object, looked_up)) {
+            Some(frames) => frames
+                .iter()
+                .map(|f| with_return_offset(f.clone(), offset - looked_up))
+                .collect(),
+            None => vec![UserFrame::Unnamed {
+                object: "".into(),
+                file_offset: offset,
+                why: "not symbolized".into(),
+            }],
+        },
+        FrameKey::Address(ip, why) => vec![UserFrame::Unknown {
+            address: ip,
+            why: why.into(),
+        }],
+    }
+}
+
+/// A hash map keyed by small integers and tuples of them, hashed by one multiply and
+/// rotate per word (FxHash's scheme) instead of SipHash: symbolizing hashes every
+/// frame of every stack, and the keys come from the recording, not from an attacker
+/// who could pick colliding ones to any effect beyond a slower report.
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<WordHasher>>;
+
+/// The hasher of [`FastMap`].
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+}
+
+/// What identifies a frame: (object, file offset, offset looked up), or a bare address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FrameKey {
+    Object(u32, u64, u64),
+    Address(u64, &'static str),
+}
+
+/// Stacks symbolized: each distinct frame once, each stack a list of them, innermost
+/// first (inlined functions expanded in place).
+#[derive(Debug, Clone, Default)]
+pub struct SymbolizedStacks {
+    frames: Vec<UserFrame>,
+    stacks: Vec<Vec<u32>>,
+}
+
+impl SymbolizedStacks {
+    /// The frames of stack `index`.
+    pub fn stack(&self, index: u32) -> Option<Vec<&UserFrame>> {
+        let stack = self.stacks.get(index as usize)?;
+        Some(
+            stack
+                .iter()
+                .filter_map(|&i| self.frames.get(i as usize))
+                .collect(),
+        )
+    }
+
+    /// How many stacks, and how many frames in all of them.
+    pub fn len(&self) -> (usize, usize) {
+        (self.stacks.len(), self.stacks.iter().map(Vec::len).sum())
+    }
 }
 
 /// A Rust (`_R…`, `_ZN…E` with its hash left off) or C++ (`_Z…`) name demangled;
@@ -193,7 +285,7 @@ pub fn demangle(name: &str) -> String {
 struct Lookups<'a> {
     located: &'a HashMap<u32, Option<PathBuf>>,
     /// Whether the innermost frame at (object, offset) follows a `syscall` instruction.
-    after_syscall: HashMap<(u32, u64), bool>,
+    after_syscall: FastMap<(u32, u64), bool>,
 }
 
 impl Lookups<'_> {
@@ -276,13 +368,16 @@ fn symbolize_object(
     shown: &str,
 ) -> Vec<Vec<UserFrame>> {
     let source = Source::Elf(Elf::new(path));
+    let object: Arc<str> = shown.into();
     let unnamed = |offset: u64, why: String| {
         vec![UserFrame::Unnamed {
-            object: shown.to_string(),
+            object: object.clone(),
             file_offset: offset,
-            why,
+            why: why.into(),
         }]
     };
+    // Source file paths, shared by every frame in them.
+    let mut files: HashMap<String, Arc<str>> = HashMap::new();
     let results = match symbolizer.symbolize(&source, Input::FileOffset(offsets)) {
         Ok(results) => results,
         Err(e) => {
@@ -295,32 +390,33 @@ fn symbolize_object(
         .zip(results)
         .map(|(&offset, result)| match result {
             Symbolized::Sym(sym) => {
-                let location = |info: Option<&blazesym::symbolize::CodeInfo<'_>>| {
-                    info.and_then(|i| {
-                        i.line
-                            .map(|line| (i.to_path().to_string_lossy().into_owned(), line))
-                    })
+                let mut location = |info: Option<&blazesym::symbolize::CodeInfo<'_>>| {
+                    let info = info?;
+                    let line = info.line?;
+                    let path = info.to_path().to_string_lossy().into_owned();
+                    let shared = files.entry(path).or_insert_with_key(|p| p.as_str().into());
+                    Some((shared.clone(), line))
                 };
                 let mut frames: Vec<UserFrame> = sym
                     .inlined
                     .iter()
                     .rev()
                     .map(|inlined| UserFrame::Named {
-                        function: demangle(&inlined.name),
+                        function: demangle(&inlined.name).into(),
                         offset: 0,
                         file_offset: offset,
                         location: location(inlined.code_info.as_ref()),
                         inlined: true,
-                        object: shown.to_string(),
+                        object: object.clone(),
                     })
                     .collect();
                 frames.push(UserFrame::Named {
-                    function: demangle(&sym.name),
+                    function: demangle(&sym.name).into(),
                     offset: sym.offset as u64,
                     file_offset: offset,
                     location: location(sym.code_info.as_deref()),
                     inlined: false,
-                    object: shown.to_string(),
+                    object: object.clone(),
                 });
                 frames
             }
