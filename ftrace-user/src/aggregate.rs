@@ -15,8 +15,6 @@ use crate::{
         Snapshot, Spec,
         stacks::{StackEntry, StackReport},
     },
-    output::user_stack,
-    report::folded::folded_name,
     session::{Session, SessionError, StopReason},
     stacks::gather::candidate_files,
     symbolize::{
@@ -150,20 +148,14 @@ fn stack_report(spec: &str, samples: StackSamples) -> StackReport {
             Some(Ok(index)) => user_frames.stack(*index).unwrap_or_default(),
             _ => Vec::new(),
         };
-        let mut folded: Vec<String> = user.iter().rev().map(|f| folded_name(f)).collect();
+        let mut folded: Vec<String> = user.iter().rev().map(|f| f.folded_name()).collect();
         folded.extend(kernel.iter().rev().map(|name| format!("{name}_[k]")));
-        let mut user_lines = Vec::with_capacity(user.len());
-        for frame in user {
-            let mut line = Vec::new();
-            user_stack::write_frame(&mut line, frame);
-            user_lines.push(String::from_utf8_lossy(&line).into_owned());
-        }
         report.entries.push(StackEntry {
             key: key_name,
             count: totals.count,
             total_ns: totals.total_ns,
             kernel,
-            user: user_lines,
+            user: user.into_iter().cloned().collect(),
             folded,
         });
     }

@@ -16,10 +16,13 @@
 //! - [`trace`]: the one reader of recordings: mapped file, tables, merged records.
 //! - [`decode`]: ring-buffer pages to records, and their merge (pure).
 //! - [`format`]: event format files and print formats (pure).
-//! - [`symbolize`]: addresses to names: kallsyms, printk formats, ELF, BTF.
+//! - [`stacks`]: user stacks of a recording: their section, the join to events,
+//!   build-ids and the build-id cache.
+//! - [`symbolize`]: addresses to names: kallsyms, printk formats, ELF, BTF, DWARF
+//!   parameters and lines, user stacks (blazesym).
 //!
 //! Analyses:
-//! - [`report`]: the records a report selects.
+//! - [`report`]: the records a report selects, folded stacks, task profiles.
 //! - [`hist`]: latency histograms: specs, buckets, pairing from events (pure).
 //! - [`aggregate`]: `hist`'s work: eBPF aggregators over a measuring session.
 //! - [`graph`]: function_graph events as call trees (pure, but for reading).

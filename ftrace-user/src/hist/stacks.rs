@@ -1,6 +1,8 @@
 //! `hist --stacks`: the samples of each key by the stacks where their latency began,
 //! named (pure: the frames come symbolized).
 
+use crate::symbolize::user::UserFrame;
+
 /// One (key, stacks) of an aggregator's stack table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackEntry {
@@ -10,7 +12,7 @@ pub struct StackEntry {
     pub total_ns: u64,
     /// Frames innermost first: the kernel's (where the hook fired), then the user's.
     pub kernel: Vec<String>,
-    pub user: Vec<String>,
+    pub user: Vec<UserFrame>,
     /// The same frames by name only, root first, kernel ones suffixed `_[k]`.
     pub folded: Vec<String>,
 }

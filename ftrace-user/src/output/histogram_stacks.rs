@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::histogram::human_ns;
+use super::{histogram::human_ns, user_stack::write_frame};
 
 use crate::hist::stacks::StackReport;
 
@@ -44,7 +44,9 @@ pub fn text(report: &StackReport, top: usize) -> String {
             let _ = writeln!(out, "    {frame} [kernel]");
         }
         for frame in &entry.user {
-            let _ = writeln!(out, "    {frame}");
+            let mut line = Vec::new();
+            write_frame(&mut line, frame);
+            let _ = writeln!(out, "    {}", String::from_utf8_lossy(&line));
         }
         if entry.kernel.is_empty() && entry.user.is_empty() {
             let _ = writeln!(out, "    [no stack]");
@@ -77,15 +79,19 @@ mod tests {
             count: 1000,
             total_ns,
             kernel: vec!["do_syscall_64".into()],
-            user: vec![user.into()],
+            user: vec![crate::symbolize::user::UserFrame::Named {
+                function: user.into(),
+                offset: 0x2b,
+                file_offset: 0x1160,
+                location: Some(("deep.c".into(), 20)),
+                inlined: false,
+                object: "/tmp/deep".into(),
+            }],
             folded: Vec::new(),
         };
         let report = StackReport {
             spec: "syscalls".into(),
-            entries: vec![
-                entry(350_000, "recurse+0x2b (deep.c:20) [/tmp/deep]"),
-                entry(1_000, "x"),
-            ],
+            entries: vec![entry(350_000, "recurse"), entry(1_000, "x")],
             lost: vec![("stack_ring_full".into(), 0), ("no_kernel_stack".into(), 2)],
         };
         assert_eq!(

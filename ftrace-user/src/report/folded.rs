@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::Report;
-use crate::{format::Printer, symbolize::user::UserFrame};
+use crate::format::Printer;
 
 /// Folded stacks with their counts, most first (then by stack).
 pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
@@ -59,7 +59,7 @@ pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
         {
             for frame in frames.iter().rev() {
                 stack.push(';');
-                stack.push_str(&folded_name(frame).replace(';', ":"));
+                stack.push_str(&frame.folded_name().replace(';', ":"));
             }
             has_user_frames = !frames.is_empty();
         }
@@ -81,17 +81,4 @@ pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
 struct Pending {
     stack: String,
     has_user_frames: bool,
-}
-
-/// A frame's name in a folded stack.
-pub fn folded_name(frame: &UserFrame) -> String {
-    match frame {
-        UserFrame::Named { function, .. } => function.to_string(),
-        UserFrame::Unnamed {
-            object,
-            file_offset,
-            ..
-        } => format!("[{object}+0x{file_offset:x}]"),
-        UserFrame::Unknown { address, .. } => format!("0x{address:x}"),
-    }
 }

@@ -51,6 +51,22 @@ pub enum UserFrame {
     Unknown { address: u64, why: Arc<str> },
 }
 
+impl UserFrame {
+    /// The frame's name in a folded stack: the function, else `[object+0xoffset]` or
+    /// the bare address.
+    pub fn folded_name(&self) -> String {
+        match self {
+            UserFrame::Named { function, .. } => function.to_string(),
+            UserFrame::Unnamed {
+                object,
+                file_offset,
+                ..
+            } => format!("[{object}+0x{file_offset:x}]"),
+            UserFrame::Unknown { address, .. } => format!("0x{address:x}"),
+        }
+    }
+}
+
 /// Where objects are looked for.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectSearch {
