@@ -48,6 +48,7 @@ fn doctor_probes_features_and_cleans_up() {
         "bpf tp_btf",
         "bpf fentry",
         "kernel BTF",
+        "user stacks",
     ] {
         let line = row(name);
         let verdict = line[name.len()..].split_whitespace().next().unwrap();
@@ -56,6 +57,8 @@ fn doctor_probes_features_and_cleans_up() {
     assert!(row("bpf raw_tp").contains(" yes "), "{out}");
     assert!(row("tracefs instances").contains(" yes "), "{out}");
     assert!(row("trace clocks").contains("mono"), "{out}");
+    // This kernel takes user stacks with build-id frames (record --user-stack).
+    assert!(row("user stacks").contains(" yes "), "{out}");
     assert_tracefs_as_before(&before);
     assert_eq!(
         std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap(),

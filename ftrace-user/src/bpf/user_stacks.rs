@@ -138,3 +138,55 @@ impl UserStackCapture {
         Ok(counters.get(&0, 0).map_err(map_error)?.iter().sum())
     }
 }
+
+/// Whether `record --user-stack` works here, tried for real: the program attached to
+/// raw_syscalls:sys_enter for this process only, one getppid call, and the stack it
+/// took (how many frames, how many with a build-id). For `hytrace doctor`.
+pub fn probe(sys_enter_id: u16) -> (bool, String) {
+    let tracepoints = [(
+        "raw_syscalls".to_string(),
+        "sys_enter".to_string(),
+        sys_enter_id,
+    )];
+    let capture = match UserStackCapture::start(
+        &tracepoints,
+        std::process::id(),
+        Gatherer::new("/proc", None),
+    ) {
+        Ok(capture) => capture,
+        Err(e) => return (false, crate::notes::chain(&e)),
+    };
+    if let Some((_, why)) = capture.not_attached.first() {
+        return (false, why.clone());
+    }
+    // SAFETY: getppid has no preconditions and cannot fail.
+    std::hint::black_box(unsafe { libc::getppid() });
+    let (stacks, _) = match capture.finish() {
+        Ok(done) => done,
+        Err(e) => return (false, crate::notes::chain(&e)),
+    };
+    let taken = stacks.samples.iter().find_map(|s| s.stack.ok());
+    match taken.and_then(|index| stacks.stacks.get(index as usize)) {
+        Some(frames) => {
+            let with_id = frames
+                .iter()
+                .filter(|f| matches!(f, crate::stacks::Frame::Object { .. }))
+                .count();
+            (
+                true,
+                format!(
+                    "bpf_get_stack took hytrace's own getppid stack: {} frame(s), {with_id} \
+                     placed in an object (record --user-stack, hist --stacks)",
+                    frames.len()
+                ),
+            )
+        }
+        None => (
+            false,
+            match stacks.samples.first().map(|s| s.stack) {
+                Some(Err(why)) => why.describe(),
+                _ => "the program took no stack".to_string(),
+            },
+        ),
+    }
+}

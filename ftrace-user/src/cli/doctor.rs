@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::{
-    bpf::load_check::probe_program_types,
+    bpf::{load_check::probe_program_types, user_stacks},
     tracefs::{Tracefs, probe_features},
 };
 
@@ -19,6 +19,15 @@ pub fn run() -> Result<i32> {
         rows.push((name.to_string(), ok, detail));
     }
     rows.push(btf_row());
+    let sys_enter = crate::tracefs::EventId {
+        system: "raw_syscalls".into(),
+        name: "sys_enter".into(),
+    };
+    let (ok, detail) = match tracefs.event_id(&sys_enter) {
+        Ok(id) => user_stacks::probe(id),
+        Err(e) => (false, e.to_string()),
+    };
+    rows.push(("user stacks".to_string(), ok, detail));
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
