@@ -103,21 +103,25 @@ fn report(events: u64) -> Result<()> {
         total as f64 / theirs / 1e6,
         theirs / ours
     );
-    run_checked(
-        cargo()
-            .args([
-                "bench",
-                "--quiet",
-                "--package",
-                "ftrace-user",
-                "--bench",
-                "decode",
-                "--",
-            ])
-            .arg(&dat),
-    )?;
+    run_checked(ftrace_user_bench("decode").arg(&dat))?;
     println!("(decode-only goal: 20 M events/s)");
     Ok(())
+}
+
+/// `cargo bench` of one of ftrace-user's benches (`benches/NAME.rs`), its arguments
+/// to follow.
+pub fn ftrace_user_bench(name: &str) -> Command {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "--quiet",
+        "--package",
+        "ftrace-user",
+        "--bench",
+        name,
+        "--",
+    ]);
+    cmd
 }
 
 fn count_events(dat: &Path) -> Result<u64> {

@@ -17,7 +17,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    setup::{cargo, ensure_packages, ensure_tracefs, run_checked, workspace_root},
+    setup::{ensure_packages, ensure_tracefs, run_checked, workspace_root},
     tasks::{build, hytrace_binary},
 };
 
@@ -99,16 +99,7 @@ pub fn run(stacks: u64) -> Result<()> {
         .into_iter()
         .fold(f64::MAX, f64::min);
     // The symbolizer alone, in-process.
-    let out = cargo()
-        .args([
-            "bench",
-            "--quiet",
-            "--package",
-            "ftrace-user",
-            "--bench",
-            "symbolize",
-            "--",
-        ])
+    let out = crate::bench::ftrace_user_bench("symbolize")
         .arg(&dat)
         .output()?;
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{histogram::human_ns, user_stack::write_frame};
+use super::{histogram::human_ns, user_stack::write_stack_lines};
 
 use crate::hist::stacks::StackReport;
 
@@ -40,17 +40,7 @@ pub fn text(report: &StackReport, top: usize) -> String {
             human_ns(entry.total_ns),
             human_ns(entry.total_ns / entry.count.max(1))
         );
-        for frame in &entry.kernel {
-            let _ = writeln!(out, "    {frame} [kernel]");
-        }
-        for frame in &entry.user {
-            let mut line = Vec::new();
-            write_frame(&mut line, frame);
-            let _ = writeln!(out, "    {}", String::from_utf8_lossy(&line));
-        }
-        if entry.kernel.is_empty() && entry.user.is_empty() {
-            let _ = writeln!(out, "    [no stack]");
-        }
+        write_stack_lines(&mut out, &entry.kernel, &entry.user);
     }
     if hidden > 0 {
         let _ = writeln!(out, "  … {hidden} more stacks");

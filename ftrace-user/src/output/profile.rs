@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::histogram::human_ns;
 
-use super::user_stack::write_frame;
+use super::user_stack::write_stack_lines;
 use crate::report::profile::TaskProfile;
 
 /// The profiles, at most `top_stacks` blocked stacks per task.
@@ -33,17 +33,7 @@ pub fn text(profiles: &[TaskProfile], top_stacks: usize) -> String {
                 human_ns(stack.total_ns),
                 stack.count
             );
-            for frame in &stack.kernel {
-                let _ = writeln!(out, "    {frame} [kernel]");
-            }
-            for frame in &stack.user {
-                let mut line = Vec::new();
-                write_frame(&mut line, frame);
-                let _ = writeln!(out, "    {}", String::from_utf8_lossy(&line));
-            }
-            if stack.kernel.is_empty() && stack.user.is_empty() {
-                let _ = writeln!(out, "    [no stack recorded]");
-            }
+            write_stack_lines(&mut out, &stack.kernel, &stack.user);
         }
         if task.blocked.len() > top_stacks {
             let _ = writeln!(out, "  … {} more stacks", task.blocked.len() - top_stacks);

@@ -67,6 +67,25 @@ pub fn write_frame(out: &mut Vec<u8>, frame: &UserFrame) {
     }
 }
 
+/// A stack under a summary line (hist --stacks, report --profile): kernel frames
+/// (`NAME [kernel]`), then user frames, one per line indented by four spaces, or
+/// `[no stack]` when there are neither.
+pub fn write_stack_lines(out: &mut String, kernel: &[String], user: &[UserFrame]) {
+    use std::fmt::Write as _;
+    for frame in kernel {
+        let _ = writeln!(out, "    {frame} [kernel]");
+    }
+    let mut line = Vec::new();
+    for frame in user {
+        line.clear();
+        write_frame(&mut line, frame);
+        let _ = writeln!(out, "    {}", String::from_utf8_lossy(&line));
+    }
+    if kernel.is_empty() && user.is_empty() {
+        out.push_str("    [no stack]\n");
+    }
+}
+
 /// `,"user_stack":[{…},…]` (or `,"user_stack_error":"…"`) for an event's JSON object.
 pub fn write_json(out: &mut Vec<u8>, stack: Result<&[&UserFrame], StackError>) {
     let frames = match stack {
