@@ -27,6 +27,7 @@
 //! - [`aggregate`]: `hist`'s work: eBPF aggregators over a measuring session.
 //! - [`graph`]: function_graph events as call trees (pure, but for reading).
 //! - [`deep_dive`]: `graph`'s work: FUNC's trees recorded, or found at an outlier.
+//! - [`kvm`]: VM exits paired with the kernel's handling and QEMU's work.
 //!
 //! Outputs and commands:
 //! - [`output`]: every renderer (text, JSON) behind one seam.
@@ -42,6 +43,7 @@ pub mod deep_dive;
 pub mod format;
 pub mod graph;
 pub mod hist;
+pub mod kvm;
 pub mod notes;
 pub mod output;
 pub mod private_files;

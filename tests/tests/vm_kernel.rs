@@ -1,7 +1,8 @@
 //! What this machine's kernel lacks, tested where it exists: function_graph in tracefs
-//! instances, kprobe events, BPF fentry. `cargo xtask vm-test` runs this file in a
-//! guest kernel; elsewhere each test checks `hytrace doctor` and skips with the reason
-//! when the feature is missing.
+//! instances, kprobe events, BPF fentry, and KVM that fires kvm_exit ([`kvm_guest`]).
+//! `cargo xtask vm-test` runs this file in a guest kernel; elsewhere each test checks
+//! `hytrace doctor` (or the KVM modules) and skips with the reason when the feature is
+//! missing.
 
 use hytrace_tests::{
     TempDir, count_root_calls, event_name_of, graph_duration, graph_sleeper_naps, have_tool,
@@ -10,6 +11,9 @@ use hytrace_tests::{
 };
 
 const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
+
+#[path = "vm_kernel/kvm_guest.rs"]
+mod kvm_guest;
 
 /// Whether `hytrace doctor` says yes to the feature whose line starts with `name`.
 fn kernel_has(name: &str) -> bool {

@@ -26,6 +26,9 @@ pub enum Which {
     /// User stacks: a report naming every frame of many distinct stacks vs addr2line
     /// given the same addresses, and the added cost per event of `--user-stack`.
     Symbolize,
+    /// In the guest kernel (real KVM): added cost per VM exit of `hytrace kvm` vs
+    /// `trace-cmd record` of the same events.
+    Kvm,
 }
 
 /// `events` or the benchmark's own default size.
@@ -36,6 +39,8 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
         // Software emulation: a smaller workload.
         Which::Outlier => crate::bench_outlier::run(events.unwrap_or(20_000)),
         Which::Symbolize => crate::bench_symbolize::run(events.unwrap_or(100_000)),
+        // Nested emulation: each exit costs tens of microseconds.
+        Which::Kvm => crate::bench_kvm::run(events.unwrap_or(20_000)),
     }
 }
 

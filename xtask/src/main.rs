@@ -5,6 +5,7 @@
 //! fresh machine needs no manual step.
 
 mod bench;
+mod bench_kvm;
 mod bench_outlier;
 mod bench_symbolize;
 mod setup;
@@ -51,13 +52,20 @@ enum Task {
         #[arg(value_enum)]
         which: bench::Which,
         /// Size of the workload: events in the recording (report, default 1000000) or
-        /// getppid calls (hist, default 1000000; outlier, in the guest, default 20000).
+        /// getppid calls (hist, default 1000000; outlier, in the guest, default 20000) or
+        /// VM exits (kvm, in the guest, default 20000).
         #[arg(long)]
         events: Option<u64>,
     },
     /// Run inside the guest by `bench outlier`.
     #[command(hide = true)]
     GuestBenchOutlier {
+        #[arg(long)]
+        events: u64,
+    },
+    /// Run inside the guest by `bench kvm`.
+    #[command(hide = true)]
+    GuestBenchKvm {
         #[arg(long)]
         events: u64,
     },
@@ -73,5 +81,6 @@ fn main() -> Result<()> {
         Task::VmRun { args } => vm::vm_run(&args),
         Task::Bench { which, events } => bench::run(which, events),
         Task::GuestBenchOutlier { events } => bench_outlier::in_guest(events),
+        Task::GuestBenchKvm { events } => bench_kvm::in_guest(events),
     }
 }

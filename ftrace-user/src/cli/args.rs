@@ -34,6 +34,7 @@ pub enum Command {
     Hist(HistArgs),
     Graph(GraphArgs),
     List(ListArgs),
+    Kvm(Box<KvmArgs>),
     /// Report which tracing features this kernel offers, each probed for real: tracers,
     /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
     Doctor,
@@ -231,6 +232,93 @@ pub struct RecordArgs {
 
     #[command(flatten)]
     pub session: SessionArgs,
+}
+
+/// Pair every VM exit with the kernel's handling and the QEMU work that served it, per
+/// vCPU thread, and sum them per exit reason (in perf kvm stat's spirit, with QEMU's side).
+///
+/// Records kvm:kvm_exit, kvm_entry, kvm_userspace_exit and the kernel's handling events
+/// (kvm_pio, kvm_mmio, kvm_fast_mmio, kvm_msr, kvm_hypercall, where the kernel has
+/// them), the KVM_RUN ioctl's calls and returns (syscalls:sys_enter_ioctl with
+/// `cmd == 0xae80`, sys_exit_ioctl), and trace_marker lines, into a trace.dat file
+/// (-o, default kvm.dat), then prints the analysis. With -i it analyses an existing
+/// recording instead (hytrace's or trace-cmd's).
+///
+/// An exit is kvm_exit(reason) -> the kernel's handling -> kvm_entry, or, through
+/// userspace, -> kvm_userspace_exit -> KVM_RUN returns -> QEMU's events -> the next
+/// KVM_RUN call -> kvm_entry. Kernel time is the exit less QEMU's part; QEMU time runs
+/// from KVM_RUN's return to the next call. Reasons are named as the kernel prints them
+/// (SVM `io`, `npf`; VMX `IO_INSTRUCTION`, `EPT_VIOLATION`). Where the kernel's KVM
+/// backend does not fire kvm_exit, each KVM_RUN round trip is the unit, by its
+/// kvm_userspace_exit reason, and the output says so. Pieces that fit no exit are
+/// counted by kind; exits open where events were lost are counted as incomplete.
+///
+/// QEMU's side comes from its ftrace trace backend (trace events written to
+/// <tracefs>/trace_marker: `cpu_in addr 0x71 value 0`): a COMMAND is started in a
+/// private mount namespace where the instance's trace_marker and tracing_on replace
+/// the top-level ones, so its trace lines land in this recording and the global
+/// tracing state stays untouched. For an already running QEMU (-P) the lines reach the
+/// recording only where the kernel copies top-level marker writes into instances
+/// (copy_trace_marker, Linux 6.17+). Or give QEMU's log backend file with --qemu-log
+/// (`-trace enable=kvm_run_exit,file=F -msg timestamp=on`): its wall-clock lines are
+/// placed on the recording's clock by the offset measured at record time and matched
+/// to vCPU threads by thread id.
+///
+/// Examples:
+///   hytrace kvm -- qemu-system-x86_64 -accel kvm -m 64 -nographic -nodefaults
+///   hytrace kvm -P $(pidof qemu-system-x86_64) --duration 10 -o vm.dat
+///   hytrace kvm -i vm.dat --timeline --vcpu 0
+///   hytrace kvm -o q.dat --qemu-log q.log -- qemu-system-x86_64 -accel kvm \
+///       -trace enable=kvm_run_exit,file=q.log -msg timestamp=on …
+///   hytrace kvm -i vm.dat --json | jq '.exits[] | {reason, count}'
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct KvmArgs {
+    /// Analyse this recording instead of recording (hytrace's or trace-cmd's trace.dat).
+    #[arg(short = 'i', long = "input", value_name = "FILE", conflicts_with_all = ["pids", "output", "command", "duration"])]
+    pub input: Option<PathBuf>,
+
+    /// Output file of the recording (mode 0600, written beside and renamed into place).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output_file: OutputFileArgs,
+
+    /// Record this process's vCPU threads (all its threads, and threads it starts
+    /// later). Repeatable. Without -P or COMMAND every process is recorded.
+    #[arg(short = 'P', long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+
+    /// QEMU's log trace-backend file (`TID@SECS.USECS:EVENT ARGS` lines, or with an
+    /// ISO-8601 prefix): its lines are attached to the exits they were written in.
+    #[arg(long = "qemu-log", value_name = "FILE")]
+    pub qemu_log: Option<PathBuf>,
+
+    /// Print one line per exit (time, thread, vCPU, reason, rip, kernel and QEMU time,
+    /// QEMU's events) after the table.
+    #[arg(long)]
+    pub timeline: bool,
+
+    /// Print the table as one JSON object instead.
+    #[arg(long, conflicts_with = "timeline")]
+    pub json: bool,
+
+    /// Only the exits of this vCPU (its id as kvm_entry / kvm_exit print it).
+    #[arg(long, value_name = "N")]
+    pub vcpu: Option<u32>,
+
+    #[command(flatten)]
+    pub buffer: BufferArgs,
+
+    /// Stop after SECS seconds (counted from the start of tracing).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<std::time::Duration>,
+
+    /// The VMM to run while recording (after `--`), held at a start gate until tracing
+    /// is on. The session ends when it exits.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// How `report` prints events.

@@ -5,6 +5,7 @@ pub mod args;
 mod doctor;
 mod graph;
 mod hist;
+mod kvm;
 mod list;
 mod record;
 mod report;
@@ -32,6 +33,7 @@ pub fn main_with_args() -> Result<i32> {
         Command::Hist(args) => hist::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::List(args) => list::run(&args),
+        Command::Kvm(args) => kvm::run(&args),
         Command::Doctor => doctor::run(),
         Command::Reset => reset::run(),
     }

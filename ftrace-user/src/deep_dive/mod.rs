@@ -83,6 +83,7 @@ pub async fn record_graph(options: &DeepDiveOptions) -> Result<DeepDive, DeepDiv
         hists: Vec::new(),
         command: options.command.clone(),
         progress: false,
+        markers_into_instance: false,
     };
     let (summary, _) = record(&record_options).await?;
     Ok(DeepDive {

@@ -16,6 +16,9 @@
 //! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
 //! - [`histogram_stacks`]: `hist --stacks`: each key's stacks by total latency.
 //! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
+//! - [`kvm_exits`]: `hytrace kvm`'s table per exit reason, and what did not pair.
+//! - [`kvm_timeline`]: `hytrace kvm --timeline`: one line per exit.
+//! - [`kvm_json`]: `hytrace kvm --json`.
 //! - [`profile`]: `report --profile`: tasks' run, wait and blocked time, by stack.
 //! - [`record_summary`]: the end-of-record summary.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
@@ -34,6 +37,9 @@ pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
 pub mod histogram_stacks;
+pub mod kvm_exits;
+pub mod kvm_json;
+pub mod kvm_timeline;
 pub mod profile;
 pub mod record_summary;
 pub mod report_losses;

@@ -1,13 +1,14 @@
 //! Everything a trace.dat holds besides the pages, read from tracefs at the end of a
 //! recording: header layouts, the formats of the recorded events and of ftrace's own
 //! events (print, for trace_marker writes), kernel symbols, printk formats, the
-//! pid-to-comm table, and the clock and per-CPU statistics.
+//! pid-to-comm table, the clock and its offset to wall-clock time, and per-CPU
+//! statistics.
 
 use std::collections::BTreeMap;
 
 use crate::{
     session::command::GatedChild,
-    store::{TraceMeta, TraceOption},
+    store::{TraceMeta, TraceOption, clock_alignment::ClockAlignment, hytrace_kind},
     tracefs::{CpuStats, EventId, Tracefs, TracefsError},
 };
 
@@ -60,6 +61,10 @@ pub fn gather(
             text: format!("CPU: {cpu}\n{}", stat.raw),
         });
     }
+    options.push(TraceOption::Hytrace {
+        kind: hytrace_kind::CLOCK_ALIGNMENT,
+        data: ClockAlignment::measure().to_text().into_bytes(),
+    });
     if let Ok(tgids) = tracefs.saved_tgids()
         && !tgids.trim().is_empty()
     {

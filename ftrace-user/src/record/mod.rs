@@ -109,6 +109,9 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Print a progress line on stderr every second.
     pub progress: bool,
+    /// The command's writes to `<tracefs>/trace_marker` and `tracing_on` go into the
+    /// instance (a private mount namespace; see `session::private_markers`).
+    pub markers_into_instance: bool,
 }
 
 /// How user stacks are captured.
@@ -319,6 +322,9 @@ fn start(
         )?);
     }
     instance.set_tracing_on(true)?;
+    if options.markers_into_instance {
+        session.redirect_markers(instance.dir());
+    }
     session.start()?;
     Ok(Running {
         instance,

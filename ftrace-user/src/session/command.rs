@@ -6,6 +6,10 @@
 //! blocks reading a pipe and then execs the command; exec keeps the pid, so the pid the
 //! session filters on is the command's. (Blocking inside `pre_exec` instead would
 //! deadlock: `spawn` waits for the exec to happen.)
+//!
+//! The release is one byte, optionally followed by the path of an instance whose
+//! trace_marker and tracing_on the command must write into
+//! ([`super::private_markers`]); the gate sets that up before the exec.
 
 use std::{
     ffi::OsString,
@@ -52,6 +56,8 @@ pub struct GatedChild {
     pub pid: u32,
     pub command: String,
     gate: Option<std::fs::File>,
+    /// The instance the command's marker writes go to (see [`GatedChild::redirect_markers`]).
+    markers_into: Option<std::path::PathBuf>,
 }
 
 impl GatedChild {
@@ -93,13 +99,26 @@ impl GatedChild {
             pid,
             command: program.clone(),
             gate: Some(std::fs::File::from(gate_write)),
+            markers_into: None,
         })
+    }
+
+    /// Makes the command, when released, write `<tracefs>/trace_marker` and
+    /// `tracing_on` into the instance at `instance` (a private mount namespace).
+    pub fn redirect_markers(&mut self, instance: &std::path::Path) {
+        self.markers_into = Some(instance.to_path_buf());
     }
 
     /// Lets the command exec.
     pub fn release(&mut self) -> Result<(), CommandError> {
         if let Some(mut gate) = self.gate.take() {
-            gate.write_all(&[1])
+            let mut message = vec![1u8];
+            if let Some(instance) = &self.markers_into {
+                use std::os::unix::ffi::OsStrExt;
+                message.extend_from_slice(instance.as_os_str().as_bytes());
+            }
+            // One write of a few hundred bytes at most: atomic on a pipe.
+            gate.write_all(&message)
                 .map_err(|source| CommandError::Release {
                     command: self.command.clone(),
                     source,
@@ -133,17 +152,28 @@ pub fn run_gate(fd: OsString, argv: Vec<OsString>) -> std::io::Error {
         }
         std::fs::File::from_raw_fd(fd)
     };
-    let mut byte = [0u8; 1];
-    // EOF means the session is gone before releasing us: do not run the command.
-    match gate.read(&mut byte) {
-        Ok(1) => {}
-        Ok(_) => {
-            // The session failed while setting up and says why itself.
-            std::process::exit(125);
-        }
-        Err(e) => return e,
+    let mut message = Vec::new();
+    // EOF at once means the session is gone before releasing us: do not run the
+    // command. The session closes its end right after the release message.
+    if let Err(e) = gate.read_to_end(&mut message) {
+        return e;
+    }
+    if message.first() != Some(&1) {
+        // The session failed while setting up and says why itself.
+        std::process::exit(125);
     }
     drop(gate);
+    if message.len() > 1 {
+        use std::os::unix::ffi::OsStrExt;
+        let instance = std::path::Path::new(std::ffi::OsStr::from_bytes(&message[1..]));
+        if let Err(error) = super::private_markers::redirect_into(instance) {
+            eprintln!(
+                "hytrace: cannot send the command's trace_marker writes into {}: {error}",
+                instance.display()
+            );
+            std::process::exit(126);
+        }
+    }
     let Some((program, args)) = argv.split_first() else {
         return std::io::Error::other("no command");
     };

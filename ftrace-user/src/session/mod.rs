@@ -6,9 +6,11 @@
 //!
 //! - [`command`]: the traced command and its start gate.
 //! - [`end`]: the signals that end a session and the wait.
+//! - [`private_markers`]: the command's trace_marker writes sent into the instance.
 
 pub mod command;
 pub mod end;
+pub mod private_markers;
 
 use std::time::{Duration, Instant};
 
@@ -70,6 +72,18 @@ impl Session {
     /// The traced command's pid, if any.
     pub fn command_pid(&self) -> Option<u32> {
         self.command.as_ref().map(|c| c.pid)
+    }
+
+    /// Sends the command's `<tracefs>/trace_marker` and `tracing_on` writes into the
+    /// instance at `instance` once it is released; false when there is no command.
+    pub fn redirect_markers(&mut self, instance: &std::path::Path) -> bool {
+        match self.command.as_mut() {
+            Some(child) => {
+                child.redirect_markers(instance);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Releases the command; the duration counts from here.

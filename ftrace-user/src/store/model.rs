@@ -57,6 +57,9 @@ pub mod hytrace_kind {
     /// Graph roots and depth applied when reading (text, see
     /// `graph::select::GraphSelection`).
     pub const GRAPH_SELECTION: u16 = 5;
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC at the end of the recording (text, see
+    /// `store::clock_alignment`).
+    pub const CLOCK_ALIGNMENT: u16 = 6;
 }
 
 /// One non-structural option of a trace.dat file.

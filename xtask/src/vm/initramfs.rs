@@ -1,7 +1,13 @@
 //! The guest's initramfs: a static busybox, the kernel modules that mount the host's
-//! root over 9p (with an overlay on top so the guest can write), and an /init that
-//! runs one script in a chroot of the host's root, prints its exit status on the
-//! console and powers off. Written as a newc cpio archive.
+//! root over 9p (with an overlay on top so the guest can write), the KVM modules, and
+//! an /init that runs one script in a chroot of the host's root, prints its exit
+//! status on the console and powers off. Written as a newc cpio archive.
+//!
+//! /init loads the KVM modules (list `lib/mod/kvm-order`) only when the guest CPU
+//! offers SVM (`svm` in /proc/cpuinfo, which TCG shows with `-cpu max`); otherwise it
+//! prints `hytrace-vm: no svm in the guest CPU, KVM modules not loaded`. A module that
+//! fails to load is reported on the console (`hytrace-vm: insmod NAME failed`) and the
+//! boot goes on.
 
 use std::{
     collections::BTreeMap,
@@ -20,12 +26,27 @@ pub const EXIT_MARKER: &str = "hytrace-vm-exit:";
 /// The modules the guest needs; their dependencies are added from modinfo.
 const NEEDED_MODULES: &[&str] = &["9pnet_virtio", "9p", "overlay", "virtio_pci"];
 
+/// The modules of real KVM in the guest (AMD's, since TCG emulates SVM and not VMX),
+/// in load order; their dependencies are added from modinfo. Loaded by /init only
+/// when the guest CPU has `svm`.
+const KVM_MODULES: &[&str] = &["irqbypass", "ccp", "kvm", "kvm_amd"];
+
+/// Part of [`layout_tag`]: bump it when the archive's layout changes in a way that
+/// [`INIT`] and the module lists do not show.
+const LAYOUT_VERSION: u32 = 2;
+
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in $(cat /lib/mod/order); do insmod /lib/mod/$m || echo "hytrace-vm: insmod $m failed"; done
+if grep -qw svm /proc/cpuinfo; then
+  for m in $(cat /lib/mod/kvm-order); do insmod /lib/mod/$m || echo "hytrace-vm: insmod $m failed"; done
+  [ -c /dev/kvm ] || echo "hytrace-vm: KVM modules loaded but no /dev/kvm"
+else
+  echo "hytrace-vm: no svm in the guest CPU, KVM modules not loaded"
+fi
 script=$(sed -n 's/.*hytrace\.script=\([^ ]*\).*/\1/p' /proc/cmdline)
 out=$(sed -n 's/.*hytrace\.out=\([^ ]*\).*/\1/p' /proc/cmdline)
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 hostroot /host || echo "hytrace-vm: cannot mount the host root"
@@ -68,9 +89,14 @@ fn module_files(modules: &Path) -> Result<BTreeMap<String, PathBuf>> {
     Ok(found)
 }
 
-/// The needed modules and their dependencies, dependencies first. Modules built into
-/// the kernel have no file and are skipped.
-fn load_order(files: &BTreeMap<String, PathBuf>) -> Result<Vec<(String, PathBuf)>> {
+/// Module names and files in load order: the ones always loaded, then the KVM ones.
+type LoadOrder = (Vec<(String, PathBuf)>, Vec<(String, PathBuf)>);
+
+/// The modules to load at boot, then the KVM modules (loaded only on an SVM CPU), each
+/// with its dependencies, dependencies first; a module already in the first list is
+/// not repeated in the second. Modules built into the kernel have no file and are
+/// skipped.
+fn load_order(files: &BTreeMap<String, PathBuf>) -> Result<LoadOrder> {
     fn visit(
         name: &str,
         files: &BTreeMap<String, PathBuf>,
@@ -96,7 +122,15 @@ fn load_order(files: &BTreeMap<String, PathBuf>) -> Result<Vec<(String, PathBuf)
     if !order.iter().any(|(n, _)| n == "9p") {
         bail!("the guest kernel has no 9p module");
     }
-    Ok(order)
+    let base = order.len();
+    for name in KVM_MODULES {
+        visit(name, files, &mut order)?;
+    }
+    let kvm = order.split_off(base);
+    if !kvm.iter().any(|(n, _)| n == "kvm_amd") {
+        eprintln!("xtask: the guest kernel has no kvm_amd module: no KVM in the guest");
+    }
+    Ok((order, kvm))
 }
 
 /// One newc cpio entry.
@@ -132,14 +166,16 @@ fn cpio_entry(out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8], ino: u32) {
 pub fn layout_tag() -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    LAYOUT_VERSION.hash(&mut hasher);
     INIT.hash(&mut hasher);
     NEEDED_MODULES.hash(&mut hasher);
+    KVM_MODULES.hash(&mut hasher);
     format!("{:08x}", hasher.finish() as u32)
 }
 
 /// Writes the initramfs for the kernel whose modules are under `modules`.
 pub fn build(modules: &Path, busybox: &Path, target: &Path) -> Result<()> {
-    let order = load_order(&module_files(modules)?)?;
+    let (order, kvm_order) = load_order(&module_files(modules)?)?;
     let mut archive = Vec::new();
     let mut ino = 1;
     let mut add = |archive: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]| {
@@ -155,8 +191,12 @@ pub fn build(modules: &Path, busybox: &Path, target: &Path) -> Result<()> {
         fs::read(busybox).with_context(|| format!("cannot read {}", busybox.display()))?;
     add(&mut archive, "bin/busybox", 0o100755, &busybox_bytes);
     add(&mut archive, "init", 0o100755, INIT.as_bytes());
-    let mut names = String::new();
-    for (name, path) in &order {
+    let (mut names, mut kvm_names) = (String::new(), String::new());
+    for (in_kvm, (name, path)) in order
+        .iter()
+        .map(|m| (false, m))
+        .chain(kvm_order.iter().map(|m| (true, m)))
+    {
         let bytes = if path.extension().is_some_and(|e| e == "xz") {
             let out = Command::new("xz").arg("-dc").arg(path).output()?;
             if !out.status.success() {
@@ -172,9 +212,16 @@ pub fn build(modules: &Path, busybox: &Path, target: &Path) -> Result<()> {
             0o100644,
             &bytes,
         );
-        names.push_str(&format!("{name}.ko\n"));
+        let list = if in_kvm { &mut kvm_names } else { &mut names };
+        list.push_str(&format!("{name}.ko\n"));
     }
     add(&mut archive, "lib/mod/order", 0o100644, names.as_bytes());
+    add(
+        &mut archive,
+        "lib/mod/kvm-order",
+        0o100644,
+        kvm_names.as_bytes(),
+    );
     cpio_entry(&mut archive, "TRAILER!!!", 0, &[], 0);
     fs::write(target, archive).with_context(|| format!("cannot write {}", target.display()))
 }

@@ -4,6 +4,14 @@
 //! multi-threaded one locks up under function_graph), sharing the host's root
 //! read-only with a writable overlay, so the host-built test binaries run unchanged.
 //!
+//! The guest CPU is `-cpu max`: with it TCG offers SVM, so the guest's own KVM works
+//! (this machine's kernel never fires kvm_exit / kvm_entry; the guest's does). /init
+//! loads irqbypass, ccp, kvm and kvm-amd (with their modinfo dependencies) only when
+//! /proc/cpuinfo shows `svm`, which gives the guest a /dev/kvm; a tiny VMM run in the
+//! guest (nested, itself emulated) fires kvm_exit / kvm_entry. Without `svm`
+//! the console says `hytrace-vm: no svm in the guest CPU, KVM modules not loaded`; a
+//! module that fails to load is reported there too and does not stop the boot.
+//!
 //! - [`kernel`]: fetching and unpacking the guest kernel.
 //! - [`initramfs`]: busybox, modules and /init.
 
@@ -94,7 +102,9 @@ fn run_guest(
     );
     let log = fs::File::create(console)?;
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg,thread=single", "-m", "2048", "-smp", "1"])
+        // `-cpu max`: TCG then offers SVM, for the guest's KVM (see the module docs).
+        .args(["-accel", "tcg,thread=single", "-cpu", "max"])
+        .args(["-m", "2048", "-smp", "1"])
         .args(["-nographic", "-no-reboot", "-nic", "none"])
         .arg("-kernel")
         .arg(&kernel.vmlinuz)

@@ -29,6 +29,7 @@ use crate::{
     bpf::{EBPF_OBJECT, OUTLIER_RING, loader_keeping},
     format::{EventFormat, FieldKind, parse_event_format},
     hist::{Spec, syscall_names::syscall_name},
+    kvm::exit_reasons::ReasonNames,
     symbolize::{btf::Btf as KernelTypes, elf::symbol_file_offset},
     tracefs::{EventId, Tracefs},
 };
@@ -554,14 +555,33 @@ fn kvm_exit(
     let vendor = kvm_vendor();
     // Only the VMX and SVM backends call the kvm_exit and kvm_entry tracepoints.
     if has_events && matches!(vendor.as_deref(), Some("kvm_intel" | "kvm_amd")) {
-        return event_pair(
+        // Keys named as the kernel prints them, from kvm_exit's own print fmt.
+        let (names, unnamed) =
+            match ReasonNames::new(&format_of(tracefs, &kvm("kvm_exit"))?, "exit_reason") {
+                Ok(names) => (Some(names), None),
+                Err(e) => (None, Some(format!("{e}; exit reasons keyed by number"))),
+            };
+        // kvm_exit's isa: 1 VMX, 2 SVM.
+        let isa = if vendor.as_deref() == Some("kvm_intel") {
+            1
+        } else {
+            2
+        };
+        let mut aggregator = event_pair(
             scoped,
             tracefs,
             &kvm("kvm_exit"),
             &kvm("kvm_entry"),
             Some("exit_reason"),
-            |reason| format!("exit_reason {reason}"),
-        );
+            move |reason| {
+                names
+                    .as_ref()
+                    .and_then(|names| names.name(reason, Some(isa)))
+                    .unwrap_or_else(|| format!("exit_reason {reason}"))
+            },
+        )?;
+        aggregator.note = unnamed;
+        return Ok(aggregator);
     }
     let why = match (has_events, vendor) {
         (false, _) => "this kernel has no kvm:kvm_exit / kvm:kvm_entry events".to_string(),

@@ -100,24 +100,74 @@ impl PrintFmt {
             match segment {
                 Segment::Literal(text) => out.extend_from_slice(text),
                 Segment::Conversion(conversion) => {
-                    let mut next = || args.next().and_then(|a| eval(a, fields, data));
-                    let width = match conversion.width {
-                        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
-                        Some(Width::Fixed(w)) => Some(w as i128),
-                        None => None,
-                    };
-                    let precision = match conversion.precision {
-                        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
-                        Some(Width::Fixed(p)) => Some(p as i128),
-                        None => None,
-                    };
-                    let Some(value) = next() else {
+                    if !write_conversion(conversion, &mut args, fields, data, symbols, out) {
                         return false;
-                    };
-                    printf::write_value(out, conversion, width, precision, &value, symbols);
+                    }
                 }
             }
         }
         true
     }
+
+    /// Renders only the first conversion that directly follows literal text ending in
+    /// `after` (e.g. the `%s` after `"reason "`), as [`PrintFmt::render`] prints it.
+    /// None when no conversion follows such text, or the record is too short for its
+    /// argument.
+    pub fn render_conversion_after(
+        &self,
+        after: &[u8],
+        fields: &[Field],
+        data: &[u8],
+        symbols: &dyn SymbolLookup,
+    ) -> Option<Vec<u8>> {
+        let mut args = self.args.iter();
+        let mut previous: Option<&Segment> = None;
+        for segment in &self.segments {
+            if let Segment::Conversion(conversion) = segment {
+                if matches!(previous, Some(Segment::Literal(text)) if text.ends_with(after)) {
+                    let mut out = Vec::new();
+                    return write_conversion(
+                        conversion, &mut args, fields, data, symbols, &mut out,
+                    )
+                    .then_some(out);
+                }
+                // Skip this conversion's arguments (width, precision, value).
+                let star = |w: Option<Width>| usize::from(w == Some(Width::Star));
+                let skip = star(conversion.width) + star(conversion.precision);
+                for _ in 0..=skip {
+                    args.next();
+                }
+            }
+            previous = Some(segment);
+        }
+        None
+    }
+}
+
+/// Appends one conversion of the next arguments in `args` (its `*` width and precision
+/// first); false if the record was too short for the value.
+fn write_conversion<'a>(
+    conversion: &spec::Conversion,
+    args: &mut impl Iterator<Item = &'a Expr>,
+    fields: &[Field],
+    data: &[u8],
+    symbols: &dyn SymbolLookup,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut next = || args.next().and_then(|a| eval(a, fields, data));
+    let width = match conversion.width {
+        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
+        Some(Width::Fixed(w)) => Some(w as i128),
+        None => None,
+    };
+    let precision = match conversion.precision {
+        Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
+        Some(Width::Fixed(p)) => Some(p as i128),
+        None => None,
+    };
+    let Some(value) = next() else {
+        return false;
+    };
+    printf::write_value(out, conversion, width, precision, &value, symbols);
+    true
 }

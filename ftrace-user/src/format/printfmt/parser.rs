@@ -347,18 +347,14 @@ impl Parser<'_> {
                 self.expect("}")?;
                 continue;
             }
+            // A constant, or one computed from constants (kvm_exit's SVM table has
+            // `{ 0x040 + 14, "PF excp" }`): folded here, as libtraceevent does.
             let value = match self.ternary()? {
                 Expr::Num(n) => n,
-                Expr::Unary(UnOp::Neg, inner) => match *inner {
-                    Expr::Num(n) => -n,
+                computed => match super::eval::eval(&computed, &[], &[]) {
+                    Some(super::eval::Value::Int(n)) => n,
                     _ => return Err(syntax("symbol value is not a constant")),
                 },
-                Expr::Binary(..) | Expr::Cast(..) => {
-                    return Err(PrintFmtError::Unsupported {
-                        what: "computed symbol value".into(),
-                    });
-                }
-                _ => return Err(syntax("symbol value is not a constant")),
             };
             self.expect(",")?;
             let Expr::Str(name) = self.ternary()? else {
