@@ -171,3 +171,44 @@ fn bad_input_is_refused_clearly() {
         "--qemu-log needs a recording on the mono clock",
     );
 }
+
+/// Two VMs at once (`sh -c 'kvmguest --markers 100 & kvmguest --markers 200; wait'`):
+/// the saved tgids group each vCPU thread into its process, so the table comes once
+/// per VM, with 100 and 200 round trips each carrying its own markers, then for all.
+#[test]
+fn two_vms_get_a_table_each() {
+    require_root!();
+    if !std::path::Path::new("/dev/kvm").exists() || vendor_emits_kvm_exit() {
+        hytrace_tests::skip("needs /dev/kvm without kvm_exit (the guest test covers kvm_exit)");
+        return;
+    }
+    let (_dir, file) = TempDir::with_file("kvm-two", "k.dat");
+    let script = format!("{KVMGUEST} --markers 100 & {KVMGUEST} --markers 200; wait");
+    let text = hytrace_ok(&with_command(&["kvm", "-o", &file], &["sh", "-c", &script]));
+    let tables: Vec<(&str, &str)> = text
+        .lines()
+        .zip(text.lines().skip(3))
+        .filter(|(title, _)| {
+            title.starts_with("VM kvmguest (pid ") || title.starts_with("all VMs:")
+        })
+        .collect();
+    assert_eq!(tables.len(), 3, "{text}");
+    let mut per_vm: Vec<u64> = tables[..2]
+        .iter()
+        .map(|(title, row)| {
+            assert!(title.ends_with("exits on 1 vCPU thread"), "{title}");
+            assert!(row.starts_with("KVM_EXIT_IO "), "{row}");
+            let count: u64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+            assert!(row.ends_with(&format!("cpu_out {count}")), "{row}");
+            count
+        })
+        .collect();
+    per_vm.sort_unstable();
+    assert_eq!(per_vm, [100, 200], "{text}");
+    assert!(
+        tables[2]
+            .0
+            .starts_with("all VMs: 300 exits on 2 vCPU threads"),
+        "{text}"
+    );
+}

@@ -1,6 +1,10 @@
 //! `hytrace kvm`.
 
-use std::{collections::BTreeMap, io::IsTerminal, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    io::{IsTerminal, Write as _},
+    path::PathBuf,
+};
 
 use anyhow::{Context, Result, bail};
 
@@ -34,7 +38,9 @@ pub fn run(args: &KvmArgs) -> Result<i32> {
     let recording = Recording::open(&path)?;
     let analysis = analyze(&recording, log.as_ref())?;
     let groups = thread_groups(&recording);
-    print!("{}", render(args, &analysis, &groups, &recording)?);
+    let text = render(args, &analysis, &groups, &recording)?;
+    // A closed pipe (`| head`) ends the command quietly, through main's error path.
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(0)
 }
 
@@ -201,6 +207,8 @@ fn record_vm(args: &KvmArgs) -> Result<PathBuf> {
         command: args.command.clone(),
         progress: std::io::stderr().is_terminal(),
         markers_into_instance: !args.command.is_empty(),
+        // vCPU threads grouped into VMs by the file's saved tgids.
+        record_tgids: true,
     };
     let runtime = super::runtime()?;
     let (summary, reason) = runtime.block_on(record(&options))?;

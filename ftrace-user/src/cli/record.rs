@@ -119,6 +119,7 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         command: args.session.command.clone(),
         progress: std::io::stderr().is_terminal(),
         markers_into_instance: false,
+        record_tgids: false,
     };
     let runtime = super::runtime()?;
     let (summary, reason) = runtime.block_on(record(&options))?;

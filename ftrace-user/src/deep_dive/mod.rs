@@ -84,6 +84,7 @@ pub async fn record_graph(options: &DeepDiveOptions) -> Result<DeepDive, DeepDiv
         command: options.command.clone(),
         progress: false,
         markers_into_instance: false,
+        record_tgids: false,
     };
     let (summary, _) = record(&record_options).await?;
     Ok(DeepDive {

@@ -76,8 +76,7 @@ pub fn table(summary: &KvmSummary, title: &str) -> String {
             .iter()
             .map(|(name, count)| format!("{name} {count}"))
             .collect();
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{:<24} {:>8} {:>6.2}%   {}   {}   {}",
             row.reason,
             row.count,
@@ -86,6 +85,7 @@ pub fn table(summary: &KvmSummary, title: &str) -> String {
             times(&row.user_ns),
             events.join(", ")
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }

@@ -112,6 +112,9 @@ pub struct RecordOptions {
     /// The command's writes to `<tracefs>/trace_marker` and `tracing_on` go into the
     /// instance (a private mount namespace; see `session::private_markers`).
     pub markers_into_instance: bool,
+    /// The instance records each task's process id (`record-tgid`), so the file's saved
+    /// tgids group threads into processes.
+    pub record_tgids: bool,
 }
 
 /// How user stacks are captured.
@@ -529,6 +532,9 @@ fn configure(
     }
     if options.children {
         instance.set_event_fork(true)?;
+    }
+    if options.record_tgids && instance.has_option("record-tgid") {
+        instance.set_option("record-tgid", true)?;
     }
     if options.kernel_stacks {
         if !instance.has_option("stacktrace") {
