@@ -212,3 +212,43 @@ fn two_vms_get_a_table_each() {
         "{text}"
     );
 }
+
+/// `kvm -P PID` of a VMM that is already running: its thread is followed from the
+/// start of the session, and its marker writes to the top-level trace_marker reach the
+/// recording through copy_trace_marker (Linux 6.17+): 500 round trips, each with its
+/// `cpu_out`. Where the kernel cannot copy markers, hytrace says what is missing.
+#[test]
+fn a_running_vmm_is_followed_by_pid() {
+    require_root!();
+    if !std::path::Path::new("/dev/kvm").exists() || vendor_emits_kvm_exit() {
+        hytrace_tests::skip("needs /dev/kvm without kvm_exit (the guest test covers kvm_exit)");
+        return;
+    }
+    let (_dir, file) = TempDir::with_file("kvm-pid", "k.dat");
+    // The shell execs the VMM after a pause, keeping its pid.
+    let script = format!("sleep 2; exec {KVMGUEST} --markers 500");
+    let mut vmm = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the VMM");
+    let pid = vmm.id().to_string();
+    let out = hytrace(&["kvm", "-P", &pid, "--duration", "5", "--json", "-o", &file]);
+    assert!(vmm.wait().expect("wait for the VMM").success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json = String::from_utf8_lossy(&out.stdout);
+    let io = reason_object(&json, "KVM_EXIT_IO");
+    assert_eq!(json_u64(io, "count"), 500, "{json}");
+    if std::path::Path::new("/sys/kernel/tracing/options/copy_trace_marker").exists() {
+        assert!(
+            io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":500}]}"),
+            "{io}"
+        );
+    } else {
+        assert!(
+            stderr.contains("copy_trace_marker, Linux 6.17+"),
+            "{stderr}"
+        );
+    }
+}

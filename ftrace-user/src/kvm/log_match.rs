@@ -20,6 +20,8 @@ pub struct LogMatch {
     pub other_threads: u64,
     /// Lines without a thread id, or before the monotonic clock's zero.
     pub unplaced: u64,
+    /// How well the wall clock is known on the recording's clock, ns (±).
+    pub uncertainty_ns: u64,
     /// Tolerance used on each side of an exit's QEMU part, ns.
     pub tolerance_ns: u64,
 }
@@ -39,6 +41,7 @@ pub fn attach(
     let mut result = LogMatch {
         lines: lines.len() as u64,
         tolerance_ns: tolerance,
+        uncertainty_ns,
         ..LogMatch::default()
     };
     // Per thread: (window start, window end, exit index), by start.
@@ -152,6 +155,7 @@ mod tests {
                 outside_exits: 1,
                 other_threads: 1,
                 unplaced: 1,
+                uncertainty_ns: 50,
                 tolerance_ns: 1050,
             }
         );

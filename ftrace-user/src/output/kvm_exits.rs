@@ -136,13 +136,15 @@ pub fn leftovers(unpaired: &Unpaired, lost: &Losses) -> String {
 pub fn log_lines(log: &LogMatch) -> String {
     format!(
         "QEMU log: {} lines, {} attached to exits, {} of vCPU threads outside exits, {} of other \
-         threads, {} without thread or time (matched within {} of each exit's QEMU part: the \
-         log's microsecond stamps and the clock offset's uncertainty)\n",
+         threads, {} without thread or time (wall clock placed on the recording's clock to \
+         ±{}; matched within {} of each exit's QEMU part: that and the log's microsecond \
+         stamps)\n",
         log.lines,
         log.attached,
         log.outside_exits,
         log.other_threads,
         log.unplaced,
+        human_ns(log.uncertainty_ns),
         human_ns(log.tolerance_ns)
     )
 }

@@ -90,6 +90,10 @@ fn kvm_exit_pairs_each_io_exit_with_its_marker() {
     assert_eq!(json_u64(json, "qemu_outside_exits"), 0, "{json}");
     assert_eq!(json_u64(json, "incomplete_exits"), 0, "{json}");
 
+    // vCPU 0 is the only one: the same rows.
+    let vcpu0 = hytrace_ok(&["kvm", "-i", &file, "--json", "--vcpu", "0"]);
+    assert_eq!(vcpu0.trim(), json);
+
     let timeline = hytrace_ok(&["kvm", "-i", &file, "--timeline"]);
     let values: Vec<u64> = timeline
         .lines()
@@ -224,4 +228,56 @@ fn qemu_log_lines_are_attached_to_their_exits() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("{summary}"));
     assert_eq!(attached, attached_in_timeline, "{summary}");
+}
+
+/// A trace-cmd recording of the same VMM (`trace-cmd record` of the same events, -F, the
+/// markers in its top-level buffer) is paired the same way by `kvm -i`: 100 `io` exits,
+/// each with one `cpu_out`.
+#[test]
+fn a_trace_cmd_recording_is_paired_too() {
+    require_root!();
+    require_kvm_exit!();
+    if !have_tool("trace-cmd") {
+        hytrace_tests::skip("no trace-cmd");
+        return;
+    }
+    let (_dir, file) = TempDir::with_file("kvm-trace-cmd", "t.dat");
+    let out = run(
+        "trace-cmd",
+        &[
+            "record",
+            "-e",
+            "kvm:kvm_exit",
+            "-e",
+            "kvm:kvm_entry",
+            "-e",
+            "kvm:kvm_userspace_exit",
+            "-e",
+            "kvm:kvm_pio",
+            "-e",
+            "syscalls:sys_enter_ioctl",
+            "-f",
+            "cmd == 0xae80",
+            "-e",
+            "syscalls:sys_exit_ioctl",
+            "-o",
+            &file,
+            "-F",
+            KVMGUEST,
+            "--markers",
+            "100",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = hytrace_ok(&["kvm", "-i", &file, "--json"]);
+    let io = reason_object(&json, "io");
+    assert_eq!(json_u64(io, "count"), 100, "{json}");
+    assert!(
+        io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":100}]}"),
+        "{io}"
+    );
 }
