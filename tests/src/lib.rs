@@ -441,6 +441,17 @@ pub fn json_u64(json: &str, name: &str) -> u64 {
     leading_u64(&json[at + field.len()..])
 }
 
+/// The JSON object of `hytrace kvm --json` whose `"reason"` is `reason`, up to the end
+/// of its `qemu_events` list (panics when there is none).
+#[track_caller]
+pub fn kvm_reason_object<'a>(json: &'a str, reason: &str) -> &'a str {
+    let at = json
+        .find(&format!("{{\"reason\":\"{reason}\""))
+        .unwrap_or_else(|| panic!("no reason {reason} in {json}"));
+    let end = json[at..].find("]}").unwrap() + at + 2;
+    &json[at..end]
+}
+
 /// The numbers after every `"NAME":` of a JSON text, in order.
 #[track_caller]
 pub fn json_u64s(json: &str, name: &str) -> Vec<u64> {

@@ -5,7 +5,7 @@
 
 use hytrace_tests::{
     TempDir, assert_fails_with, assert_tracefs_as_before, global_snapshot, hytrace, hytrace_ok,
-    json_u64, require_root, run, with_command,
+    json_u64, kvm_reason_object, require_root, run, with_command,
 };
 
 const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
@@ -27,15 +27,6 @@ fn vendor_emits_kvm_exit() -> bool {
     ["kvm_intel", "kvm_amd"]
         .iter()
         .any(|m| std::path::Path::new(&format!("/sys/module/{m}")).exists())
-}
-
-/// The JSON object of one exit reason in `kvm --json`'s output.
-fn reason_object<'a>(json: &'a str, reason: &str) -> &'a str {
-    let at = json
-        .find(&format!("{{\"reason\":\"{reason}\""))
-        .unwrap_or_else(|| panic!("no reason {reason} in {json}"));
-    let end = json[at..].find("]}").unwrap() + at + 2;
-    &json[at..end]
 }
 
 /// `kvm --json -- kvmguest --markers 1000`: 1001 KVM_RUN calls; the first 1000 end on
@@ -72,7 +63,7 @@ fn each_kvm_run_round_trip_carries_its_marker() {
         json.starts_with("{\"unit\":\"kvm_run\",\"vcpus\":1,"),
         "{json}"
     );
-    let io = reason_object(json, "KVM_EXIT_IO");
+    let io = kvm_reason_object(json, "KVM_EXIT_IO");
     assert_eq!(json_u64(io, "count"), 1000, "{json}");
     assert!(
         io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":1000}]}"),
@@ -238,7 +229,7 @@ fn a_running_vmm_is_followed_by_pid() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let json = String::from_utf8_lossy(&out.stdout);
-    let io = reason_object(&json, "KVM_EXIT_IO");
+    let io = kvm_reason_object(&json, "KVM_EXIT_IO");
     assert_eq!(json_u64(io, "count"), 500, "{json}");
     if std::path::Path::new("/sys/kernel/tracing/options/copy_trace_marker").exists() {
         assert!(

@@ -8,59 +8,33 @@
 //! Figures are printed, never asserted; nested emulation inflates every absolute
 //! number, the differences and their ratio are what compare.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::{
-    setup::workspace_root,
-    tasks::{build, hytrace_binary},
-    vm::Guest,
-};
+use crate::{bench::best_of_three, setup::workspace_root, tasks::hytrace_binary};
 
-/// Host side: builds, boots the guest and runs [`in_guest`] there.
+/// Host side: boots the guest and runs [`in_guest`] there.
 pub fn run(exits: u64) -> Result<()> {
-    build()?;
-    let guest = Guest::prepare()?;
-    let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
-    eprintln!(
-        "bench: measuring in the guest (kernel {}, software emulation, nested KVM)",
-        guest.release()
-    );
-    let (status, text) = guest.run(
+    crate::bench::in_guest(
         "bench-kvm",
-        &format!("{} guest-bench-kvm --events {exits}", xtask.display()),
-    )?;
-    print!("{text}");
-    if status != 0 {
-        bail!("the guest benchmark ended with status {status}");
-    }
-    Ok(())
+        "guest-bench-kvm",
+        exits,
+        "software emulation, nested KVM",
+    )
 }
 
-/// ns per KVM_RUN as kvmguest reported it on stderr (`kvmguest: N KVM_RUN calls in T
-/// ns, X ns per call`), best of three runs of `command`.
-fn run_ns(mut command: impl FnMut() -> Command) -> Result<f64> {
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let mut cmd = command();
-        let out = cmd
-            .env("KVMGUEST_REPORT", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .output()
-            .with_context(|| format!("cannot run {cmd:?}"))?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let ns = stderr
+/// ns per call as the workload reported it on stderr (`kvmguest: …, X ns per call`), best
+/// of three runs of `command`.
+fn run_ns(command: impl FnMut() -> Command) -> Result<f64> {
+    best_of_three(command, "KVMGUEST_REPORT", |stderr| {
+        stderr
             .lines()
             .find_map(|l| l.strip_prefix("kvmguest: "))
             .and_then(|l| l.split(", ").nth(1))
             .and_then(|l| l.strip_suffix(" ns per call"))
             .and_then(|n| n.parse::<f64>().ok())
-            .with_context(|| format!("{cmd:?} printed no kvmguest timing:\n{stderr}"))?;
-        best = best.min(ns);
-    }
-    Ok(best)
+    })
 }
 
 /// The events both recorders record, as trace-cmd's -e/-f arguments.

@@ -13,13 +13,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{
-    bench::interrupt,
+    bench::{best_of_three, interrupt},
     setup::workspace_root,
-    tasks::{build, hytrace_binary},
-    vm::Guest,
+    tasks::hytrace_binary,
 };
 
 /// The function the trigger would graph; spin never calls it, so nothing fires.
@@ -27,49 +26,27 @@ const FUNC: &str = "do_nanosleep";
 /// A threshold no getppid reaches (10 s).
 const NEVER_US: u64 = 10_000_000;
 
-/// Host side: builds, boots the guest and runs [`in_guest`] there.
+/// Host side: boots the guest and runs [`in_guest`] there.
 pub fn run(calls: u64) -> Result<()> {
-    build()?;
-    let guest = Guest::prepare()?;
-    let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
-    eprintln!(
-        "bench: measuring in the guest (kernel {}, software emulation)",
-        guest.release()
-    );
-    let (status, text) = guest.run(
+    crate::bench::in_guest(
         "bench-outlier",
-        &format!("{} guest-bench-outlier --events {calls}", xtask.display()),
-    )?;
-    print!("{text}");
-    if status != 0 {
-        bail!("the guest benchmark ended with status {status}");
-    }
-    Ok(())
+        "guest-bench-outlier",
+        calls,
+        "software emulation",
+    )
 }
 
-/// ns per getppid as spin reported it on stderr (`spin: N calls, T ns per call`),
-/// best of three runs of `command`.
-fn spin_ns(mut command: impl FnMut() -> Command) -> Result<f64> {
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let mut cmd = command();
-        let out = cmd
-            .env("SPIN_REPORT", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .output()
-            .with_context(|| format!("cannot run {cmd:?}"))?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let ns = stderr
+/// ns per call as the workload reported it on stderr (`spin: …, X ns per call`), best
+/// of three runs of `command`.
+fn spin_ns(command: impl FnMut() -> Command) -> Result<f64> {
+    best_of_three(command, "SPIN_REPORT", |stderr| {
+        stderr
             .lines()
             .find_map(|l| l.strip_prefix("spin: "))
             .and_then(|l| l.split(", ").nth(1))
             .and_then(|l| l.strip_suffix(" ns per call"))
             .and_then(|n| n.parse::<f64>().ok())
-            .with_context(|| format!("{cmd:?} printed no spin timing:\n{stderr}"))?;
-        best = best.min(ns);
-    }
-    Ok(best)
+    })
 }
 
 /// Guest side: the four measurements and the figures.

@@ -35,6 +35,7 @@ pub enum Command {
     Graph(GraphArgs),
     List(ListArgs),
     Kvm(Box<KvmArgs>),
+    Recover(RecoverArgs),
     /// Report which tracing features this kernel offers, each probed for real: tracers,
     /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
     Doctor,
@@ -319,6 +320,35 @@ pub struct KvmArgs {
     /// is on. The session ends when it exits.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// Turn what a killed recording left (SIGKILL, OOM) back into a trace.dat.
+///
+/// A recording writes its metadata (formats, kernel symbols, clock, command lines)
+/// into its private directory `.FILE.hytrace-PID-RANDOM` beside FILE before tracing
+/// starts, and every ring-buffer page into per-CPU spool files there as it reads them.
+/// When the recorder dies before writing FILE, that directory stays; `recover` finds
+/// the newest one whose PID is no longer running, writes FILE from its metadata and
+/// every whole page (a last, partly written page per CPU is left out and counted), and
+/// removes the directory. FILE is never replaced: give -o when it exists. Run
+/// `hytrace reset` too, to remove the dead session's tracefs instance.
+///
+/// Examples:
+///   hytrace recover k.dat
+///   hytrace recover k.dat -o k-recovered.dat
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RecoverArgs {
+    /// The output the killed recording was writing (its -o).
+    #[arg(value_name = "FILE", default_value = "trace.dat")]
+    pub file: PathBuf,
+
+    /// Write the recovered recording here instead of FILE.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output_file: OutputFileArgs,
 }
 
 /// How `report` prints events.

@@ -8,6 +8,7 @@ mod hist;
 mod kvm;
 mod list;
 mod record;
+mod recover;
 mod report;
 mod reset;
 
@@ -34,6 +35,7 @@ pub fn main_with_args() -> Result<i32> {
         Command::Graph(args) => graph::run(&args),
         Command::List(args) => list::run(&args),
         Command::Kvm(args) => kvm::run(&args),
+        Command::Recover(args) => recover::run(&args),
         Command::Doctor => doctor::run(),
         Command::Reset => reset::run(),
     }

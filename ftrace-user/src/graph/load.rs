@@ -7,10 +7,7 @@ use super::{
     events::{GraphEventsError, KallsymsGraphSymbols, graph_events},
     select::{self, GraphSelection},
 };
-use crate::{
-    store::{TraceOption, hytrace_kind},
-    trace::Recording,
-};
+use crate::{store::hytrace_kind, trace::Recording};
 
 /// The recording's graph events and the symbols to print them.
 pub fn load(
@@ -53,15 +50,9 @@ pub fn load_or_empty(
 
 /// The graph roots and depth the recording left to the reader, if any.
 fn stored_selection(recording: &Recording) -> Option<GraphSelection> {
-    recording
+    let data = recording
         .file
         .meta
-        .options
-        .iter()
-        .find_map(|option| match option {
-            TraceOption::Hytrace { kind, data } if *kind == hytrace_kind::GRAPH_SELECTION => {
-                GraphSelection::parse(&String::from_utf8_lossy(data))
-            }
-            _ => None,
-        })
+        .hytrace_option(hytrace_kind::GRAPH_SELECTION)?;
+    GraphSelection::parse(&String::from_utf8_lossy(data))
 }

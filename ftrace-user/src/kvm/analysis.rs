@@ -75,25 +75,17 @@ pub fn analyze(recording: &Recording, log: Option<&QemuLog>) -> Result<Analysis,
 
 /// The realtime↔mono offset the recording stored.
 pub fn clock_alignment(recording: &Recording) -> Option<ClockAlignment> {
-    recording
+    let data = recording
         .file
         .meta
-        .options
-        .iter()
-        .find_map(|option| match option {
-            TraceOption::Hytrace { kind, data } if *kind == hytrace_kind::CLOCK_ALIGNMENT => {
-                ClockAlignment::parse(&String::from_utf8_lossy(data))
-            }
-            _ => None,
-        })
+        .hytrace_option(hytrace_kind::CLOCK_ALIGNMENT)?;
+    ClockAlignment::parse(&String::from_utf8_lossy(data))
 }
 
 /// Thread id → process id, from the recording's saved tgids (empty where it has none).
 pub fn thread_groups(recording: &Recording) -> BTreeMap<i32, i32> {
-    recording
-        .file
-        .meta
-        .options
+    let options = &recording.file.meta.options;
+    options
         .iter()
         .find_map(|option| match option {
             TraceOption::SavedTgids(text) => Some(parse_tgids(text)),

@@ -21,6 +21,7 @@
 //! - [`kvm_json`]: `hytrace kvm --json`.
 //! - [`profile`]: `report --profile`: tasks' run, wait and blocked time, by stack.
 //! - [`record_summary`]: the end-of-record summary.
+//! - [`recovery_summary`]: what `hytrace recover` got back.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
 //! - [`session_end`]: how a measuring session ended, when the user should know.
 //! - [`user_stack`]: a user stack under its event, text or JSON.
@@ -42,6 +43,7 @@ pub mod kvm_json;
 pub mod kvm_timeline;
 pub mod profile;
 pub mod record_summary;
+pub mod recovery_summary;
 pub mod report_losses;
 pub mod session_end;
 pub mod user_stack;

@@ -8,11 +8,14 @@
 //! - [`graph_gate`]: function_graph recorded only while FUNC runs, where an instance
 //!   cannot filter the graph itself.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
+//! - [`recovery`]: the metadata written first, so a killed recording can be recovered
+//!   (`hytrace recover`).
 //! - [`summary`]: the end-of-record summary.
 
 pub mod flight;
 pub mod graph_gate;
 pub mod meta;
+pub mod recovery;
 pub mod summary;
 
 use std::{
@@ -138,6 +141,8 @@ pub enum RecordError {
     Session(#[from] SessionError),
     #[error(transparent)]
     PrivateFile(#[from] PrivateFileError),
+    #[error(transparent)]
+    Recovery(#[from] Box<recovery::RecoveryError>),
     #[error("{error}; the recording stays in {kept}")]
     Kept {
         kept: PathBuf,
@@ -308,6 +313,17 @@ fn start(
 
     let cpus = plan.tracefs.online_cpus()?;
     let page_size = page_size();
+    // Before any page is read: what `hytrace recover` needs if this process is killed.
+    let header = meta::gather(
+        &plan.tracefs,
+        &plan.events,
+        &options.clock,
+        &cpus,
+        &[],
+        session.command(),
+        page_size as u32,
+    )?;
+    recovery::write_meta(&plan.work, &header).map_err(Box::new)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     let mut progress = Vec::new();

@@ -15,32 +15,23 @@ use std::path::{Path, PathBuf};
 /// The files redirected into the instance.
 pub const REDIRECTED_FILES: [&str; 2] = ["trace_marker", "tracing_on"];
 
-/// Mount points of the tracefs mounts in a `/proc/self/mounts` text, octal escapes
+/// Mount points of the `fstype` mounts in a `/proc/self/mounts` text, octal escapes
 /// (`\040` for a space) decoded.
-pub fn tracefs_mount_points(mounts: &str) -> Vec<PathBuf> {
+fn mount_points(mounts: &str, fstype: &str) -> Vec<PathBuf> {
     mounts
         .lines()
         .filter_map(|line| {
             let mut fields = line.split(' ');
             let _source = fields.next()?;
             let point = fields.next()?;
-            (fields.next()? == "tracefs").then(|| PathBuf::from(unescape_mount_field(point)))
+            (fields.next()? == fstype).then(|| PathBuf::from(unescape_mount_field(point)))
         })
         .collect()
 }
 
-/// Debugfs mount points in a `/proc/self/mounts` text (their `tracing` directory
-/// mounts tracefs when first looked at).
-fn debugfs_mount_points(mounts: &str) -> Vec<PathBuf> {
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(' ');
-            let _source = fields.next()?;
-            let point = fields.next()?;
-            (fields.next()? == "debugfs").then(|| PathBuf::from(unescape_mount_field(point)))
-        })
-        .collect()
+/// Mount points of the tracefs mounts in a `/proc/self/mounts` text.
+pub fn tracefs_mount_points(mounts: &str) -> Vec<PathBuf> {
+    mount_points(mounts, "tracefs")
 }
 
 /// A mounts field with the kernel's `\ooo` escapes (space, tab, newline, backslash)
@@ -111,7 +102,7 @@ pub fn redirect_into(instance: &Path) -> std::io::Result<usize> {
     let mounts = std::fs::read_to_string("/proc/self/mounts")?;
     // Looking at <debugfs>/tracing mounts tracefs there (inside this namespace), so
     // a program that finds tracefs through debugfs is redirected too.
-    for debugfs in debugfs_mount_points(&mounts) {
+    for debugfs in mount_points(&mounts, "debugfs") {
         let _ = std::fs::metadata(debugfs.join("tracing/trace_marker"));
     }
     let mounts = std::fs::read_to_string("/proc/self/mounts")?;
@@ -175,7 +166,7 @@ nodev /tmp/my\\040traces tracefs rw 0 0
             ]
         );
         assert_eq!(
-            debugfs_mount_points(MOUNTS),
+            mount_points(MOUNTS, "debugfs"),
             vec![PathBuf::from("/sys/kernel/debug")]
         );
     }

@@ -217,6 +217,14 @@ pub struct TraceFile {
 }
 
 impl TraceMeta {
+    /// The payload of the first hytrace-private option of `kind` (see [`hytrace_kind`]).
+    pub fn hytrace_option(&self, kind: u16) -> Option<&[u8]> {
+        self.options.iter().find_map(|option| match option {
+            TraceOption::Hytrace { kind: k, data } if *k == kind => Some(data.as_slice()),
+            _ => None,
+        })
+    }
+
     /// The selected trace clock from the TRACECLOCK option: the bracketed
     /// word of `"[local] global ..."`, or the whole trimmed text when there
     /// are no brackets.

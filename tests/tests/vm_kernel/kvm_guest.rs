@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use hytrace_tests::{
-    TempDir, have_tool, hytrace, hytrace_ok, json_u64, require_root, run, with_command,
+    TempDir, have_tool, hytrace, hytrace_ok, json_u64, kvm_reason_object, require_root, run,
+    with_command,
 };
 
 const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
@@ -42,15 +43,6 @@ fn reason_counts(json: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// The JSON object of one exit reason.
-fn reason_object<'a>(json: &'a str, reason: &str) -> &'a str {
-    let at = json
-        .find(&format!("{{\"reason\":\"{reason}\""))
-        .unwrap_or_else(|| panic!("no reason {reason} in {json}"));
-    let end = json[at..].find("]}").unwrap() + at + 2;
-    &json[at..end]
-}
-
 /// `kvm --json -- kvmguest --markers 1000` on real KVM: the guest's 1000 port writes are
 /// 1000 `io` exits (SVM's name, from kvm_exit's print format), each served in QEMU's
 /// place by exactly one `cpu_out` marker, values 0…999 in order on the timeline; the
@@ -80,7 +72,7 @@ fn kvm_exit_pairs_each_io_exit_with_its_marker() {
         json.starts_with("{\"unit\":\"kvm_exit\",\"vcpus\":1,"),
         "{json}"
     );
-    let io = reason_object(json, "io");
+    let io = kvm_reason_object(json, "io");
     assert_eq!(json_u64(io, "count"), 1000, "{json}");
     assert_eq!(json_u64(io, "to_userspace"), 1000, "{json}");
     assert!(
@@ -274,7 +266,7 @@ fn a_trace_cmd_recording_is_paired_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json = hytrace_ok(&["kvm", "-i", &file, "--json"]);
-    let io = reason_object(&json, "io");
+    let io = kvm_reason_object(&json, "io");
     assert_eq!(json_u64(io, "count"), 100, "{json}");
     assert!(
         io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":100}]}"),

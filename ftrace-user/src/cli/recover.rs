@@ -1,0 +1,39 @@
+//! `hytrace recover`.
+
+use anyhow::Result;
+
+use super::args::RecoverArgs;
+use crate::{
+    output::recovery_summary,
+    record::recovery::{RecoveryError, find_leftovers, recover},
+};
+
+pub fn run(args: &RecoverArgs) -> Result<i32> {
+    let leftovers = find_leftovers(&args.file);
+    let Some(newest) = leftovers.first() else {
+        return Err(RecoveryError::NothingToRecover {
+            output: args.file.clone(),
+            name: args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+        .into());
+    };
+    let output = args
+        .output_file
+        .at(args.output.as_deref().unwrap_or(&args.file));
+    let recovered = recover(newest, &output)?;
+    eprint!("{}", recovery_summary::text(&recovered));
+    for other in &leftovers[1..] {
+        eprintln!(
+            "hytrace: an older dead recording of {} stays in {} (pid {}): recover it after \
+             moving this one aside",
+            args.file.display(),
+            other.dir.display(),
+            other.pid
+        );
+    }
+    Ok(0)
+}
