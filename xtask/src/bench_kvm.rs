@@ -12,11 +12,11 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{bench::best_of_three, setup::workspace_root, tasks::hytrace_binary};
+use crate::{bench_common::best_of_three, setup::workspace_root, tasks::hytrace_binary};
 
 /// Host side: boots the guest and runs [`in_guest`] there.
 pub fn run(exits: u64) -> Result<()> {
-    crate::bench::in_guest(
+    crate::bench_common::in_guest(
         "bench-kvm",
         "guest-bench-kvm",
         exits,

@@ -16,7 +16,7 @@ use std::{
 use anyhow::{Context, Result};
 
 use crate::{
-    bench::{best_of_three, interrupt},
+    bench_common::{best_of_three, interrupt},
     setup::workspace_root,
     tasks::hytrace_binary,
 };
@@ -28,7 +28,7 @@ const NEVER_US: u64 = 10_000_000;
 
 /// Host side: boots the guest and runs [`in_guest`] there.
 pub fn run(calls: u64) -> Result<()> {
-    crate::bench::in_guest(
+    crate::bench_common::in_guest(
         "bench-outlier",
         "guest-bench-outlier",
         calls,

@@ -99,7 +99,7 @@ pub fn run(stacks: u64) -> Result<()> {
         .into_iter()
         .fold(f64::MAX, f64::min);
     // The symbolizer alone, in-process.
-    let out = crate::bench::ftrace_user_bench("symbolize")
+    let out = crate::bench_common::ftrace_user_bench("symbolize")
         .arg(&dat)
         .output()?;
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -5,6 +5,7 @@
 //! fresh machine needs no manual step.
 
 mod bench;
+mod bench_common;
 mod bench_kvm;
 mod bench_outlier;
 mod bench_symbolize;

@@ -59,6 +59,12 @@ pub enum RecoveryError {
         #[source]
         source: StoreError,
     },
+    #[error("cannot write {path}")]
+    Sync {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot remove the recovered leftovers {path}")]
     Remove {
         path: PathBuf,
@@ -69,19 +75,28 @@ pub enum RecoveryError {
 
 /// Writes the metadata of a recording in progress into its private directory.
 pub fn write_meta(work: &PrivateDir, meta: &TraceMeta) -> Result<(), RecoveryError> {
-    let file = work.create(RECOVERY_META)?;
-    let path = work.path_of(RECOVERY_META);
+    write_synced(work, RECOVERY_META, meta, &mut [])
+}
+
+/// Writes the trace file `name` (new) in `work` and syncs it to the disk.
+fn write_synced(
+    work: &PrivateDir,
+    name: &str,
+    meta: &TraceMeta,
+    cpus: &mut [(u32, Box<dyn Read>, u64)],
+) -> Result<(), RecoveryError> {
+    let file = work.create(name)?;
+    let path = work.path_of(name);
     let mut writer = std::io::BufWriter::new(file);
-    store::write_trace_file(&mut writer, meta, &mut []).map_err(|source| RecoveryError::Write {
+    store::write_trace_file(&mut writer, meta, cpus).map_err(|source| RecoveryError::Write {
         path: path.clone(),
         source,
     })?;
-    let file = writer.into_inner().map_err(|e| RecoveryError::Read {
-        path: path.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all()
-        .map_err(|source| RecoveryError::Read { path, source })
+    let synced = writer
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|file| file.sync_all());
+    synced.map_err(|source| RecoveryError::Sync { path, source })
 }
 
 /// A dead recording's private directory.
@@ -202,23 +217,7 @@ pub fn recover(from: &Leftover, output: &OutputFile) -> Result<Recovered, Recove
     }
     let work = PrivateDir::beside(output)?;
     let name = super::OUTPUT_NAME;
-    let file = work.create(name)?;
-    let path = work.path_of(name);
-    let mut writer = std::io::BufWriter::new(file);
-    store::write_trace_file(&mut writer, &meta, &mut sources).map_err(|source| {
-        RecoveryError::Write {
-            path: path.clone(),
-            source,
-        }
-    })?;
-    let file = writer.into_inner().map_err(|e| RecoveryError::Read {
-        path: path.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(|source| RecoveryError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    write_synced(&work, name, &meta, &mut sources)?;
     work.publish(name, output)?;
     std::fs::remove_dir_all(&from.dir).map_err(|source| RecoveryError::Remove {
         path: from.dir.clone(),
