@@ -343,12 +343,10 @@ pub struct RecoverArgs {
     #[arg(value_name = "FILE", default_value = "trace.dat")]
     pub file: PathBuf,
 
-    /// Write the recovered recording here instead of FILE.
+    /// Write the recovered recording here instead of FILE (mode 0600, like every
+    /// recording; never over an existing file).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub output_file: OutputFileArgs,
 }
 
 /// How `report` prints events.

@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::args::RecoverArgs;
 use crate::{
     output::recovery_summary,
+    private_files::OutputFile,
     record::recovery::{RecoveryError, find_leftovers, recover},
 };
 
@@ -21,9 +22,7 @@ pub fn run(args: &RecoverArgs) -> Result<i32> {
         }
         .into());
     };
-    let output = args
-        .output_file
-        .at(args.output.as_deref().unwrap_or(&args.file));
+    let output = OutputFile::private(args.output.as_deref().unwrap_or(&args.file));
     let recovered = recover(newest, &output)?;
     eprint!("{}", recovery_summary::text(&recovered));
     for other in &leftovers[1..] {
