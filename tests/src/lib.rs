@@ -452,6 +452,44 @@ pub fn kvm_reason_object<'a>(json: &'a str, reason: &str) -> &'a str {
     &json[at..end]
 }
 
+/// The JSON line of `hytrace kvm --json`'s output (the traced command prints too).
+#[track_caller]
+pub fn kvm_json_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON in {stdout}"))
+}
+
+/// Asserts that `json`'s row of `reason` has `count` exits served by exactly `count`
+/// `cpu_out` events and no other QEMU event.
+#[track_caller]
+pub fn assert_kvm_reason_with_markers(json: &str, reason: &str, count: u64) {
+    let row = kvm_reason_object(json, reason);
+    assert_eq!(json_u64(row, "count"), count, "{json}");
+    assert!(
+        row.ends_with(&format!(
+            "\"qemu_events\":[{{\"event\":\"cpu_out\",\"count\":{count}}}]}}"
+        )),
+        "{row}"
+    );
+}
+
+/// The `value` of the one `cpu_out` event on each `kvm --timeline` line holding
+/// `needle`, in order (asserts each such line has exactly one).
+#[track_caller]
+pub fn kvm_timeline_marker_values(timeline: &str, needle: &str) -> Vec<u64> {
+    timeline
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(|l| {
+            let (_, events) = l.split_once(" | ").expect(l);
+            assert_eq!(events.matches("cpu_out").count(), 1, "{l}");
+            events.rsplit(' ').next().unwrap().parse().expect(l)
+        })
+        .collect()
+}
+
 /// The numbers after every `"NAME":` of a JSON text, in order.
 #[track_caller]
 pub fn json_u64s(json: &str, name: &str) -> Vec<u64> {

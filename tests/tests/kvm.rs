@@ -4,8 +4,9 @@
 //! analysis of a trace.dat built from the seed's kernel lines, and the errors.
 
 use hytrace_tests::{
-    TempDir, assert_fails_with, assert_tracefs_as_before, global_snapshot, hytrace, hytrace_ok,
-    json_u64, kvm_reason_object, require_root, run, with_command,
+    TempDir, assert_fails_with, assert_kvm_reason_with_markers, assert_tracefs_as_before,
+    global_snapshot, hytrace, hytrace_ok, json_u64, kvm_json_line, kvm_reason_object,
+    kvm_timeline_marker_values, require_root, run, with_command,
 };
 
 const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
@@ -55,20 +56,12 @@ fn each_kvm_run_round_trip_carries_its_marker() {
         stdout.contains("kvmguest: 1001 KVM_RUN calls, 1000 I/O exits, 1000 markers"),
         "{stdout}"
     );
-    let json = stdout
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON in {stdout}"));
+    let json = kvm_json_line(&stdout);
     assert!(
         json.starts_with("{\"unit\":\"kvm_run\",\"vcpus\":1,"),
         "{json}"
     );
-    let io = kvm_reason_object(json, "KVM_EXIT_IO");
-    assert_eq!(json_u64(io, "count"), 1000, "{json}");
-    assert!(
-        io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":1000}]}"),
-        "{io}"
-    );
+    assert_kvm_reason_with_markers(json, "KVM_EXIT_IO", 1000);
     assert_eq!(json_u64(json, "open_at_end"), 1, "{json}");
     assert_eq!(json_u64(json, "qemu_outside_exits"), 0, "{json}");
     assert_eq!(json_u64(json, "reports"), 0, "{json}");
@@ -82,15 +75,7 @@ fn each_kvm_run_round_trip_carries_its_marker() {
         text.contains("kvm:kvm_exit did not fire in this recording"),
         "{text}"
     );
-    let values: Vec<u64> = text
-        .lines()
-        .filter(|l| l.contains(" KVM_EXIT_IO "))
-        .map(|l| {
-            let (_, events) = l.split_once(" | ").expect(l);
-            assert_eq!(events.matches("cpu_out").count(), 1, "{l}");
-            events.rsplit(' ').next().unwrap().parse().expect(l)
-        })
-        .collect();
+    let values = kvm_timeline_marker_values(&text, " KVM_EXIT_IO ");
     assert_eq!(values, (0..1000).collect::<Vec<u64>>());
 
     // trace-cmd reads the file and counts the same kvm_userspace_exit events.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use hytrace_tests::{
-    TempDir, have_tool, hytrace, hytrace_ok, json_u64, kvm_reason_object, require_root, run,
-    with_command,
+    TempDir, assert_kvm_reason_with_markers, have_tool, hytrace, hytrace_ok, json_u64,
+    kvm_json_line, kvm_reason_object, kvm_timeline_marker_values, require_root, run, with_command,
 };
 
 const KVMGUEST: &str = env!("CARGO_BIN_EXE_kvmguest");
@@ -64,20 +64,16 @@ fn kvm_exit_pairs_each_io_exit_with_its_marker() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json = stdout
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON in {stdout}"));
+    let json = kvm_json_line(&stdout);
     assert!(
         json.starts_with("{\"unit\":\"kvm_exit\",\"vcpus\":1,"),
         "{json}"
     );
-    let io = kvm_reason_object(json, "io");
-    assert_eq!(json_u64(io, "count"), 1000, "{json}");
-    assert_eq!(json_u64(io, "to_userspace"), 1000, "{json}");
-    assert!(
-        io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":1000}]}"),
-        "{io}"
+    assert_kvm_reason_with_markers(json, "io", 1000);
+    assert_eq!(
+        json_u64(kvm_reason_object(json, "io"), "to_userspace"),
+        1000,
+        "{json}"
     );
     assert_eq!(json_u64(json, "qemu_outside_exits"), 0, "{json}");
     assert_eq!(json_u64(json, "incomplete_exits"), 0, "{json}");
@@ -87,15 +83,7 @@ fn kvm_exit_pairs_each_io_exit_with_its_marker() {
     assert_eq!(vcpu0.trim(), json);
 
     let timeline = hytrace_ok(&["kvm", "-i", &file, "--timeline"]);
-    let values: Vec<u64> = timeline
-        .lines()
-        .filter(|l| l.contains(" io (KVM_EXIT_IO) "))
-        .map(|l| {
-            let (_, events) = l.split_once(" | ").expect(l);
-            assert_eq!(events.matches("cpu_out").count(), 1, "{l}");
-            events.rsplit(' ').next().unwrap().parse().expect(l)
-        })
-        .collect();
+    let values = kvm_timeline_marker_values(&timeline, " io (KVM_EXIT_IO) ");
     assert_eq!(values, (0..1000).collect::<Vec<u64>>());
 
     if have_tool("trace-cmd") {
@@ -266,10 +254,5 @@ fn a_trace_cmd_recording_is_paired_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json = hytrace_ok(&["kvm", "-i", &file, "--json"]);
-    let io = kvm_reason_object(&json, "io");
-    assert_eq!(json_u64(io, "count"), 100, "{json}");
-    assert!(
-        io.ends_with("\"qemu_events\":[{\"event\":\"cpu_out\",\"count\":100}]}"),
-        "{io}"
-    );
+    assert_kvm_reason_with_markers(&json, "io", 100);
 }
