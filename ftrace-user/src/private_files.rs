@@ -428,6 +428,14 @@ impl PrivateDir {
             .map_err(|source| PrivateFileError::Open { path, source })
     }
 
+    /// Opens `name` for reading and writing (never through a link).
+    pub fn open_rw(&self, name: &str) -> Result<File, PrivateFileError> {
+        let path = self.path_of(name);
+        let c_name = c_name(OsStr::new(name), &path)?;
+        open_at(&self.dir, &c_name, libc::O_RDWR, 0)
+            .map_err(|source| PrivateFileError::Open { path, source })
+    }
+
     /// Removes `name` if it exists.
     pub fn remove(&self, name: &str) -> Result<(), PrivateFileError> {
         let path = self.path_of(name);

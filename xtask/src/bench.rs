@@ -30,6 +30,9 @@ pub enum Which {
     /// In the guest kernel (real KVM): added cost per VM exit of `hytrace kvm` vs
     /// `trace-cmd record` of the same events.
     Kvm,
+    /// The raw_syscalls firehose of one core: events lost and CPU per MB of
+    /// `hytrace record` vs a plain `cat trace_pipe_raw` reader.
+    Record,
 }
 
 /// `events` or the benchmark's own default size.
@@ -42,6 +45,8 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
         Which::Symbolize => crate::bench_symbolize::run(events.unwrap_or(100_000)),
         // Nested emulation: each exit costs tens of microseconds.
         Which::Kvm => crate::bench_kvm::run(events.unwrap_or(20_000)),
+        // getppid calls: two events each.
+        Which::Record => crate::bench_record::run(events.unwrap_or(5_000_000)),
     }
 }
 

@@ -8,8 +8,10 @@ mod bench;
 mod bench_common;
 mod bench_kvm;
 mod bench_outlier;
+mod bench_record;
 mod bench_symbolize;
 mod setup;
+mod soak;
 mod summary;
 mod tasks;
 mod vm;
@@ -53,10 +55,18 @@ enum Task {
         #[arg(value_enum)]
         which: bench::Which,
         /// Size of the workload: events in the recording (report, default 1000000) or
-        /// getppid calls (hist, default 1000000; outlier, in the guest, default 20000) or
-        /// VM exits (kvm, in the guest, default 20000).
+        /// getppid calls (hist, default 1000000; record, default 5000000; outlier, in
+        /// the guest, default 20000) or VM exits (kvm, in the guest, default 20000).
         #[arg(long)]
         events: Option<u64>,
+    },
+    /// Run `hytrace hist syscalls runq irq` and `hytrace record -e sched` under a steady
+    /// load and print their memory and open descriptors every minute; fails if either
+    /// grows by more than 5% after the first minute.
+    Soak {
+        /// How long (at least 2).
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
     },
     /// Run inside the guest by `bench outlier`.
     #[command(hide = true)]
@@ -81,6 +91,7 @@ fn main() -> Result<()> {
         Task::VmTest => vm::vm_test().map(|_| ()),
         Task::VmRun { args } => vm::vm_run(&args),
         Task::Bench { which, events } => bench::run(which, events),
+        Task::Soak { minutes } => soak::run(minutes),
         Task::GuestBenchOutlier { events } => bench_outlier::in_guest(events),
         Task::GuestBenchKvm { events } => bench_kvm::in_guest(events),
     }

@@ -7,6 +7,8 @@ pub struct CpuProgress {
     pub records: AtomicU64,
     pub bytes: AtomicU64,
     pub lost: AtomicU64,
+    /// Set when the reader stopped because its spool could not be written.
+    pub write_failed: std::sync::atomic::AtomicBool,
 }
 
 /// A snapshot of all CPUs' counters added up.

@@ -29,8 +29,9 @@ const KVM_BUFFER_KB: u64 = 4096;
 const MAX_QEMU_LOG_BYTES: u64 = 4 << 30;
 
 pub fn run(args: &KvmArgs) -> Result<i32> {
-    let path = match &args.input {
-        Some(input) => input.clone(),
+    // A recording cut short by a write error is analysed, and still a failure.
+    let (path, complete) = match &args.input {
+        Some(input) => (input.clone(), true),
         None => record_vm(args)?,
     };
     // Read after recording: QEMU writes its log while it runs.
@@ -41,7 +42,7 @@ pub fn run(args: &KvmArgs) -> Result<i32> {
     let text = render(args, &analysis, &groups, &recording)?;
     // A closed pipe (`| head`) ends the command quietly, through main's error path.
     std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(0)
+    Ok(if complete { 0 } else { 1 })
 }
 
 /// Everything `kvm` prints on stdout.
@@ -133,8 +134,9 @@ fn read_log(path: &PathBuf) -> Result<QemuLog> {
     Ok(log)
 }
 
-/// Records the VM as the arguments say; returns the recording's path.
-fn record_vm(args: &KvmArgs) -> Result<PathBuf> {
+/// Records the VM as the arguments say; returns the recording's path and whether
+/// every page reached it (false after a write error).
+fn record_vm(args: &KvmArgs) -> Result<(PathBuf, bool)> {
     if !is_root() {
         bail!("kvm needs root to record: it creates a tracefs instance (use -i FILE to analyse)");
     }
@@ -216,7 +218,7 @@ fn record_vm(args: &KvmArgs) -> Result<PathBuf> {
     if let Some(line) = session_end::note(&reason, &args.command) {
         eprintln!("hytrace: {line}");
     }
-    Ok(output)
+    Ok((output, summary.write_errors.is_empty()))
 }
 
 /// The thread ids of process `pid`.

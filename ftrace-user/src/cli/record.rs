@@ -127,7 +127,12 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
     if let Some(line) = session_end::note(&reason, &args.session.command) {
         eprintln!("hytrace: {line}");
     }
-    Ok(0)
+    // A recording cut short by a write error is kept, and still a failure.
+    Ok(if summary.write_errors.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 pub fn is_root() -> bool {

@@ -101,6 +101,20 @@ pub fn text(summary: &RecordSummary) -> String {
         ""
     };
     let _ = writeln!(out, "  lost events: {}{unknown}", summary.total_lost());
+    // After a write error the readers stopped: the losses are not the buffer's fault.
+    if (summary.total_lost() > 0 || summary.unknown_loss()) && summary.write_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (the kernel's buffer overflowed before it was read: a -b larger than {} KB per CPU keeps more)",
+            summary.buffer_kb
+        );
+    }
+    for (cpu, why) in &summary.write_errors {
+        let _ = writeln!(
+            out,
+            "  stopped early: the pages of CPU {cpu} could not be written ({why}); the file holds every page written before"
+        );
+    }
     out
 }
 
@@ -158,6 +172,8 @@ mod tests {
                 keys: 3,
                 lost: 1,
             }],
+            buffer_kb: 4096,
+            write_errors: Vec::new(),
         };
         assert_eq!(summary.total_lost(), 5);
         let text = text(&summary);
@@ -172,7 +188,20 @@ hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
   sched:sched_switch                7     - (--no-bpf)
   histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
   lost events: 5
+  (the kernel's buffer overflowed before it was read: a -b larger than 4096 KB per CPU keeps more)
 ";
         assert_eq!(text, expected);
+
+        // Stopped by a write error: said per CPU, and no buffer advice.
+        let stopped = RecordSummary {
+            write_errors: vec![(1, "No space left on device (os error 28)".into())],
+            ..summary
+        };
+        let stopped_text = super::text(&stopped);
+        assert!(stopped_text.ends_with(
+            "  lost events: 5
+  stopped early: the pages of CPU 1 could not be written (No space left on device (os error 28)); the file holds every page written before
+"
+        ), "{stopped_text}");
     }
 }

@@ -9,7 +9,7 @@
 
 use std::{
     io::{Read, Write},
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
 };
 
 use super::{
@@ -18,7 +18,7 @@ use super::{
     meta, page_size, spool_name, write_file,
 };
 use crate::{
-    capture::{CpuCapture, CpuProgress},
+    capture::{CaptureError, CpuCapture, CpuProgress, StopSignal},
     decode::PageLayout,
     graph::select::GraphSelection,
     private_files::PrivateDir,
@@ -107,7 +107,7 @@ impl FlightRecorder {
     pub fn snapshot(&mut self, work: &PrivateDir, name: &str) -> Result<(), RecordError> {
         let page_size = page_size();
         // Told to stop from the start: each reader drains its CPU's buffer and ends.
-        let stop = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(StopSignal::raised().map_err(CaptureError::StopSignal)?);
         let mut readers = Vec::new();
         for &cpu in &self.cpus {
             work.remove(&spool_name(cpu))?;

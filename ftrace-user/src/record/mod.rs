@@ -16,12 +16,15 @@ pub mod flight;
 pub mod graph_gate;
 pub mod meta;
 pub mod recovery;
+pub mod session_notes;
+pub mod space;
 pub mod summary;
 
 use std::{
     collections::BTreeSet,
+    io::Seek,
     path::PathBuf,
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -34,7 +37,9 @@ use crate::{
         latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
         user_stacks::{UserStackCapture, UserStackError},
     },
-    capture::{CaptureError, CpuCapture, CpuProgress, SpoolFile, progress},
+    capture::{
+        CaptureError, CpuCapture, CpuProgress, SpoolFile, StopSignal, WATERMARK_PERCENT, progress,
+    },
     decode::PageLayout,
     graph::select::GraphSelection,
     hist::{
@@ -155,9 +160,16 @@ pub enum RecordError {
         #[source]
         source: StoreError,
     },
-    #[error("cannot create {path}")]
+    #[error("cannot write {path}")]
     Output {
         path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set aside {megabytes:.1} MB for the file's header in {dir}")]
+    Reserve {
+        dir: PathBuf,
+        megabytes: f64,
         #[source]
         source: std::io::Error,
     },
@@ -184,6 +196,8 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     // path, which removes the instance.
     let mut session = Session::prepare(&options.command, options.duration)?;
     let plan = plan(options)?;
+    // Tells `hytrace reset` where to look if this process is killed.
+    let _note = session_notes::SessionNote::leave(plan.work.path(), &options.output.path);
     let running = start(options, &plan, &mut session)?;
     let reason = wait(options, &mut session, &running).await?;
     let summary = finish(options, plan, running, &session)?;
@@ -230,8 +244,11 @@ struct Running {
     cpus: Vec<u32>,
     page_size: usize,
     readers: Vec<CpuCapture>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     progress: Vec<Arc<CpuProgress>>,
+    /// The recovery header, which becomes the finished file, with room reserved for
+    /// the final header.
+    output_file: std::fs::File,
 }
 
 /// Sets the instance up, loads the eBPF programs, starts the readers, then turns
@@ -323,8 +340,9 @@ fn start(
         session.command(),
         page_size as u32,
     )?;
-    recovery::write_meta(&plan.work, &header).map_err(Box::new)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let header_len = recovery::write_meta(&plan.work, &header).map_err(Box::new)?;
+    let output_file = reserve_output(&plan.work, header_len)?;
+    let stop = Arc::new(StopSignal::new().map_err(CaptureError::StopSignal)?);
     let mut readers = Vec::new();
     let mut progress = Vec::new();
     for &cpu in &cpus {
@@ -357,7 +375,22 @@ fn start(
         readers,
         stop,
         progress,
+        output_file,
     })
+}
+
+/// Opens the recovery header, which the finished file will overwrite, with room for
+/// the final header set aside beyond its end, so that pages filling the filesystem
+/// still leave a file that reads.
+fn reserve_output(work: &PrivateDir, header_len: u64) -> Result<std::fs::File, RecordError> {
+    let file = work.open_rw(recovery::RECOVERY_META)?;
+    let len = space::reservation(header_len);
+    space::reserve(&file, len).map_err(|source| RecordError::Reserve {
+        dir: work.path().to_path_buf(),
+        megabytes: len as f64 / 1e6,
+        source,
+    })?;
+    Ok(file)
 }
 
 /// Where the kernel cannot pick graph roots in the instance: records everything the
@@ -382,7 +415,13 @@ fn follow_graph_processes(
     Ok(())
 }
 
+/// How often the wait looks at the readers (a spool that could not be written ends
+/// the session).
+const READER_CHECK: Duration = Duration::from_millis(100);
+
 /// Waits for the end, with a progress line every second if asked; turns tracing off.
+/// A reader whose spool could not be written (the disk is full) ends the session
+/// early: the pages already written are kept and finished into the file.
 async fn wait(
     options: &RecordOptions,
     session: &mut Session,
@@ -390,16 +429,23 @@ async fn wait(
 ) -> Result<StopReason, RecordError> {
     let mut last = (Instant::now(), 0u64);
     let reason = session
-        .wait(options.progress.then_some(Duration::from_secs(1)), || {
-            let totals = progress::ProgressTotals::of(running.progress.iter().map(|c| &**c));
+        .wait_until(Some(READER_CHECK), || {
             let now = Instant::now();
-            let elapsed = now.duration_since(last.0).as_secs_f64().max(1e-3);
-            let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
-            last = (now, totals.records);
-            notes::progress(&progress::progress_line(totals, rate));
+            if options.progress && now.duration_since(last.0) >= Duration::from_secs(1) {
+                let totals = progress::ProgressTotals::of(running.progress.iter().map(|c| &**c));
+                let elapsed = now.duration_since(last.0).as_secs_f64();
+                let rate = ((totals.records - last.1) as f64 / elapsed) as u64;
+                last = (now, totals.records);
+                notes::progress(&progress::progress_line(totals, rate));
+            }
+            running
+                .progress
+                .iter()
+                .any(|c| c.write_failed.load(std::sync::atomic::Ordering::Acquire))
         })
         .await?;
     running.instance.set_tracing_on(false)?;
+    running.instance.disable_events()?;
     if options.progress {
         notes::progress_done();
     }
@@ -419,9 +465,7 @@ fn finish(
     for &cpu in &running.cpus {
         stats.push(running.instance.per_cpu_stats(cpu)?);
     }
-    running
-        .stop
-        .store(true, std::sync::atomic::Ordering::Release);
+    running.stop.raise();
     let mut captured = Vec::new();
     for reader in running.readers {
         captured.push(reader.join()?);
@@ -466,8 +510,16 @@ fn finish(
             data: stack_codec::encode(stacks),
         });
     }
-    let file_bytes = write_file(&plan.work, OUTPUT_NAME, &meta, &captured)?;
-    publish(plan.work, OUTPUT_NAME, &options.output)?;
+    // The recovery header becomes the finished file: written over from the start,
+    // then put in place.
+    let file_bytes = write_file_into(
+        running.output_file,
+        &plan.work,
+        recovery::RECOVERY_META,
+        &meta,
+        &captured,
+    )?;
+    publish(plan.work, recovery::RECOVERY_META, &options.output)?;
     // Type ids while the session's probe events still exist.
     let type_ids: Vec<Option<u16>> = plan
         .events
@@ -484,6 +536,11 @@ fn finish(
         events: summary::event_summaries(&plan.events, &type_ids, &captured, &bpf_totals),
         histograms: summary::hist_summaries(&histograms),
         user_stacks: user_stacks.map(|(_, summary)| summary),
+        buffer_kb: options.buffer_kb,
+        write_errors: captured
+            .iter()
+            .filter_map(|c| Some((c.cpu, c.write_error.clone()?)))
+            .collect(),
     })
 }
 
@@ -537,6 +594,11 @@ fn configure(
 ) -> Result<Option<GraphSelection>, RecordError> {
     instance.set_tracing_on(false)?;
     instance.set_buffer_size_kb(options.buffer_kb)?;
+    // The readers wait in poll(2) until a CPU's buffer is this full (kernels without
+    // the file wake readers on any data, which only costs wake-ups).
+    if instance.has_file("buffer_percent") {
+        instance.set_buffer_percent(WATERMARK_PERCENT)?;
+    }
     instance.set_clock(&options.clock)?;
     if let Some(mask) = &options.cpumask {
         instance.set_cpumask(mask)?;
@@ -679,28 +741,45 @@ pub(crate) fn write_file(
     meta: &store::TraceMeta,
     captured: &[crate::capture::CpuCaptureResult],
 ) -> Result<u64, RecordError> {
-    let file = work.create(name)?;
-    let mut sources: Vec<(u32, Box<dyn std::io::Read>, u64)> = Vec::new();
+    write_file_into(work.create(name)?, work, name, meta, captured)
+}
+
+/// [`write_file`] into `file`, created as `name` in `work` (and perhaps larger than
+/// the result: it is cut to what was written). Each spool is freed behind the copy.
+fn write_file_into(
+    file: std::fs::File,
+    work: &PrivateDir,
+    name: &str,
+    meta: &store::TraceMeta,
+    captured: &[crate::capture::CpuCaptureResult],
+) -> Result<u64, RecordError> {
+    let mut sources: Vec<(u32, space::FreeingSpool, u64)> = Vec::new();
     for cpu in captured {
-        let spool = work.open(&spool_name(cpu.cpu))?;
+        // Writable, so that what has been copied can be punched out of it.
+        let spool = work.open_rw(&spool_name(cpu.cpu))?;
         let len = spool.metadata().map(|m| m.len()).unwrap_or(0);
-        sources.push((cpu.cpu, Box::new(std::io::BufReader::new(spool)), len));
+        sources.push((cpu.cpu, space::FreeingSpool::new(spool, len), len));
     }
     let path = work.path_of(name);
-    let mut writer = std::io::BufWriter::new(file);
+    let io = |source| RecordError::Output {
+        path: path.clone(),
+        source,
+    };
+    // A buffer no larger than the window the spools keep behind the copy.
+    let mut writer = std::io::BufWriter::with_capacity(space::COPY_WINDOW as usize, file);
+    writer.rewind().map_err(io)?;
     store::write_trace_file(&mut writer, meta, &mut sources).map_err(|source| {
         RecordError::Store {
             path: path.clone(),
             source,
         }
     })?;
-    let file = writer.into_inner().map_err(|e| RecordError::Output {
-        path: path.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all()
-        .map_err(|source| RecordError::Output { path, source })?;
-    Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
+    let end = writer.stream_position().map_err(io)?;
+    let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
+    // What the reservation set aside beyond the end is given back.
+    file.set_len(end).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(end)
 }
 
 /// Renames the finished `name` of `work` over `output`; if that fails, the directory

@@ -7,8 +7,15 @@
 //! lines known then). The readers then append whole ring-buffer pages to the per-CPU
 //! spool files as they read them. When the recorder dies, the directory stays: its
 //! metadata plus every whole page that reached the spool files make a trace.dat that
-//! `report` and `trace-cmd report` read. What can be missing: the last, partly written
-//! page of each CPU, and what the kernel still held in its buffers.
+//! `report` and `trace-cmd report` read. What can be missing: the pages a reader had
+//! read but not yet handed to the disk (its current chunk, up to a megabyte per CPU
+//! under load, see `capture::spool_writer`), and what the kernel still held in its
+//! buffers.
+//!
+//! At the end of a normal session the finished file is written over [`RECOVERY_META`]
+//! (whose room was reserved at the start) while the spools are freed behind the copy;
+//! a recorder killed in that last phase leaves a directory this module cannot turn
+//! back into a file.
 
 use std::{
     io::Read,
@@ -74,17 +81,19 @@ pub enum RecoveryError {
 }
 
 /// Writes the metadata of a recording in progress into its private directory.
-pub fn write_meta(work: &PrivateDir, meta: &TraceMeta) -> Result<(), RecoveryError> {
+/// Returns its size (about the size of the finished file's header).
+pub fn write_meta(work: &PrivateDir, meta: &TraceMeta) -> Result<u64, RecoveryError> {
     write_synced(work, RECOVERY_META, meta, &mut [])
 }
 
-/// Writes the trace file `name` (new) in `work` and syncs it to the disk.
+/// Writes the trace file `name` (new) in `work` and syncs it to the disk; returns its
+/// size.
 fn write_synced(
     work: &PrivateDir,
     name: &str,
     meta: &TraceMeta,
     cpus: &mut [(u32, Box<dyn Read>, u64)],
-) -> Result<(), RecoveryError> {
+) -> Result<u64, RecoveryError> {
     let file = work.create(name)?;
     let path = work.path_of(name);
     let mut writer = std::io::BufWriter::new(file);
@@ -95,8 +104,10 @@ fn write_synced(
     let synced = writer
         .into_inner()
         .map_err(std::io::IntoInnerError::into_error)
-        .and_then(|file| file.sync_all());
-    synced.map_err(|source| RecoveryError::Sync { path, source })
+        .and_then(|file| file.sync_all().and_then(|()| file.metadata()));
+    synced
+        .map(|m| m.len())
+        .map_err(|source| RecoveryError::Sync { path, source })
 }
 
 /// A dead recording's private directory.

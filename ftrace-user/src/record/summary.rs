@@ -95,6 +95,10 @@ pub struct RecordSummary {
     pub events: Vec<EventSummary>,
     pub histograms: Vec<HistSummary>,
     pub user_stacks: Option<UserStackSummary>,
+    /// The per-CPU buffer the session recorded with (KB).
+    pub buffer_kb: u64,
+    /// CPUs whose pages stopped reaching the disk, and why (the session ended there).
+    pub write_errors: Vec<(u32, String)>,
 }
 
 /// What `--user-stack` captured.

@@ -20,7 +20,7 @@ fn align_up(v: u64, align: u64) -> u64 {
 }
 
 /// Checks the CPU list and returns the number of CPU slots to write.
-fn cpu_slots(meta: &TraceMeta, cpus: &[(u32, Box<dyn Read>, u64)]) -> Result<u32, StoreError> {
+fn cpu_slots<R>(meta: &TraceMeta, cpus: &[(u32, R, u64)]) -> Result<u32, StoreError> {
     if meta.page_size == 0 {
         return Err(StoreError::invalid("page size 0"));
     }
@@ -68,10 +68,12 @@ fn cpu_slots(meta: &TraceMeta, cpus: &[(u32, Box<dyn Read>, u64)]) -> Result<u32
 ///   position at entry (so `out` need not start at 0). `Seek` is only used
 ///   to learn that position.
 /// - Options are written in `meta.options` order.
-pub fn write_trace_file<W: Write + Seek>(
+/// - With a `File` source and a `File` (or `BufWriter<File>`) output, the copy runs in
+///   the kernel (copy_file_range), never through this process's memory.
+pub fn write_trace_file<W: Write + Seek, R: Read>(
     mut out: W,
     meta: &TraceMeta,
-    cpus: &mut [(u32, Box<dyn Read>, u64)],
+    cpus: &mut [(u32, R, u64)],
 ) -> Result<(), StoreError> {
     let slots = cpu_slots(meta, cpus)?;
     let endian = Endian::from_big(meta.big_endian);

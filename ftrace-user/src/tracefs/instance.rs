@@ -67,6 +67,12 @@ impl Instance {
         write(self.path("buffer_size_kb"), &kb.to_string())
     }
 
+    /// How full (percent) a CPU's buffer must be before a reader waiting in poll(2) or
+    /// a blocking read wakes.
+    pub fn set_buffer_percent(&self, percent: u32) -> Result<(), TracefsError> {
+        write(self.path("buffer_percent"), &percent.to_string())
+    }
+
     /// Sets the trace clock after checking the kernel offers it.
     pub fn set_clock(&self, clock: &str) -> Result<(), TracefsError> {
         let available = parse_clocks(&read(self.path("trace_clock"))?);
@@ -214,6 +220,12 @@ impl Instance {
 
     pub fn trace_marker_path(&self) -> PathBuf {
         self.path("trace_marker")
+    }
+
+    /// Disables every event of the instance: once tracing is off, an enabled event
+    /// still costs each hit a reservation attempt.
+    pub fn disable_events(&self) -> Result<(), TracefsError> {
+        write(self.path("events/enable"), "0")
     }
 
     /// Writes one line to the instance's trace_marker.
