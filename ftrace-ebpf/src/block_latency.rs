@@ -42,7 +42,7 @@ fn request(ctx: &TracePointContext, dev_offset: &u32, sector_offset: &u32) -> Re
 pub fn block_issue(ctx: TracePointContext) -> u32 {
     let key = request(&ctx, &BLOCK_ISSUE_DEV_OFFSET, &BLOCK_ISSUE_SECTOR_OFFSET);
     if BLOCK_START.insert(&key, &now_ns(), 0).is_err() {
-        count_lost(lost::START_MAP_FULL);
+        count_lost(&ctx, lost::START_MAP_FULL);
     }
     0
 }
@@ -56,12 +56,12 @@ pub fn block_complete(ctx: TracePointContext) -> u32 {
         &BLOCK_COMPLETE_SECTOR_OFFSET,
     );
     let Some(issued) = BLOCK_START.get_ptr(&key) else {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     };
     // SAFETY: a value of the hash, read once before its removal.
     let issued = unsafe { *issued };
     let _ = BLOCK_START.remove(&key);
-    record(key.dev, now.saturating_sub(issued));
+    record(&ctx, key.dev, now.saturating_sub(issued));
     0
 }

@@ -5,6 +5,7 @@
 //! each gets its own maps.
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
     maps::{Array, PerCpuArray},
@@ -22,11 +23,8 @@ static PAIR_TOTALS: PerCpuArray<KeyTotals> = PerCpuArray::with_max_entries(PAIR_
 static PAIR_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
 #[inline(always)]
-fn count_lost(what: u32) {
-    if let Some(counter) = PAIR_LOST.get_ptr_mut(what) {
-        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
-        unsafe { *counter += 1 };
-    }
+fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::sample_lost(ctx, &PAIR_LOST, what);
 }
 
 #[raw_tracepoint]
@@ -50,7 +48,7 @@ pub fn cpu_pair_begin(ctx: RawTracePointContext) -> i32 {
 }
 
 #[raw_tracepoint]
-pub fn cpu_pair_end(_ctx: RawTracePointContext) -> i32 {
+pub fn cpu_pair_end(ctx: RawTracePointContext) -> i32 {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     let Some(slot) = PAIR_CPU_START.get_ptr_mut(0) else {
@@ -59,20 +57,20 @@ pub fn cpu_pair_end(_ctx: RawTracePointContext) -> i32 {
     // SAFETY: this CPU's slot.
     let slot = unsafe { &mut *slot };
     if slot.ts_ns == 0 {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     }
     let (began, key) = (slot.ts_ns, slot.key);
     slot.ts_ns = 0;
     if key >= u64::from(PAIR_KEYS) {
-        count_lost(lost::KEY_OUT_OF_RANGE);
+        count_lost(&ctx, lost::KEY_OUT_OF_RANGE);
         return 0;
     }
     let delta = now.saturating_sub(began);
     crate::outliers::check(key, delta);
     // SAFETY: bpf_get_smp_processor_id has no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    crate::stack_samples::at_end(u64::from(cpu), key, delta);
+    crate::stack_samples::at_end(&ctx, u64::from(cpu), key, delta);
     if let Some(count) = PAIR_SLOTS.get_ptr_mut(key as u32 * CAPPED_SLOTS + capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same
         // time, hence the atomic add.

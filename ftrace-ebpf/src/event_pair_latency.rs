@@ -46,9 +46,9 @@ pub fn event_pair_begin(ctx: TracePointContext) -> u32 {
 }
 
 #[tracepoint]
-pub fn event_pair_end(_ctx: TracePointContext) -> u32 {
+pub fn event_pair_end(ctx: TracePointContext) -> u32 {
     if current_is_target() {
-        thread_end();
+        thread_end(&ctx);
     }
     0
 }

@@ -27,11 +27,8 @@ static HASHED_TOTALS: PerCpuHashMap<u64, KeyTotals> = PerCpuHashMap::with_max_en
 static HASHED_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
 #[inline(always)]
-pub fn count_lost(what: u32) {
-    if let Some(counter) = HASHED_LOST.get_ptr_mut(what) {
-        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
-        unsafe { *counter += 1 };
-    }
+pub fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::sample_lost(ctx, &HASHED_LOST, what);
 }
 
 #[inline(always)]
@@ -75,35 +72,35 @@ pub fn thread_begin<C: EbpfContext + StackIdContext>(ctx: &C, key: u64) {
         key,
     };
     if THREAD_START.insert(tid, start, 0).is_err() {
-        count_lost(lost::START_MAP_FULL);
+        count_lost(ctx, lost::START_MAP_FULL);
     }
 }
 
 /// Ends the current thread's pair, if it began, and records its latency.
 #[inline(always)]
-pub fn thread_end() {
+pub fn thread_end<C: EbpfContext>(ctx: &C) {
     let now = now_ns();
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(start) = THREAD_START.get_ptr_mut(tid) else {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(ctx, lost::END_WITHOUT_START);
         return;
     };
     // SAFETY: the thread's own entry; only this thread writes it.
     let start = unsafe { &mut *start };
     if start.ts_ns == 0 {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(ctx, lost::END_WITHOUT_START);
         return;
     }
     let delta = now.saturating_sub(start.ts_ns);
     let key = start.key;
     start.ts_ns = 0;
-    crate::stack_samples::at_end(u64::from(tid), key, delta);
-    record(key, delta);
+    crate::stack_samples::at_end(ctx, u64::from(tid), key, delta);
+    record(ctx, key, delta);
 }
 
 /// Adds one sample of `delta_ns` to `key`'s histogram.
 #[inline(always)]
-pub fn record(key: u64, delta_ns: u64) {
+pub fn record<C: EbpfContext>(ctx: &C, key: u64, delta_ns: u64) {
     crate::outliers::check(key, delta_ns);
     let slot = SlotKey {
         key,
@@ -111,7 +108,7 @@ pub fn record(key: u64, delta_ns: u64) {
         _pad: 0,
     };
     if !bump(&HASHED_SLOTS, &slot) || !add_to_totals(&HASHED_TOTALS, &key, delta_ns) {
-        count_lost(lost::HIST_MAP_FULL);
+        count_lost(ctx, lost::HIST_MAP_FULL);
     }
 }
 

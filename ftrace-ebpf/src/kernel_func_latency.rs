@@ -17,9 +17,9 @@ pub fn kfunc_fentry(ctx: FEntryContext) -> u32 {
 }
 
 #[fexit]
-pub fn kfunc_fexit(_ctx: FExitContext) -> u32 {
+pub fn kfunc_fexit(ctx: FExitContext) -> u32 {
     if current_is_target() {
-        thread_end();
+        thread_end(&ctx);
     }
     0
 }
@@ -33,9 +33,9 @@ pub fn kfunc_kprobe(ctx: ProbeContext) -> u32 {
 }
 
 #[kretprobe]
-pub fn kfunc_kretprobe(_ctx: RetProbeContext) -> u32 {
+pub fn kfunc_kretprobe(ctx: RetProbeContext) -> u32 {
     if current_is_target() {
-        thread_end();
+        thread_end(&ctx);
     }
     0
 }

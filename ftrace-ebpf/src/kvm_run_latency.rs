@@ -50,7 +50,7 @@ pub fn kvm_run_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     if reg(regs, PT_REGS_SI) & 0xffff_ffff == KVM_RUN {
-        thread_end();
+        thread_end(&ctx);
     }
     0
 }

@@ -57,6 +57,8 @@ mod block_latency;
 #[cfg(target_arch = "bpf")]
 mod cpu_pair_latency;
 #[cfg(target_arch = "bpf")]
+mod diagnostics;
+#[cfg(target_arch = "bpf")]
 mod event_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod hashed_tables;

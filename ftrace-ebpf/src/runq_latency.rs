@@ -7,6 +7,7 @@
 //! kernel's BTF.
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{map, raw_tracepoint},
     maps::{Array, LruHashMap, PerCpuArray},
@@ -42,22 +43,19 @@ fn global(value: &u32) -> usize {
 }
 
 #[inline(always)]
-fn count_lost(what: u32) {
-    if let Some(counter) = RUNQ_LOST.get_ptr_mut(what) {
-        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
-        unsafe { *counter += 1 };
-    }
+fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::sample_lost(ctx, &RUNQ_LOST, what);
 }
 
 #[inline(always)]
-fn enqueued(pid: u32) {
+fn enqueued<C: EbpfContext>(ctx: &C, pid: u32) {
     if pid == 0 {
         return;
     }
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     if RUNQ_START.insert(pid, now, 0).is_err() {
-        count_lost(lost::START_MAP_FULL);
+        count_lost(ctx, lost::START_MAP_FULL);
     }
 }
 
@@ -74,7 +72,7 @@ fn task_pid(task: *const u8) -> u32 {
 /// sched_wakeup(struct task_struct *p), sched_wakeup_new(struct task_struct *p)
 #[raw_tracepoint]
 pub fn runq_wakeup(ctx: RawTracePointContext) -> i32 {
-    enqueued(task_pid(ctx.arg(0)));
+    enqueued(&ctx, task_pid(ctx.arg(0)));
     0
 }
 
@@ -87,7 +85,7 @@ pub fn runq_switch(ctx: RawTracePointContext) -> i32 {
     // A task switched out while runnable (preempted, or yielding) waits on the run
     // queue again.
     if preempt & 0xff != 0 || prev_state & 0xffff_ffff == 0 {
-        enqueued(task_pid(ctx.arg(1)));
+        enqueued(&ctx, task_pid(ctx.arg(1)));
     }
     let next: *const u8 = ctx.arg(2);
     let next_pid = task_pid(next);
@@ -111,13 +109,13 @@ pub fn runq_switch(ctx: RawTracePointContext) -> i32 {
         if let Ok(comm) = comm {
             remember_comm_of(next_pid, comm);
         }
-        record(u64::from(next_pid), delta);
+        record(&ctx, u64::from(next_pid), delta);
         return 0;
     }
     // SAFETY: no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     if cpu >= PAIR_KEYS {
-        count_lost(lost::KEY_OUT_OF_RANGE);
+        count_lost(&ctx, lost::KEY_OUT_OF_RANGE);
         return 0;
     }
     crate::outliers::check(u64::from(cpu), delta);

@@ -45,11 +45,8 @@ static HIST_STACK_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(stack_l
 const FRAMES_BYTES: usize = MAX_FRAMES * FRAME_BYTES;
 
 #[inline(always)]
-fn count_lost(what: u32) {
-    if let Some(counter) = HIST_STACK_LOST.get_ptr_mut(what) {
-        // SAFETY: this CPU's slot of a per-CPU array.
-        unsafe { *counter += 1 };
-    }
+fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::stack_lost(ctx, &HIST_STACK_LOST, what);
 }
 
 #[inline(always)]
@@ -72,7 +69,7 @@ pub fn at_begin<C: EbpfContext + StackIdContext>(ctx: &C, id: u64) {
     let kernel_stack = match ctx.get_stackid(&HIST_KERNEL_STACKS, 0) {
         Ok(id) => id,
         Err(_) => {
-            count_lost(stack_lost::NO_KERNEL_STACK);
+            count_lost(ctx, stack_lost::NO_KERNEL_STACK);
             -1
         }
     };
@@ -82,7 +79,7 @@ pub fn at_begin<C: EbpfContext + StackIdContext>(ctx: &C, id: u64) {
         kernel_stack,
     };
     if HIST_STACK_BEGIN.insert(id, begin, 0).is_err() {
-        count_lost(stack_lost::BEGIN_MAP_FULL);
+        count_lost(ctx, stack_lost::BEGIN_MAP_FULL);
     }
 }
 
@@ -147,14 +144,14 @@ fn user_stack<C: EbpfContext>(ctx: &C) -> u64 {
     if HIST_STACKS.output::<[u8]>(bytes, 0).is_ok() {
         let _ = HIST_STACK_SEEN.insert(hash, 1u8, 0);
     } else {
-        count_lost(stack_lost::RING_FULL);
+        count_lost(ctx, stack_lost::RING_FULL);
     }
     hash
 }
 
 /// Adds a sample of `key` lasting `delta_ns` under the stacks kept at `id`'s begin.
 #[inline(always)]
-pub fn at_end(id: u64, key: u64, delta_ns: u64) {
+pub fn at_end<C: EbpfContext>(ctx: &C, id: u64, key: u64, delta_ns: u64) {
     if !enabled() {
         return;
     }
@@ -181,7 +178,7 @@ pub fn at_end(id: u64, key: u64, delta_ns: u64) {
                 total_ns: delta_ns,
             };
             if HIST_STACK_TOTALS.insert(sample, first, 0).is_err() {
-                count_lost(stack_lost::TOTALS_MAP_FULL);
+                count_lost(ctx, stack_lost::TOTALS_MAP_FULL);
             }
         }
     }

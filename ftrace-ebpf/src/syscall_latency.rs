@@ -15,6 +15,7 @@ use crate::{
     scope::in_scope,
 };
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
     maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap},
@@ -49,11 +50,8 @@ static SYSCALL_COMM_TOTALS: PerCpuHashMap<CommKey, KeyTotals> =
 static SYSCALL_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
 #[inline(always)]
-fn count_lost(what: u32) {
-    if let Some(counter) = SYSCALL_LOST.get_ptr_mut(what) {
-        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
-        unsafe { *counter += 1 };
-    }
+fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::sample_lost(ctx, &SYSCALL_LOST, what);
 }
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -82,7 +80,7 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
 }
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
-pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
+pub fn syscall_latency_exit(ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     if !in_scope(pid_tgid) {
         return 0;
@@ -91,16 +89,16 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     let tid = pid_tgid as u32;
     let Some((began, key)) = take_start(tid) else {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     };
     if key >= u64::from(SYSCALL_KEYS) {
-        count_lost(lost::KEY_OUT_OF_RANGE);
+        count_lost(&ctx, lost::KEY_OUT_OF_RANGE);
         return 0;
     }
     let delta = now.saturating_sub(began);
     crate::outliers::check(key, delta);
-    crate::stack_samples::at_end(u64::from(tid), key, delta);
+    crate::stack_samples::at_end(&ctx, u64::from(tid), key, delta);
     let index = key as u32 * CAPPED_SLOTS + capped_slot_of(delta);
     if let Some(count) = SYSCALL_SLOTS.get_ptr_mut(index) {
         // SAFETY: a valid, aligned u64 slot of the array; other CPUs may add to it at
@@ -122,7 +120,7 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
 /// sys_exit for `syscalls:by-comm`: the same pairing, samples keyed by the thread's
 /// command name and the syscall in hashed tables.
 #[raw_tracepoint(tracepoint = "sys_exit")]
-pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
+pub fn syscall_comm_exit(ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     if !in_scope(pid_tgid) {
         return 0;
@@ -130,7 +128,7 @@ pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     let Some((began, key)) = take_start(pid_tgid as u32) else {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     };
     let delta = now.saturating_sub(began);
@@ -145,7 +143,7 @@ pub fn syscall_comm_exit(_ctx: RawTracePointContext) -> i32 {
     if !bump(&SYSCALL_COMM_SLOTS, &slot)
         || !add_to_totals(&SYSCALL_COMM_TOTALS, &CommKey { comm, key }, delta)
     {
-        count_lost(lost::HIST_MAP_FULL);
+        count_lost(&ctx, lost::HIST_MAP_FULL);
     }
     0
 }
@@ -176,7 +174,7 @@ fn take_start(tid: u32) -> Option<(u64, u64)> {
 
 /// A thread switched out inside a syscall takes its start along into the hash.
 #[raw_tracepoint(tracepoint = "sched_switch")]
-pub fn syscall_latency_switch(_ctx: RawTracePointContext) -> i32 {
+pub fn syscall_latency_switch(ctx: RawTracePointContext) -> i32 {
     let Some(slot) = SYSCALL_CPU_START.get_ptr_mut(0) else {
         return 0;
     };
@@ -196,7 +194,7 @@ pub fn syscall_latency_switch(_ctx: RawTracePointContext) -> i32 {
     };
     slot.ts_ns = 0;
     if SYSCALL_START.insert(tid, start, 0).is_err() {
-        count_lost(lost::START_MAP_FULL);
+        count_lost(&ctx, lost::START_MAP_FULL);
     }
     0
 }

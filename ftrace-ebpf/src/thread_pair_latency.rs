@@ -2,6 +2,7 @@
 //! matched per thread (a recursive call's inner entry replaces the outer one). One key.
 
 use aya_ebpf::{
+    EbpfContext,
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, uprobe, uretprobe},
     maps::{Array, LruHashMap, PerCpuArray},
@@ -19,11 +20,8 @@ static FUNC_TOTALS: PerCpuArray<KeyTotals> = PerCpuArray::with_max_entries(1, 0)
 static FUNC_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(lost::COUNT, 0);
 
 #[inline(always)]
-fn count_lost(what: u32) {
-    if let Some(counter) = FUNC_LOST.get_ptr_mut(what) {
-        // SAFETY: per-CPU slot of this CPU; programs do not migrate while running.
-        unsafe { *counter += 1 };
-    }
+fn count_lost<C: EbpfContext>(ctx: &C, what: u32) {
+    crate::diagnostics::sample_lost(ctx, &FUNC_LOST, what);
 }
 
 #[uprobe]
@@ -40,13 +38,13 @@ pub fn func_latency_entry(ctx: ProbeContext) -> u32 {
         key: 0,
     };
     if FUNC_START.insert(tid, start, 0).is_err() {
-        count_lost(lost::START_MAP_FULL);
+        count_lost(&ctx, lost::START_MAP_FULL);
     }
     0
 }
 
 #[uretprobe]
-pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
+pub fn func_latency_exit(ctx: RetProbeContext) -> u32 {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -55,18 +53,18 @@ pub fn func_latency_exit(_ctx: RetProbeContext) -> u32 {
     }
     let tid = pid_tgid as u32;
     let Some(start) = FUNC_START.get_ptr_mut(tid) else {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     };
     // SAFETY: the thread's own entry; only this thread writes it.
     let start = unsafe { &mut *start };
     if start.ts_ns == 0 {
-        count_lost(lost::END_WITHOUT_START);
+        count_lost(&ctx, lost::END_WITHOUT_START);
         return 0;
     }
     let delta = now.saturating_sub(start.ts_ns);
     crate::outliers::check(0, delta);
-    crate::stack_samples::at_end(u64::from(tid), 0, delta);
+    crate::stack_samples::at_end(&ctx, u64::from(tid), 0, delta);
     start.ts_ns = 0;
     if let Some(count) = FUNC_SLOTS.get_ptr_mut(capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same

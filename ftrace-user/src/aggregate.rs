@@ -88,6 +88,9 @@ pub async fn aggregate(
     let mut tick_error = None;
     let reason = session
         .wait(options.interval, || {
+            for aggregator in &mut aggregators {
+                aggregator.print_diagnostics();
+            }
             let printed = snapshots(&aggregators, started.elapsed())
                 .and_then(|s| on_interval(&s).map_err(AggregateError::Print));
             if let Err(error) = printed {
@@ -97,6 +100,9 @@ pub async fn aggregate(
         .await?;
     if let Some(error) = tick_error {
         return Err(error);
+    }
+    for aggregator in &mut aggregators {
+        aggregator.print_diagnostics();
     }
     let snapshots = snapshots(&aggregators, started.elapsed())?;
     let mut stacks = Vec::new();

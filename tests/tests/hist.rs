@@ -590,3 +590,45 @@ fn interval_prints_a_snapshot_per_interval_and_a_final_one() {
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     assert!(*times.last().unwrap() >= 1_200_000_000, "{times:?}");
 }
+
+/// Five calls of syscall number 1000 (past the 512-entry per-syscall table), pinned to
+/// CPU 0: `hist syscalls --json` counts 5 key_out_of_range losses with or without -v;
+/// with -v the programs' reports (aya-log) come on stderr at the 1st, 2nd and 4th
+/// loss of that CPU, and without it none.
+#[test]
+fn verbose_prints_the_programs_failure_reports() {
+    require_root!();
+    let workload = [
+        "--",
+        "taskset",
+        "-c",
+        "0",
+        "perl",
+        "-e",
+        "syscall(1000) for 1..5",
+    ];
+    let run = |verbose: bool| {
+        let mut args = vec!["hist", "syscalls", "--json"];
+        if verbose {
+            args.push("-v");
+        }
+        args.extend_from_slice(&workload);
+        let out = hytrace(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(json_u64s(&json, "key_out_of_range"), [5], "{json}");
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("hytrace: eBPF ("))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let report = |n: u32| {
+        format!(
+            "hytrace: eBPF (syscalls): key beyond the table, a sample was dropped ({n} on this CPU)"
+        )
+    };
+    assert_eq!(run(true), [report(1), report(2), report(4)]);
+    assert_eq!(run(false), Vec::<String>::new());
+}

@@ -8,6 +8,22 @@ use hytrace_tests::{
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
 
+/// `hytrace record -e raw_syscalls -o FILE -- spin CALLS`, not started yet.
+fn firehose_record(file: &str, calls: &str) -> Command {
+    let mut command = Command::new(hytrace_bin());
+    command.args([
+        "record",
+        "-e",
+        "raw_syscalls",
+        "-o",
+        file,
+        "--",
+        SPIN,
+        calls,
+    ]);
+    command
+}
+
 /// Sum of `read events:` over the per-CPU stats of an instance (events its readers
 /// consumed from the kernel's buffers).
 fn read_events(instance: &str) -> u64 {
@@ -40,17 +56,7 @@ fn a_killed_recording_is_recovered() {
     let dir = TempDir::new("recover");
     let file = dir.root().join("k.dat");
     let file = file.to_str().unwrap();
-    let mut recorder = Command::new(hytrace_bin())
-        .args([
-            "record",
-            "-e",
-            "raw_syscalls",
-            "-o",
-            file,
-            "--",
-            SPIN,
-            "50000000",
-        ])
+    let mut recorder = firehose_record(file, "50000000")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
@@ -162,17 +168,7 @@ fn a_filesystem_that_fills_keeps_every_page_written() {
     let small = SmallTmpfs::mount(dir.root().join("small"), 20);
     let file = small.0.join("full.dat");
     let file = file.to_str().unwrap();
-    let out = Command::new(hytrace_bin())
-        .args([
-            "record",
-            "-e",
-            "raw_syscalls",
-            "-o",
-            file,
-            "--",
-            SPIN,
-            "5000000",
-        ])
+    let out = firehose_record(file, "5000000")
         .output()
         .expect("run hytrace record");
     let stderr = String::from_utf8_lossy(&out.stderr);

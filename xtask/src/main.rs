@@ -1,4 +1,4 @@
-//! hytrace's task runner: `cargo xtask build|run|test|vm-test|vm-run|bench`.
+//! hytrace's task runner: `cargo xtask build|run|test|vm-test|vm-run|bench|fuzz|soak`.
 //!
 //! Every task first makes sure the machine has what the build needs (the nightly's
 //! rust-src and a bpf-linker built against that nightly's LLVM), so a fresh clone on a
@@ -10,6 +10,7 @@ mod bench_kvm;
 mod bench_outlier;
 mod bench_record;
 mod bench_symbolize;
+mod fuzz;
 mod setup;
 mod soak;
 mod summary;
@@ -60,6 +61,17 @@ enum Task {
         #[arg(long)]
         events: Option<u64>,
     },
+    /// Fuzz hytrace's parsers of untrusted input (trace.dat files, ring-buffer pages,
+    /// event formats and print fmts, QEMU markers and log lines) with cargo-fuzz
+    /// (libFuzzer): replays the saved crashes of tests/fuzz/crashes, then fuzzes each
+    /// target. `cargo xtask test` runs the same for 60 s per target.
+    Fuzz {
+        /// Seconds per target (0 replays the saved crashes and the corpus once).
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// One target (trace_dat, page, event_format, qemu_markers); all when left out.
+        target: Option<String>,
+    },
     /// Run `hytrace hist syscalls runq irq` and `hytrace record -e sched` under a steady
     /// load and print their memory and open descriptors every minute; fails if either
     /// grows by more than 5% after the first minute.
@@ -91,6 +103,7 @@ fn main() -> Result<()> {
         Task::VmTest => vm::vm_test().map(|_| ()),
         Task::VmRun { args } => vm::vm_run(&args),
         Task::Bench { which, events } => bench::run(which, events),
+        Task::Fuzz { seconds, target } => fuzz::run(seconds, target),
         Task::Soak { minutes } => soak::run(minutes),
         Task::GuestBenchOutlier { events } => bench_outlier::in_guest(events),
         Task::GuestBenchKvm { events } => bench_kvm::in_guest(events),

@@ -16,6 +16,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("bpftrace", "bpftrace"),
     // Opens the flame graphs the tests write (headless, --dump-dom).
     ("chromium", "chromium"),
+    // Decompresses trace-cmd's v6 fixture for the damaged-recordings test.
+    ("zstd", "zstd"),
 ];
 
 /// The workspace root (the parent of xtask/).
@@ -145,8 +147,8 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
     Ok(())
 }
 
-/// trace-cmd, bpftrace and chromium from Debian's archive, for the peer tests and the
-/// flame graph test.
+/// trace-cmd, bpftrace, chromium and zstd from Debian's archive, for the peer tests,
+/// the flame graph test and the damaged-recordings test.
 pub fn ensure_test_packages() -> Result<()> {
     let checks: Vec<(String, &str)> = TEST_PACKAGES
         .iter()

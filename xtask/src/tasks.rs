@@ -70,6 +70,8 @@ pub fn test() -> Result<()> {
             .args(["test", "--release", "--workspace", "--", "--test-threads=1"])
             .env("HYTRACE_SKIP_LOG", &skip_log),
     )?;
+    // The parsers of untrusted input, fuzzed for a minute each (HYTRACE_FUZZ_SECONDS).
+    crate::fuzz::smoke()?;
     // What this kernel lacks runs in a guest kernel.
     let guest = crate::vm::vm_test()?;
     summary::print(host, Some(guest));

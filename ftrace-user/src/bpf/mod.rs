@@ -1,5 +1,6 @@
 //! Loading hytrace's eBPF programs and reading their maps.
 //!
+//! - [`diagnostics`]: the programs' rare failures, printed with `-v` (aya-log).
 //! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
 //! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
 //! - [`prog_info`]: the kernel's per-program counters (recursion misses).
@@ -7,6 +8,7 @@
 //! - [`user_stacks`]: the user stack at each hit of the recorded tracepoints.
 //! - [`load_check`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
+pub mod diagnostics;
 pub mod hit_counter;
 pub mod latency;
 pub mod load_check;
@@ -62,6 +64,8 @@ pub(crate) fn loader_keeping<'a>(keep: &[&str]) -> aya::EbpfLoader<'a> {
             loader.map_max_entries(ring, 4096);
         }
     }
+    // No failure reports unless an aggregator asks for them (see `diagnostics`).
+    diagnostics::configure(&mut loader, false);
     loader
 }
 

@@ -82,6 +82,23 @@ pub struct CpuCaptureResult {
     pub write_error: Option<String>,
 }
 
+impl CpuCaptureResult {
+    /// Nothing copied yet.
+    fn empty(cpu: u32, spool: PathBuf) -> CpuCaptureResult {
+        CpuCaptureResult {
+            cpu,
+            spool,
+            pages: 0,
+            data_bytes: 0,
+            records: 0,
+            records_by_type: Vec::new(),
+            missed_events: 0,
+            pages_with_unknown_loss: 0,
+            write_error: None,
+        }
+    }
+}
+
 /// A spool file its creator opened (privately: see `crate::private_files`), and its
 /// path for messages.
 #[derive(Debug)]
@@ -126,17 +143,7 @@ impl CpuCapture {
             spool: writer,
             page_size,
             layout,
-            result: CpuCaptureResult {
-                cpu,
-                spool: spool.path,
-                pages: 0,
-                data_bytes: 0,
-                records: 0,
-                records_by_type: Vec::new(),
-                missed_events: 0,
-                pages_with_unknown_loss: 0,
-                write_error: None,
-            },
+            result: CpuCaptureResult::empty(cpu, spool.path),
             progress,
         };
         let handle = std::thread::Builder::new()
@@ -281,17 +288,7 @@ fn count_spool(
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    let mut result = CpuCaptureResult {
-        cpu,
-        spool: path.to_path_buf(),
-        pages: 0,
-        data_bytes: 0,
-        records: 0,
-        records_by_type: Vec::new(),
-        missed_events: 0,
-        pages_with_unknown_loss: 0,
-        write_error: None,
-    };
+    let mut result = CpuCaptureResult::empty(cpu, path.to_path_buf());
     let progress = CpuProgress::default();
     let mut chunk = vec![0u8; CHUNK_PAGES * page_size];
     loop {

@@ -1,7 +1,8 @@
 //! Pages on their way from a reader to its spool file.
 //!
 //! The reader reads each page straight into a slot of a chunk (a page-aligned buffer of
-//! `CHUNK_PAGES` pages); a full chunk goes to a writer thread, which writes it to the
+//! `CHUNK_PAGES` pages); a full chunk (or, once the reader has caught up, a partial
+//! one) goes to a writer thread, which writes it to the
 //! spool and hands the buffer back. The spool is written with O_DIRECT where the
 //! filesystem takes it: the page cache would copy every page once more into memory that
 //! is new each time (on this project's test machine buffered writes ran at 339 MB/s
@@ -24,10 +25,11 @@ use std::{
     thread::JoinHandle,
 };
 
-/// Pages per chunk: 1 MiB of 4 KiB pages.
-pub const CHUNK_PAGES: usize = 256;
+/// Pages per chunk: 128 KiB of 4 KiB pages (a write of that size runs at the disk's
+/// speed; a small chunk keeps a quiet reader's memory small).
+pub const CHUNK_PAGES: usize = 32;
 /// Chunks one reader may have allocated: 32 MiB of 4 KiB pages waiting for the disk.
-pub const MAX_CHUNKS: usize = 32;
+pub const MAX_CHUNKS: usize = 256;
 
 /// A page-aligned buffer of `CHUNK_PAGES` pages and how many of them hold data.
 struct Chunk {
@@ -40,7 +42,10 @@ struct Chunk {
 impl Chunk {
     fn new(page_size: usize) -> Chunk {
         let len = CHUNK_PAGES * page_size;
-        let storage = vec![0u8; len + page_size];
+        let mut storage = vec![0u8; len + page_size];
+        // Touched now, so that the reader's resident memory grows when a chunk is
+        // added (the disk fell behind), not later as pages are first read into it.
+        storage.fill(1);
         let misalignment = storage.as_ptr() as usize % page_size;
         let start = if misalignment == 0 {
             0

@@ -572,6 +572,14 @@ pub struct HistArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also print, on stderr, the rare failures the eBPF programs report as they
+    /// happen (a start or histogram table full, a key beyond its table, a stack not
+    /// captured), each kind at its 1st, 2nd, 4th, 8th… occurrence per CPU, as
+    /// `hytrace: eBPF (SPEC): WHAT (N on this CPU)`. The lost counts in the output are
+    /// there with or without it.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
     /// Keys shown in the table and bar charts (JSON has all).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,

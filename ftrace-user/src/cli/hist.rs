@@ -21,6 +21,9 @@ pub fn run(args: &HistArgs) -> Result<i32> {
     if !is_root() {
         bail!("hist needs root: it loads eBPF programs");
     }
+    if args.verbose {
+        crate::bpf::diagnostics::enable();
+    }
     let options = AggregateOptions {
         specs,
         pid: args.pid,

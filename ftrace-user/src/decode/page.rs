@@ -59,7 +59,7 @@ impl Missed {
     /// Two losses in a row as one.
     pub fn and(self, other: Missed) -> Missed {
         match (self, other) {
-            (Missed::Count(a), Missed::Count(b)) => Missed::Count(a + b),
+            (Missed::Count(a), Missed::Count(b)) => Missed::Count(a.saturating_add(b)),
             (Missed::None, missed) | (missed, Missed::None) => missed,
             _ => Missed::Unknown,
         }
@@ -98,14 +98,18 @@ pub struct Page<'a> {
 impl<'a> Page<'a> {
     /// Parses the page header. `page` may be longer than the data (the rest is ignored).
     pub fn parse(page: &'a [u8], layout: PageLayout) -> Result<Page<'a>, DecodeError> {
-        if page.len() < layout.data_offset {
+        // The commit word is a u64 or a u32; the header holds the timestamp and it,
+        // whatever data offset a (possibly damaged) file's header_page names.
+        let commit_bytes = if layout.commit_size == 8 { 8 } else { 4 };
+        let need = layout.data_offset.max(8 + commit_bytes);
+        if page.len() < need {
             return Err(DecodeError::ShortPage {
                 len: page.len(),
-                need: layout.data_offset,
+                need,
             });
         }
         let timestamp = read_u64(page, 0);
-        let commit = if layout.commit_size == 8 {
+        let commit = if commit_bytes == 8 {
             read_u64(page, 8)
         } else {
             u64::from(read_u32(page, 8))
@@ -121,8 +125,8 @@ impl<'a> Page<'a> {
         let data_end = layout.data_offset + length;
         let missed = if commit & MISSED_EVENTS == 0 {
             Missed::None
-        } else if commit & MISSED_STORED != 0 && data_end + layout.commit_size <= page.len() {
-            let count = if layout.commit_size == 8 {
+        } else if commit & MISSED_STORED != 0 && data_end + commit_bytes <= page.len() {
+            let count = if commit_bytes == 8 {
                 read_u64(page, data_end)
             } else {
                 u64::from(read_u32(page, data_end))
@@ -424,6 +428,31 @@ pub(crate) mod tests {
         assert_eq!(
             Page::parse(&page, PageLayout::LP64).unwrap().missed,
             Missed::Count(42)
+        );
+    }
+
+    /// Found by fuzzing (tests/fuzz/crashes/page): a header_page layout whose data
+    /// offset ends before the commit word, or whose commit size is neither 4 nor 8,
+    /// and stored missed counts that add up past u64::MAX.
+    #[test]
+    fn odd_layouts_and_huge_missed_counts_never_read_past_the_header() {
+        let layouts = [(8, 1), (8, 0), (3, 12), (5, 4), (0, 0)];
+        for (commit_size, data_offset) in layouts {
+            let layout = PageLayout {
+                commit_size,
+                data_offset,
+            };
+            for len in 0..20 {
+                let _ = Page::parse(&vec![0xff; len], layout);
+            }
+            assert!(matches!(
+                Page::parse(&[0; 11], layout),
+                Err(DecodeError::ShortPage { need: 12.., .. })
+            ));
+        }
+        assert_eq!(
+            Missed::Count(u64::MAX).and(Missed::Count(2)),
+            Missed::Count(u64::MAX)
         );
     }
 

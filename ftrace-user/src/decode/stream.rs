@@ -67,7 +67,9 @@ impl<'a> CpuStream<'a> {
                     match page.missed {
                         Missed::None => {}
                         Missed::Unknown => self.stats.pages_with_unknown_loss += 1,
-                        Missed::Count(n) => self.stats.missed_events += n,
+                        Missed::Count(n) => {
+                            self.stats.missed_events = self.stats.missed_events.saturating_add(n);
+                        }
                     }
                     // Losses before pages that hold no record go to the next record.
                     self.pending_loss = self.pending_loss.and(page.missed);

@@ -22,6 +22,15 @@ pub enum FormatError {
     Missing { key: &'static str },
     #[error("bad field line: {line}")]
     BadField { line: String },
+    #[error(
+        "header_page describes no ring-buffer page: commit field of {commit_size} bytes \
+         (4 or 8), data at offset {data_offset} (after the 8-byte timestamp and the commit \
+         field, at most 64)"
+    )]
+    BadPageHeader {
+        commit_size: usize,
+        data_offset: usize,
+    },
 }
 
 pub trait SymbolLookup {
@@ -75,6 +84,10 @@ pub struct HeaderPage {
     pub data_offset: usize,
 }
 
+/// Largest record a ring buffer holds: its largest sub-buffer (`buffer_subbuf_size_kb`
+/// goes up to 1024).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
 pub fn parse_header_page(text: &str) -> Result<HeaderPage, FormatError> {
     let mut commit_size = 8;
     let mut data_offset = 16;
@@ -88,6 +101,15 @@ pub fn parse_header_page(text: &str) -> Result<HeaderPage, FormatError> {
         if f.name == "data" {
             data_offset = f.offset;
         }
+    }
+    // A kernel's page header is a u64 timestamp, then the commit word (a long), then
+    // the data; anything else is a damaged file, and the page decoder must not be told
+    // to read its header fields past their end.
+    if !matches!(commit_size, 4 | 8) || data_offset < 8 + commit_size || data_offset > 64 {
+        return Err(FormatError::BadPageHeader {
+            commit_size,
+            data_offset,
+        });
     }
     Ok(HeaderPage {
         commit_size,
@@ -103,7 +125,7 @@ fn parse_field_line(line: &str) -> Result<Field, FormatError> {
             line: line.to_string(),
         })?;
     let mut decl = "";
-    let mut offset = None;
+    let mut offset: Option<usize> = None;
     let mut size = None;
     let mut signed = false;
     for part in body.split(';') {
@@ -123,6 +145,17 @@ fn parse_field_line(line: &str) -> Result<Field, FormatError> {
             line: line.to_string(),
         });
     };
+    // A record lives in one ring-buffer sub-buffer (at most a megabyte): a field past
+    // that is a damaged file, refused here so no reader computes offset + size near
+    // usize::MAX or allocates a record of that size.
+    if offset
+        .checked_add(size)
+        .is_none_or(|end| end > MAX_RECORD_BYTES)
+    {
+        return Err(FormatError::BadField {
+            line: line.to_string(),
+        });
+    }
     let decl = decl.trim();
     // "int args[6]", "char comm[16]", or "__data_loc char[] name" (brackets in the type).
     let (type_and_name, array) = if decl.ends_with(']') {
@@ -339,4 +372,47 @@ fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) 
         }
     }
     out.push(if json { b']' } else { b'}' });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (tests/fuzz/crashes): header_page texts naming a page no kernel
+    /// writes, and field offsets near usize::MAX.
+    #[test]
+    fn impossible_page_headers_and_fields_are_refused() {
+        let header = |commit: usize, data: usize| {
+            format!(
+                "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n\
+                 \tfield: local_t commit;\toffset:8;\tsize:{commit};\tsigned:1;\n\
+                 \tfield: char data;\toffset:{data};\tsize:4080;\tsigned:1;\n"
+            )
+        };
+        let page = parse_header_page(&header(8, 16)).unwrap();
+        assert_eq!((page.commit_size, page.data_offset), (8, 16));
+        let page = parse_header_page(&header(4, 12)).unwrap();
+        assert_eq!((page.commit_size, page.data_offset), (4, 12));
+        for (commit, data) in [(8, 1), (8, 12), (3, 16), (16, 32), (8, 4096)] {
+            assert!(
+                matches!(
+                    parse_header_page(&header(commit, data)),
+                    Err(FormatError::BadPageHeader { .. })
+                ),
+                "commit {commit}, data {data}"
+            );
+        }
+        let huge = format!(
+            "field:int x;\toffset:{};\tsize:8;\tsigned:1;",
+            usize::MAX - 3
+        );
+        assert!(matches!(
+            parse_field_line(&huge),
+            Err(FormatError::BadField { .. })
+        ));
+        let past = "field:int x;\toffset:1048574;\tsize:4;\tsigned:1;";
+        assert!(parse_field_line(past).is_err());
+        let last = "field:int x;\toffset:1048572;\tsize:4;\tsigned:1;";
+        assert_eq!(parse_field_line(last).unwrap().offset, 1_048_572);
+    }
 }

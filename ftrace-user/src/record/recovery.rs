@@ -8,7 +8,7 @@
 //! spool files as they read them. When the recorder dies, the directory stays: its
 //! metadata plus every whole page that reached the spool files make a trace.dat that
 //! `report` and `trace-cmd report` read. What can be missing: the pages a reader had
-//! read but not yet handed to the disk (its current chunk, up to a megabyte per CPU
+//! read but not yet handed to the disk (its current chunk, up to 128 KiB per CPU
 //! under load, see `capture::spool_writer`), and what the kernel still held in its
 //! buffers.
 //!

@@ -287,7 +287,10 @@ fn run(recording: &Recording, spec: &Spec, plan: &Plan<'_>) -> StreamHistogram {
     });
     let mut samples = PairSamples::default();
     samples.add(events);
-    let lost_events = merger.streams().map(|s| s.stats().missed_events).sum();
+    let lost_events = merger
+        .streams()
+        .map(|s| s.stats().missed_events)
+        .fold(0, u64::saturating_add);
     let keys = samples.histograms(|key| match spec {
         Spec::Syscalls { by_comm: false } => syscall_name(key),
         Spec::Syscalls { by_comm: true } => format!(

@@ -153,7 +153,7 @@ impl<'a> Ctx<'a> {
                     "section list"
                 },
                 offset: at,
-                needed: 16 + size,
+                needed: size.saturating_add(16),
             })?;
             cur.set_section("section list");
         }

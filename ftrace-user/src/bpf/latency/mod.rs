@@ -159,6 +159,8 @@ pub struct LatencyAggregator {
     key_name: Box<dyn Fn(u64) -> String + Send>,
     /// `hist --stacks`: the thread reading distinct user stacks while the session runs.
     stack_drain: Option<crate::bpf::stack_ring::StackRingDrain>,
+    /// With -v: the reader of the programs' failure reports.
+    diagnostics: Option<crate::bpf::diagnostics::Diagnostics>,
 }
 
 fn map_error(map: &'static str) -> impl Fn(MapError) -> AggregatorError {
@@ -174,6 +176,13 @@ fn sum_totals<'a>(values: impl Iterator<Item = &'a KeyTotals>) -> KeyTotals {
 }
 
 impl LatencyAggregator {
+    /// With -v: prints the failures the programs reported since the last call.
+    pub fn print_diagnostics(&mut self) {
+        if let Some(diagnostics) = &mut self.diagnostics {
+            diagnostics.print_new();
+        }
+    }
+
     fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AggregatorError> {
         self.ebpf.map(name).ok_or(AggregatorError::Missing { name })
     }

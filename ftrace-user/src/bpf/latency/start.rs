@@ -135,6 +135,8 @@ impl LatencyAggregator {
             Spec::Block => block(&scoped, &tracefs()?),
         }?;
         aggregator.spec = spec.clone();
+        aggregator.diagnostics =
+            crate::bpf::diagnostics::Diagnostics::start(&mut aggregator.ebpf, &spec.to_string());
         if let Some(options) = stack_options {
             aggregator.start_stack_drain(options)?;
         }
@@ -150,6 +152,8 @@ fn tracefs() -> Result<Tracefs, AggregatorError> {
 }
 
 fn load(loader: &mut EbpfLoader<'_>) -> Result<Ebpf, AggregatorError> {
+    // The aggregators report their rare failures with -v.
+    crate::bpf::diagnostics::configure(loader, true);
     loader
         .load(EBPF_OBJECT)
         .map_err(|e| AggregatorError::Load(Box::new(e)))
@@ -170,6 +174,7 @@ fn aggregator(
         programs,
         key_name: Box::new(key_name),
         stack_drain: None,
+        diagnostics: None,
     }
 }
 
