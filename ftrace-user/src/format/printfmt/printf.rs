@@ -7,6 +7,15 @@ use super::{
 };
 use crate::format::SymbolLookup;
 
+/// Widest a width or precision is taken: the kernel prints an event into one
+/// page-sized trace_seq, so no real conversion pads beyond it, and a damaged file's
+/// `%999999999999lx` must not ask for that much memory per record.
+pub const MAX_WIDTH: usize = 4096;
+
+fn clamped(value: u128) -> usize {
+    usize::try_from(value).map_or(MAX_WIDTH, |v| v.min(MAX_WIDTH))
+}
+
 pub fn write_value(
     out: &mut Vec<u8>,
     conversion: &Conversion,
@@ -16,12 +25,12 @@ pub fn write_value(
     symbols: &dyn SymbolLookup,
 ) {
     let (mut left, width) = match width {
-        Some(w) if w < 0 => (true, w.unsigned_abs() as usize),
-        Some(w) => (false, w as usize),
+        Some(w) if w < 0 => (true, clamped(w.unsigned_abs())),
+        Some(w) => (false, clamped(w.unsigned_abs())),
         None => (false, 0),
     };
     left |= conversion.left;
-    let precision = precision.and_then(|p| usize::try_from(p).ok());
+    let precision = precision.and_then(|p| u128::try_from(p).ok()).map(clamped);
     let start = out.len();
     let mut zero_pad = false;
     match conversion.kind {
@@ -253,6 +262,20 @@ mod tests {
         };
         write_value(&mut out, conversion, width, precision, &value, &NoSymbols);
         String::from_utf8(out).unwrap()
+    }
+
+    /// Found by fuzzing (tests/fuzz/crashes/event_format/print-fmt-huge-width): a
+    /// width of 10^24 asked for more memory than exists.
+    #[test]
+    fn huge_widths_and_precisions_pad_one_page_at_most() {
+        let wide = fmt("%999999999999999999999999lx", Value::Int(1));
+        assert_eq!((wide.len(), wide.trim_start()), (MAX_WIDTH, "1"));
+        let left = fmt("%-99999999s", Value::Str(b"ab"[..].into()));
+        assert_eq!((left.len(), left.trim_end()), (MAX_WIDTH, "ab"));
+        let zeros = fmt("%.99999999d", Value::Int(7));
+        assert_eq!(zeros.len(), MAX_WIDTH);
+        assert!(zeros.ends_with("07"));
+        assert_eq!(fmt("%5lx", Value::Int(0xab)), "   ab");
     }
 
     #[test]
