@@ -30,42 +30,86 @@ use std::{
 pub const CHUNK_PAGES: usize = 32;
 /// Chunks one reader may have allocated: 32 MiB of 4 KiB pages waiting for the disk.
 pub const MAX_CHUNKS: usize = 256;
+/// Empty chunks a reader keeps for the next bursts once the writer has caught up; the
+/// rest go back to the system, so a disk stall grows the reader's memory only while
+/// it lasts.
+pub const SPARE_CHUNKS: usize = 4;
+
+/// Page-aligned memory of its own mapping: aligned for O_DIRECT by construction,
+/// resident from the start (MAP_POPULATE: memory grows when a chunk is added, not later
+/// as pages are first read into it), and given back to the system when dropped (a heap
+/// allocation of this size would stay in the allocator's arena).
+struct PageBuffer {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a PageBuffer owns its mapping exclusively; moving it to another thread moves
+// that ownership (the writer thread takes full chunks, the reader takes them back).
+unsafe impl Send for PageBuffer {}
+
+impl PageBuffer {
+    fn new(len: usize) -> std::io::Result<PageBuffer> {
+        // SAFETY: an anonymous private mapping at an address the kernel picks; no
+        // existing memory is touched. The result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| std::io::Error::other("mmap returned address 0"))?;
+        Ok(PageBuffer { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes, alive while self is, and only
+        // borrowed through self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, borrowed mutably through &mut self only.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for PageBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once; no borrow outlives self.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
 
 /// A page-aligned buffer of `CHUNK_PAGES` pages and how many of them hold data.
 struct Chunk {
-    storage: Vec<u8>,
-    /// Where the aligned part of `storage` starts.
-    start: usize,
+    storage: PageBuffer,
     pages: usize,
 }
 
 impl Chunk {
-    fn new(page_size: usize) -> Chunk {
-        let len = CHUNK_PAGES * page_size;
-        let mut storage = vec![0u8; len + page_size];
-        // Touched now, so that the reader's resident memory grows when a chunk is
-        // added (the disk fell behind), not later as pages are first read into it.
-        storage.fill(1);
-        let misalignment = storage.as_ptr() as usize % page_size;
-        let start = if misalignment == 0 {
-            0
-        } else {
-            page_size - misalignment
-        };
-        Chunk {
-            storage,
-            start,
+    fn new(page_size: usize) -> std::io::Result<Chunk> {
+        Ok(Chunk {
+            storage: PageBuffer::new(CHUNK_PAGES * page_size)?,
             pages: 0,
-        }
+        })
     }
 
     fn filled(&self, page_size: usize) -> &[u8] {
-        &self.storage[self.start..self.start + self.pages * page_size]
+        &self.storage.bytes()[..self.pages * page_size]
     }
 
     fn slot(&mut self, page_size: usize) -> &mut [u8] {
-        let at = self.start + self.pages * page_size;
-        &mut self.storage[at..at + page_size]
+        let at = self.pages * page_size;
+        &mut self.storage.bytes_mut()[at..at + page_size]
     }
 }
 
@@ -84,7 +128,10 @@ pub struct SpoolWritten {
 pub struct SpoolWriter {
     page_size: usize,
     current: Chunk,
+    /// Chunks that exist: the current one, those in flight, the spares.
     allocated: usize,
+    /// Empty chunks back from the writer, at most `SPARE_CHUNKS` kept.
+    spares: Vec<Chunk>,
     full: Option<SyncSender<Chunk>>,
     empty: Receiver<Chunk>,
     thread: JoinHandle<SpoolWritten>,
@@ -103,8 +150,9 @@ impl SpoolWriter {
             .spawn(move || write_chunks(spool, page_size, direct, &full_rx, &empty_tx))?;
         Ok(SpoolWriter {
             page_size,
-            current: Chunk::new(page_size),
+            current: Chunk::new(page_size)?,
             allocated: 1,
+            spares: Vec::new(),
             full: Some(full_tx),
             empty: empty_rx,
             thread,
@@ -140,19 +188,37 @@ impl SpoolWriter {
         sent
     }
 
-    fn try_send_current(&mut self) -> bool {
-        let next = match self.empty.try_recv() {
-            Ok(chunk) => Some(chunk),
-            Err(TryRecvError::Empty) if self.allocated < MAX_CHUNKS => {
-                self.allocated += 1;
-                Some(Chunk::new(self.page_size))
+    /// Takes back every chunk the writer has handed back, keeping SPARE_CHUNKS and
+    /// freeing the rest. False once the writer thread is gone.
+    fn take_back_written(&mut self) -> bool {
+        loop {
+            match self.empty.try_recv() {
+                Ok(chunk) if self.spares.len() < SPARE_CHUNKS => self.spares.push(chunk),
+                Ok(chunk) => {
+                    drop(chunk);
+                    self.allocated -= 1;
+                }
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
             }
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => return false,
-        };
+        }
+    }
+
+    fn try_send_current(&mut self) -> bool {
+        if !self.take_back_written() {
+            return false;
+        }
         let Some(sender) = &self.full else {
             return false;
         };
+        let fresh = || Chunk::new(self.page_size).ok();
+        let next = match self.spares.pop() {
+            Some(chunk) => Some(chunk),
+            None if self.allocated < MAX_CHUNKS => fresh().inspect(|_| self.allocated += 1),
+            None => None,
+        };
+        // No spare and no more memory: wait for the writer to hand one back (the
+        // kernel's ring buffer takes the events meanwhile).
         let mut next = match next {
             Some(chunk) => chunk,
             None => match self.empty.recv() {
@@ -301,9 +367,49 @@ mod tests {
     #[test]
     fn chunks_are_page_aligned() {
         for _ in 0..8 {
-            let mut chunk = Chunk::new(4096);
+            let mut chunk = Chunk::new(4096).unwrap();
             assert_eq!(chunk.slot(4096).as_ptr() as usize % 4096, 0);
             assert_eq!(chunk.slot(4096).len(), 4096);
         }
+    }
+
+    /// A writer held up (its spool is a pipe nobody reads until the reader has
+    /// committed 40 chunks) makes the reader allocate a chunk per chunk committed;
+    /// once the writer has caught up, the reader's next hand-over keeps SPARE_CHUNKS
+    /// of the returned chunks and frees the rest.
+    #[test]
+    fn a_stalled_writer_grows_the_chunks_and_its_catching_up_frees_them() {
+        let page_size = 4096;
+        let (mut read_end, write_end) = std::io::pipe().unwrap();
+        let spool = File::from(std::os::fd::OwnedFd::from(write_end));
+        let mut writer = SpoolWriter::start(spool, page_size, "test-stall".into()).unwrap();
+        let chunks = 40;
+        for _ in 0..chunks * CHUNK_PAGES {
+            writer.slot().fill(7);
+            assert!(writer.commit());
+        }
+        // 40 sent, one current, none back yet (the pipe holds 64 KiB: at most the
+        // first chunk's write has begun).
+        assert_eq!(writer.allocated, chunks + 1);
+        let mut drained = vec![0u8; chunks * CHUNK_PAGES * page_size];
+        read_end.read_exact(&mut drained).unwrap();
+        assert!(drained.iter().all(|&b| b == 7));
+        // The writer hands each back once written: the reader keeps SPARE_CHUNKS of
+        // the 40 and frees the others.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while writer.allocated > 1 + SPARE_CHUNKS && std::time::Instant::now() < deadline {
+            assert!(writer.take_back_written());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(writer.allocated, 1 + SPARE_CHUNKS);
+        assert_eq!(writer.spares.len(), SPARE_CHUNKS);
+        // The next chunk goes out on a spare: nothing new is allocated.
+        for _ in 0..CHUNK_PAGES {
+            writer.slot().fill(8);
+            assert!(writer.commit());
+        }
+        assert_eq!(writer.allocated, 1 + SPARE_CHUNKS);
+        drop(read_end);
+        let _ = writer.finish();
     }
 }
