@@ -238,7 +238,7 @@ mod tests {
 
     impl SymbolLookup for NoSymbols {
         fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)> {
-            (addr >= 0x1000).then_some(("do_work", addr - 0x1000))
+            (addr >= 0x1000).then(|| ("do_work", addr - 0x1000))
         }
 
         fn printk_string(&self, _addr: u64) -> Option<&str> {
