@@ -181,6 +181,25 @@ pub fn hytrace_record(options: &[&str], command: &[&str]) -> String {
     record_ok(&with_command(&[&["record"], options].concat(), command))
 }
 
+/// `hytrace record -e raw_syscalls:sys_enter -f 'id == 110' -T -F -o FILE -- COMMAND`:
+/// the getppid calls of COMMAND, each followed by its kernel stack; returns the summary.
+#[track_caller]
+pub fn record_getppid_kernel_stacks(file: &str, command: &[&str]) -> String {
+    hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "-T",
+            "-F",
+            "-o",
+            file,
+        ],
+        command,
+    )
+}
+
 /// Runs `hytrace report -i FILE OPTIONS...`, asserts it succeeded, and returns stdout.
 #[track_caller]
 pub fn hytrace_report(file: &str, options: &[&str]) -> String {

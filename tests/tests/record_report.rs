@@ -5,8 +5,8 @@ use std::process::Command;
 
 use hytrace_tests::{
     TempDir, assert_no_hytrace_instance, assert_no_hytrace_uprobe, count_lines, event_counts,
-    have_tool, hytrace_record, hytrace_report, lines_of_event, record_then_report, require_root,
-    require_tool, run, run_ok,
+    have_tool, hytrace_record, hytrace_report, lines_of_event, record_getppid_kernel_stacks,
+    record_then_report, require_root, require_tool, run, run_ok,
 };
 
 const SPIN: &str = env!("CARGO_BIN_EXE_spin");
@@ -227,19 +227,7 @@ fn uprobes_record_every_call_and_are_removed() {
 fn kernel_stacks_follow_each_event_and_trace_cmd_agrees() {
     require_root!();
     let (_dir, dat) = TempDir::with_file("stacks", "s.dat");
-    hytrace_record(
-        &[
-            "-e",
-            "raw_syscalls:sys_enter",
-            "-f",
-            "id == 110",
-            "-T",
-            "-F",
-            "-o",
-            &dat,
-        ],
-        &[SPIN, "1000"],
-    );
+    record_getppid_kernel_stacks(&dat, &[SPIN, "1000"]);
     let report = hytrace_report(&dat, &[]);
     let counts = event_counts(&report);
     assert_eq!(counts.get("sys_enter"), Some(&1000), "{counts:?}");

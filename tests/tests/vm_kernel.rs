@@ -12,6 +12,8 @@ use hytrace_tests::{
 
 const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 
+#[path = "vm_kernel/kernel_lines_guest.rs"]
+mod kernel_lines_guest;
 #[path = "vm_kernel/kvm_guest.rs"]
 mod kvm_guest;
 

@@ -18,6 +18,9 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "chromium"),
     // Decompresses trace-cmd's v6 fixture for the damaged-recordings test.
     ("zstd", "zstd"),
+    // The line tables and inline chains report --kernel-lines is checked against.
+    ("gdb", "gdb"),
+    ("addr2line", "binutils"),
 ];
 
 /// The workspace root (the parent of xtask/).

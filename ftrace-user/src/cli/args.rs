@@ -442,6 +442,26 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub stacks: SymbolArgs,
 
+    /// Name the file:line of every kernel stack frame (record -T, --profile) from the
+    /// kernel's debug info, with the functions inlined at each call as frames of their
+    /// own (`=> syscall_enter_from_user_mode [inlined] (include/linux/entry-common.h:198)`)
+    /// above trace-cmd's `=> do_syscall_64 (ffffffff8b8ccfba)`, which gains
+    /// `(arch/x86/entry/common.c:74)`; in JSON a "kernel_stack" array, in --folded the
+    /// inlined frames. The vmlinux with DWARF is the one whose build-id the recording
+    /// stored, looked for in each --debug-dir and /usr/lib/debug as
+    /// .build-id/<xx>/<rest>.debug, then as boot/vmlinux-RELEASE and
+    /// lib/modules/RELEASE/vmlinux there, /boot/vmlinux-RELEASE and
+    /// /lib/modules/RELEASE/build/vmlinux (Debian's linux-image-RELEASE-dbg installs
+    /// it). The file must also place the functions where the recording's kallsyms has
+    /// them (the kernel's KASLR shift). Module frames keep their kallsyms names.
+    #[arg(long = "kernel-lines", conflicts_with_all = ["hist", "graph", "count", "profile"])]
+    pub kernel_lines: bool,
+
+    /// The kernel's vmlinux with debug info for --kernel-lines (implies it), instead of
+    /// looking for it; refused when its build-id or symbols are not the recording's.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hist", "graph", "count", "profile"])]
+    pub vmlinux: Option<PathBuf>,
+
     /// Exit with status 1 when the file is damaged: cut short (the events of its
     /// missing pages are not shown) or with corrupt pages skipped. Without it the
     /// intact events are printed, the damage is said on stderr, and the status is 0.

@@ -41,8 +41,28 @@ fn histograms(recording: &Recording, format: ReportFormat) -> Result<i32> {
     Ok(0)
 }
 
+/// `report --kernel-lines`: the kernel stacks' frames named from vmlinux debug info.
+fn kernel_lines(recording: &mut Recording, args: &ReportArgs) -> Result<()> {
+    let Some(loaded) =
+        report::kernel_lines::load(recording, args.vmlinux.as_deref(), &args.stacks.debug_dirs)?
+    else {
+        bail!(
+            "{} has no kernel stacks to name lines of (record with -T or --profile)",
+            args.input.display()
+        );
+    };
+    eprintln!(
+        "hytrace: kernel lines from {}: {} of {} distinct stack addresses named (module and \
+         trampoline code is not in vmlinux)",
+        loaded.vmlinux.display(),
+        loaded.named,
+        loaded.addresses
+    );
+    Ok(())
+}
+
 pub fn run(args: &ReportArgs) -> Result<i32> {
-    let recording = Recording::open(&args.input)?;
+    let mut recording = Recording::open(&args.input)?;
     if args.hist {
         return histograms(&recording, args.format);
     }
@@ -65,6 +85,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         notes::warning(format_args!(
             "an event format of {system} could not be parsed: {reason}"
         ));
+    }
+    if args.kernel_lines || args.vmlinux.is_some() {
+        kernel_lines(&mut recording, args)?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -36,6 +36,20 @@ pub enum FormatError {
 pub trait SymbolLookup {
     fn kernel_symbol(&self, addr: u64) -> Option<(&str, u64)>;
     fn printk_string(&self, addr: u64) -> Option<&str>;
+    /// The source frames of a kernel return address (inlined functions first, the
+    /// function itself last), when the kernel's debug info was loaded for the report.
+    fn kernel_source_lines(&self, _addr: u64) -> Option<&[SourceLine]> {
+        None
+    }
+}
+
+/// A frame named from debug info: a function (or one inlined into the next frame) and
+/// the file:line of the call or instruction in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    pub function: std::sync::Arc<str>,
+    pub location: Option<(std::sync::Arc<str>, u32)>,
+    pub inlined: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

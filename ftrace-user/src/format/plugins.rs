@@ -9,7 +9,7 @@
 use std::io::Write as _;
 
 use super::{
-    Field, FieldKind, SymbolLookup,
+    Field, FieldKind, SourceLine, SymbolLookup,
     printfmt::eval::{field_bytes, read_int},
 };
 
@@ -146,14 +146,27 @@ impl Plugin {
             Plugin::KernelStack { caller } => {
                 out.extend_from_slice(b"<stack trace >\n");
                 for addr in stack_frames(&fields[*caller], data) {
+                    // With the kernel's debug info (report --kernel-lines): the
+                    // functions inlined at the call first, then trace-cmd's line with
+                    // the call's file:line after it.
+                    let lines = syms.kernel_source_lines(addr).unwrap_or(&[]);
+                    for inlined in lines.iter().filter(|l| l.inlined) {
+                        let _ = write!(out, "=> {} [inlined]", inlined.function);
+                        write_location(out, inlined);
+                        out.push(b'\n');
+                    }
                     match syms.kernel_symbol(addr) {
                         Some((name, _)) => {
-                            let _ = writeln!(out, "=> {name} ({addr:x})");
+                            let _ = write!(out, "=> {name} ({addr:x})");
                         }
                         None => {
-                            let _ = writeln!(out, "=> {addr:x}");
+                            let _ = write!(out, "=> {addr:x}");
                         }
                     }
+                    if let Some(own) = lines.iter().find(|l| !l.inlined) {
+                        write_location(out, own);
+                    }
+                    out.push(b'\n');
                 }
             }
         }
@@ -188,6 +201,13 @@ impl Plugin {
             Plugin::SchedWakeup { comm, pid, .. } => [pair(*comm, *pid), None],
             Plugin::Function { .. } | Plugin::KernelStack { .. } => [None, None],
         }
+    }
+}
+
+/// ` (file:line)` of a frame named from debug info, nothing when it has no line.
+fn write_location(out: &mut Vec<u8>, line: &SourceLine) {
+    if let Some((file, number)) = &line.location {
+        let _ = write!(out, " ({file}:{number})");
     }
 }
 

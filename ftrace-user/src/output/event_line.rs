@@ -2,9 +2,10 @@
 
 use std::io::Write as _;
 
-use super::{EventHeader, event_json as json, event_text as text, user_stack};
+use super::{EventHeader, event_json as json, event_text as text, kernel_stack_json, user_stack};
 use crate::{
     decode::Missed,
+    format::Printer,
     report::{Selected, user_stacks::ReportStacks},
     stacks::StackError,
     symbolize::user::UserFrame,
@@ -104,6 +105,13 @@ pub fn render(
         event.write_json_fields(data, out);
     }
     json::write_close_fields(out, &String::from_utf8_lossy(scratch));
+    if recording.symbols.kernel_lines.is_some()
+        && let Some(event) = event
+        && let Printer::Plugin(plugin) = &event.printer
+        && let Some(frames) = plugin.kernel_stack(&event.fields, data)
+    {
+        kernel_stack_json::write(out, &frames, &recording.symbols);
+    }
     if let Some(stack) = user_stack_of(layout, record) {
         user_stack::write_json(out, stack.as_deref().map_err(|e| *e));
     }

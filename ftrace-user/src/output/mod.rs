@@ -16,6 +16,7 @@
 //! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
 //! - [`histogram_stacks`]: `hist --stacks`: each key's stacks by total latency.
 //! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
+//! - [`kernel_stack_json`]: a kernel stack's frames with file:line, in JSON.
 //! - [`kvm_exits`]: `hytrace kvm`'s table per exit reason, and what did not pair.
 //! - [`kvm_timeline`]: `hytrace kvm --timeline`: one line per exit.
 //! - [`kvm_json`]: `hytrace kvm --json`.
@@ -38,6 +39,7 @@ pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
 pub mod histogram_stacks;
+pub mod kernel_stack_json;
 pub mod kvm_exits;
 pub mod kvm_json;
 pub mod kvm_timeline;

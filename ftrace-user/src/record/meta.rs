@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::{
     session::command::GatedChild,
+    stacks::build_ids::hex,
     store::{TraceMeta, TraceOption, clock_alignment::ClockAlignment, hytrace_kind},
+    symbolize::kernel_lines::running_kernel_build_id,
     tracefs::{CpuStats, EventId, Tracefs, TracefsError},
 };
 
@@ -65,6 +67,12 @@ pub fn gather(
         kind: hytrace_kind::CLOCK_ALIGNMENT,
         data: ClockAlignment::measure().to_text().into_bytes(),
     });
+    if let Some(id) = running_kernel_build_id() {
+        options.push(TraceOption::Hytrace {
+            kind: hytrace_kind::KERNEL_BUILD_ID,
+            data: hex(&id).into_bytes(),
+        });
+    }
     if let Ok(tgids) = tracefs.saved_tgids()
         && !tgids.trim().is_empty()
     {

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::Report;
-use crate::format::Printer;
+use crate::format::{Printer, SymbolLookup as _};
 
 /// Folded stacks with their counts, most first (then by stack).
 pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
@@ -37,6 +37,14 @@ pub fn fold(report: &mut Report<'_>) -> Vec<(String, u64)> {
                         None => waiting.stack.push_str(&format!("0x{addr:x}")),
                     }
                     waiting.stack.push_str("_[k]");
+                    // report --kernel-lines: the functions inlined at the call, as
+                    // frames called from this one, outermost first.
+                    let lines = recording.symbols.kernel_source_lines(*addr);
+                    for inlined in lines.unwrap_or(&[]).iter().rev().filter(|l| l.inlined) {
+                        waiting.stack.push(';');
+                        waiting.stack.push_str(&inlined.function);
+                        waiting.stack.push_str("_[k]");
+                    }
                 }
                 *counts.entry(waiting.stack).or_default() += 1;
             }

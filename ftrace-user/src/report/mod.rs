@@ -6,6 +6,7 @@
 //!
 //! - [`filter`]: which records the user asked for.
 //! - [`folded`]: the records' user and kernel stacks folded, with counts.
+//! - [`kernel_lines`]: file:line of the kernel stacks' frames, from vmlinux debug info.
 //! - [`histograms`]: the stored BPF histograms and the same recomputed from events.
 //! - [`profile`]: run, run-queue and blocked time per task, blocked time by stack.
 //! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
@@ -13,6 +14,7 @@
 pub mod filter;
 pub mod folded;
 pub mod histograms;
+pub mod kernel_lines;
 pub mod profile;
 pub mod user_stacks;
 

@@ -60,6 +60,9 @@ pub mod hytrace_kind {
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC at the end of the recording (text, see
     /// `store::clock_alignment`).
     pub const CLOCK_ALIGNMENT: u16 = 6;
+    /// The GNU build-id of the traced kernel (/sys/kernel/notes), as hex text: the
+    /// key to its debug info (`report --kernel-lines`).
+    pub const KERNEL_BUILD_ID: u16 = 7;
 }
 
 /// One non-structural option of a trace.dat file.

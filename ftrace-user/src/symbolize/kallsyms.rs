@@ -79,6 +79,24 @@ impl KernelSymbols {
         self.modules[index].as_deref()
     }
 
+    /// Name → address of the symbols built into the kernel (not modules) whose name
+    /// occurs once.
+    pub fn unique_names(&self) -> std::collections::HashMap<&str, u64> {
+        let mut seen: std::collections::HashMap<&str, Option<u64>> =
+            std::collections::HashMap::new();
+        for ((name, &addr), module) in self.names.iter().zip(&self.addrs).zip(&self.modules) {
+            if module.is_some() {
+                continue;
+            }
+            seen.entry(name)
+                .and_modify(|a| *a = None)
+                .or_insert(Some(addr));
+        }
+        seen.into_iter()
+            .filter_map(|(name, addr)| Some((name, addr?)))
+            .collect()
+    }
+
     /// The address of symbol `name` (the first one, if several share the name).
     pub fn address_of(&self, name: &str) -> Option<u64> {
         let index = self.names.iter().position(|n| &**n == name)?;

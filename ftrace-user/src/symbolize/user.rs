@@ -19,6 +19,7 @@ use blazesym::symbolize::{
     source::{Elf, Source},
 };
 
+use super::SourcePaths;
 use crate::stacks::{
     Frame, UserStacks,
     build_ids::{BuildIdCache, locate},
@@ -392,8 +393,7 @@ fn symbolize_object(
             why: why.into(),
         }]
     };
-    // Source file paths, shared by every frame in them.
-    let mut files: HashMap<String, Arc<str>> = HashMap::new();
+    let mut paths = SourcePaths::default();
     let results = match symbolizer.symbolize(&source, Input::FileOffset(offsets)) {
         Ok(results) => results,
         Err(e) => {
@@ -406,13 +406,6 @@ fn symbolize_object(
         .zip(results)
         .map(|(&offset, result)| match result {
             Symbolized::Sym(sym) => {
-                let mut location = |info: Option<&blazesym::symbolize::CodeInfo<'_>>| {
-                    let info = info?;
-                    let line = info.line?;
-                    let path = info.to_path().to_string_lossy().into_owned();
-                    let shared = files.entry(path).or_insert_with_key(|p| p.as_str().into());
-                    Some((shared.clone(), line))
-                };
                 let mut frames: Vec<UserFrame> = sym
                     .inlined
                     .iter()
@@ -421,7 +414,7 @@ fn symbolize_object(
                         function: demangle(&inlined.name).into(),
                         offset: 0,
                         file_offset: offset,
-                        location: location(inlined.code_info.as_ref()),
+                        location: paths.location(inlined.code_info.as_ref()),
                         inlined: true,
                         object: object.clone(),
                     })
@@ -430,7 +423,7 @@ fn symbolize_object(
                     function: demangle(&sym.name).into(),
                     offset: sym.offset as u64,
                     file_offset: offset,
-                    location: location(sym.code_info.as_deref()),
+                    location: paths.location(sym.code_info.as_deref()),
                     inlined: false,
                     object: object.clone(),
                 });

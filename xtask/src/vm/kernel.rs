@@ -74,6 +74,39 @@ fn apt_options(dir: &Path) -> Vec<String> {
     ]
 }
 
+/// `package`'s .deb downloaded into `downloads` with the private apt `options` (the
+/// package lists updated first if the download fails: they may be older than the
+/// archive).
+fn download_package(options: &[String], downloads: &Path, package: &str) -> Result<PathBuf> {
+    fs::create_dir_all(downloads)?;
+    let download = || {
+        run_checked(
+            Command::new("apt-get")
+                .args(options)
+                .args(["download", "-qq", package])
+                .current_dir(downloads),
+        )
+    };
+    if download().is_err() {
+        run_checked(
+            Command::new("apt-get")
+                .args(options)
+                .args(["update", "-qq"]),
+        )?;
+        download()?;
+    }
+    // PACKAGE_VERSION_ARCH.deb: the underscore keeps linux-image-R from matching
+    // linux-image-R-dbg.
+    let prefix = format!("{package}_");
+    fs::read_dir(downloads)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .with_context(|| format!("{package} did not download"))
+}
+
 /// The guest kernel under `dir`, fetched and unpacked on first use.
 pub fn ensure_kernel(dir: &Path) -> Result<GuestKernel> {
     let unpacked = dir.join("kernel");
@@ -108,27 +141,57 @@ pub fn ensure_kernel(dir: &Path) -> Result<GuestKernel> {
         .filter(|p| p.starts_with("linux-image-"))
         .context("linux-image-amd64 names no kernel package")?
         .to_string();
-    let downloads = dir.join("downloads");
-    fs::create_dir_all(&downloads)?;
-    run_checked(
-        Command::new("apt-get")
-            .args(&options)
-            .args(["download", "-qq", &package])
-            .current_dir(&downloads),
-    )?;
-    let deb = fs::read_dir(&downloads)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&package))
-        })
-        .context("the kernel package did not download")?;
+    let deb = download_package(&options, &dir.join("downloads"), &package)?;
     let partial = dir.join("kernel.partial");
     let _ = fs::remove_dir_all(&partial);
     run_checked(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&partial))?;
     fs::rename(&partial, &unpacked)?;
     let _ = fs::remove_file(&deb);
     find_unpacked(&unpacked).context("the kernel package holds no vmlinuz")
+}
+
+/// The guest kernel's vmlinux with DWARF, from its debug package
+/// (`linux-image-RELEASE-dbg`, about 1 GB), fetched and cut down to that one file on
+/// first use: `dir/dbg/usr/lib/debug/boot/vmlinux-RELEASE`, the layout of /usr/lib/debug,
+/// so `report --debug-dir dir/dbg/usr/lib/debug` finds it. tar stops at the file (it
+/// comes early in the package), so the rest is never decompressed.
+pub fn ensure_debug_vmlinux(dir: &Path, release: &str) -> Result<PathBuf> {
+    let root = dir.join("dbg");
+    let member = format!("usr/lib/debug/boot/vmlinux-{release}");
+    let vmlinux = root.join(&member);
+    if vmlinux.is_file() {
+        return Ok(vmlinux);
+    }
+    let apt = dir.join("apt");
+    let options = apt_options(&apt);
+    let package = format!("linux-image-{release}-dbg");
+    eprintln!("xtask: fetching {package} for the guest kernel's debug info");
+    let deb = download_package(&options, &dir.join("downloads"), &package)?;
+    let partial = dir.join("dbg.partial");
+    let _ = fs::remove_dir_all(&partial);
+    fs::create_dir_all(&partial)?;
+    let mut deb_tar = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(&deb)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run dpkg-deb")?;
+    let tar = Command::new("tar")
+        .args(["-x", "--occurrence=1", "-C"])
+        .arg(&partial)
+        .arg(format!("./{member}"))
+        .stdin(deb_tar.stdout.take().context("dpkg-deb's output")?)
+        .status()
+        .context("cannot run tar")?;
+    // dpkg-deb is cut off by tar's early exit (a broken pipe): its status says nothing.
+    let _ = deb_tar.wait();
+    if !tar.success() || !partial.join(&member).is_file() {
+        bail!("{} holds no ./{member}", deb.display());
+    }
+    let _ = fs::remove_dir_all(&root);
+    fs::rename(&partial, &root)?;
+    let _ = fs::remove_file(&deb);
+    Ok(vmlinux)
 }
 
 fn find_unpacked(root: &Path) -> Option<GuestKernel> {

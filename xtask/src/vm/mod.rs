@@ -239,8 +239,23 @@ pub fn vm_test() -> Result<(String, TestCounts)> {
         "xtask: running {VM_TEST_TARGET} in a guest (kernel {}, software emulation)",
         guest.release()
     );
+    // The guest kernel's debug info, for report --kernel-lines against a real vmlinux.
+    let vmlinux = kernel::ensure_debug_vmlinux(&guest.dir, guest.release())?;
+    let debug_dir = vmlinux
+        .ancestors()
+        .nth(2)
+        .context("the debug vmlinux's directory")?
+        .to_path_buf();
+    let out = guest.dir.join("out");
     let started = Instant::now();
-    let (status, text) = guest.run("tests", &format!("{} --test-threads=1", tests.display()))?;
+    let (status, text) = guest.run(
+        "tests",
+        &format!(
+            "HYTRACE_GUEST_OUT={} {} --test-threads=1",
+            out.display(),
+            tests.display()
+        ),
+    )?;
     print!("{text}");
     eprintln!(
         "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
@@ -251,7 +266,38 @@ pub fn vm_test() -> Result<(String, TestCounts)> {
     if status != 0 {
         bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
     }
-    Ok((guest.release().to_string(), TestCounts::of_text(&text)))
+    let mut counts = TestCounts::of_text(&text);
+    // The guest's recording of its kernel stacks, named here against its vmlinux (under
+    // emulation, reading the 350 MB file took the guest two minutes).
+    let recording = out.join("kernel-lines.dat");
+    if !recording.is_file() {
+        bail!("the guest left no {}", recording.display());
+    }
+    eprintln!(
+        "xtask: naming the guest kernel's stacks with {}",
+        vmlinux.display()
+    );
+    let named = crate::summary::run_counted(
+        crate::setup::cargo()
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "hytrace-tests",
+                "--test",
+                "kernel_lines",
+                "--",
+                "--test-threads=1",
+                "--exact",
+                "a_guest_recording_is_named_as_addr2line_names_it",
+            ])
+            .env("HYTRACE_GUEST_RECORDING", &recording)
+            .env("HYTRACE_KERNEL_DEBUG_DIR", &debug_dir),
+    )?;
+    counts.passed += named.passed;
+    counts.failed += named.failed;
+    counts.ignored += named.ignored;
+    Ok((guest.release().to_string(), counts))
 }
 
 /// `cargo xtask vm-run -- CMD…`: builds, then runs one command line in the guest (from
