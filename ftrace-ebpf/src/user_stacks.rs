@@ -61,7 +61,11 @@ pub fn user_stack(ctx: TracePointContext) -> u32 {
     }
     // SAFETY: as above; read back what was just written.
     let result = unsafe { (*record).header.result };
-    let used = if result > 0 && (result as usize) <= FRAMES_BYTES {
+    // One unsigned comparison (a negative error is a huge u64) on the very value the
+    // length is computed from: LLVM turns `result > 0 && result <= N` into a check on
+    // `result - 1`, whose bound 6.12's verifier does not carry back to `result`, and
+    // rejects the output call's size as possibly negative.
+    let used = if (result as u64) <= FRAMES_BYTES as u64 {
         result as usize
     } else {
         0

@@ -1,5 +1,6 @@
 //! What this machine's kernel lacks, tested where it exists: function_graph in tracefs
-//! instances, kprobe events, BPF fentry, and KVM that fires kvm_exit ([`kvm_guest`]).
+//! instances, kprobe events, BPF fentry, KVM that fires kvm_exit ([`kvm_guest`]), and
+//! the stricter verifier of an older kernel ([`user_stacks_guest`]).
 //! `cargo xtask vm-test` runs this file in a guest kernel; elsewhere each test checks
 //! `hytrace doctor` (or the KVM modules) and skips with the reason when the feature is
 //! missing.
@@ -16,11 +17,17 @@ const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 mod kernel_lines_guest;
 #[path = "vm_kernel/kvm_guest.rs"]
 mod kvm_guest;
+#[path = "vm_kernel/user_stacks_guest.rs"]
+mod user_stacks_guest;
 
 /// Whether `hytrace doctor` says yes to the feature whose line starts with `name`.
+/// Doctor runs once per test process: under the guest's software emulation one run
+/// takes 35-40 s (it loads and runs each kind of eBPF program).
 fn kernel_has(name: &str) -> bool {
-    let out = hytrace(&["doctor"]);
-    String::from_utf8_lossy(&out.stdout)
+    static DOCTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let report =
+        DOCTOR.get_or_init(|| String::from_utf8_lossy(&hytrace(&["doctor"]).stdout).into_owned());
+    report
         .lines()
         .any(|l| l.starts_with(name) && l[name.len()..].trim_start().starts_with("yes"))
 }

@@ -1,6 +1,6 @@
 //! build, run and test.
 
-use std::{os::unix::process::CommandExt, path::PathBuf, process::Command};
+use std::{os::unix::process::CommandExt, path::PathBuf, process::Command, time::Instant};
 
 use anyhow::{Context, Result};
 
@@ -46,8 +46,10 @@ pub fn run(args: &[String]) -> Result<()> {
     Err(error).with_context(|| format!("cannot run {}", binary.display()))
 }
 
-/// Everything CI checks, in the order that fails fastest.
+/// Everything CI checks, in the order that fails fastest; the guest's tests and the
+/// fuzzing run side by side at the end (one core each).
 pub fn test() -> Result<()> {
+    let started = Instant::now();
     ensure_ebpf_toolchain()?;
     ensure_test_packages()?;
     ensure_tracefs()?;
@@ -70,10 +72,27 @@ pub fn test() -> Result<()> {
             .args(["test", "--release", "--workspace", "--", "--test-threads=1"])
             .env("HYTRACE_SKIP_LOG", &skip_log),
     )?;
-    // The parsers of untrusted input, fuzzed for a minute each (HYTRACE_FUZZ_SECONDS).
-    crate::fuzz::smoke()?;
-    // What this kernel lacks runs in a guest kernel.
-    let guest = crate::vm::vm_test()?;
+    eprintln!(
+        "xtask: lints, build and this kernel's tests took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    // What this kernel lacks runs in a guest kernel, on one core; meanwhile the parsers
+    // of untrusted input are fuzzed on the other, a minute each (HYTRACE_FUZZ_SECONDS).
+    let guest_run = crate::vm::start_vm_test()?;
+    let fuzz_started = Instant::now();
+    let fuzzed = crate::fuzz::smoke();
+    eprintln!(
+        "xtask: fuzzing took {:.0} s",
+        fuzz_started.elapsed().as_secs_f64()
+    );
+    // The guest is waited for even when fuzzing failed: nothing is left running.
+    let guest = guest_run.finish();
+    fuzzed?;
+    let guest = guest?;
     summary::print(host, Some(guest));
+    eprintln!(
+        "xtask: the whole test run took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

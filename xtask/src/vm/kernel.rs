@@ -174,6 +174,7 @@ pub fn ensure_debug_vmlinux(dir: &Path, release: &str) -> Result<PathBuf> {
         .arg("--fsys-tarfile")
         .arg(&deb)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .context("cannot run dpkg-deb")?;
     let tar = Command::new("tar")
@@ -183,10 +184,14 @@ pub fn ensure_debug_vmlinux(dir: &Path, release: &str) -> Result<PathBuf> {
         .stdin(deb_tar.stdout.take().context("dpkg-deb's output")?)
         .status()
         .context("cannot run tar")?;
-    // dpkg-deb is cut off by tar's early exit (a broken pipe): its status says nothing.
-    let _ = deb_tar.wait();
+    // dpkg-deb is cut off by tar's early exit (a broken pipe): its status and its
+    // complaint about the pipe say nothing unless tar found no vmlinux.
+    let deb_tar = deb_tar.wait_with_output();
     if !tar.success() || !partial.join(&member).is_file() {
-        bail!("{} holds no ./{member}", deb.display());
+        let said = deb_tar
+            .map(|out| String::from_utf8_lossy(&out.stderr).trim().to_string())
+            .unwrap_or_default();
+        bail!("{} holds no ./{member} (dpkg-deb: {said})", deb.display());
     }
     let _ = fs::remove_dir_all(&root);
     fs::rename(&partial, &root)?;

@@ -233,12 +233,25 @@ impl Guest {
 /// Runs the VM tests in the guest; returns the guest kernel's release and the tests'
 /// totals.
 pub fn vm_test() -> Result<(String, TestCounts)> {
+    start_vm_test()?.finish()
+}
+
+/// The VM tests running in the guest, on a thread of their own: the guest takes one
+/// core (single-threaded TCG), so `cargo xtask test` fuzzes on the other meanwhile.
+pub struct RunningVmTests {
+    guest: std::thread::JoinHandle<Result<(i32, String)>>,
+    release: String,
+    vmlinux: PathBuf,
+    debug_dir: PathBuf,
+    out: PathBuf,
+    started: Instant,
+}
+
+/// Builds the VM tests, prepares the guest and its kernel's debug info, then boots the
+/// guest with the tests and returns while they run.
+pub fn start_vm_test() -> Result<RunningVmTests> {
     let tests = build_vm_tests()?;
     let guest = Guest::prepare()?;
-    eprintln!(
-        "xtask: running {VM_TEST_TARGET} in a guest (kernel {}, software emulation)",
-        guest.release()
-    );
     // The guest kernel's debug info, for report --kernel-lines against a real vmlinux.
     let vmlinux = kernel::ensure_debug_vmlinux(&guest.dir, guest.release())?;
     let debug_dir = vmlinux
@@ -247,57 +260,79 @@ pub fn vm_test() -> Result<(String, TestCounts)> {
         .context("the debug vmlinux's directory")?
         .to_path_buf();
     let out = guest.dir.join("out");
+    let release = guest.release().to_string();
+    eprintln!(
+        "xtask: running {VM_TEST_TARGET} in a guest (kernel {release}, software emulation); \
+         its output follows when it ends"
+    );
+    let commands = format!(
+        "HYTRACE_GUEST_OUT={} {} --test-threads=1",
+        out.display(),
+        tests.display()
+    );
     let started = Instant::now();
-    let (status, text) = guest.run(
-        "tests",
-        &format!(
-            "HYTRACE_GUEST_OUT={} {} --test-threads=1",
-            out.display(),
-            tests.display()
-        ),
-    )?;
-    print!("{text}");
-    eprintln!(
-        "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
-         (kernel {})",
-        started.elapsed().as_secs_f64(),
-        guest.release()
-    );
-    if status != 0 {
-        bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
+    let guest = std::thread::spawn(move || guest.run("tests", &commands));
+    Ok(RunningVmTests {
+        guest,
+        release,
+        vmlinux,
+        debug_dir,
+        out,
+        started,
+    })
+}
+
+impl RunningVmTests {
+    /// Waits for the guest, prints its tests' output, then names the guest's kernel
+    /// stack recording here against the guest kernel's vmlinux.
+    pub fn finish(self) -> Result<(String, TestCounts)> {
+        let (status, text) = self
+            .guest
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread running the guest panicked"))??;
+        print!("{text}");
+        eprintln!(
+            "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
+             (kernel {})",
+            self.started.elapsed().as_secs_f64(),
+            self.release
+        );
+        if status != 0 {
+            bail!("the VM tests failed (status {status}); console log at target/vm/console.log");
+        }
+        let mut counts = TestCounts::of_text(&text);
+        // The guest's recording of its kernel stacks, named here against its vmlinux
+        // (under emulation, reading the 350 MB file took the guest two minutes).
+        let recording = self.out.join("kernel-lines.dat");
+        if !recording.is_file() {
+            bail!("the guest left no {}", recording.display());
+        }
+        eprintln!(
+            "xtask: naming the guest kernel's stacks with {}",
+            self.vmlinux.display()
+        );
+        let named = crate::summary::run_counted(
+            crate::setup::cargo()
+                .args([
+                    "test",
+                    "--release",
+                    "-p",
+                    "hytrace-tests",
+                    "--test",
+                    "kernel_lines",
+                    "--",
+                    "--test-threads=1",
+                    "--exact",
+                    "a_guest_recording_is_named_as_addr2line_names_it",
+                ])
+                .env("HYTRACE_GUEST_RECORDING", &recording)
+                .env("HYTRACE_KERNEL_DEBUG_DIR", &self.debug_dir),
+        )?;
+        counts.passed += named.passed;
+        counts.failed += named.failed;
+        counts.ignored += named.ignored;
+        Ok((self.release, counts))
     }
-    let mut counts = TestCounts::of_text(&text);
-    // The guest's recording of its kernel stacks, named here against its vmlinux (under
-    // emulation, reading the 350 MB file took the guest two minutes).
-    let recording = out.join("kernel-lines.dat");
-    if !recording.is_file() {
-        bail!("the guest left no {}", recording.display());
-    }
-    eprintln!(
-        "xtask: naming the guest kernel's stacks with {}",
-        vmlinux.display()
-    );
-    let named = crate::summary::run_counted(
-        crate::setup::cargo()
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "hytrace-tests",
-                "--test",
-                "kernel_lines",
-                "--",
-                "--test-threads=1",
-                "--exact",
-                "a_guest_recording_is_named_as_addr2line_names_it",
-            ])
-            .env("HYTRACE_GUEST_RECORDING", &recording)
-            .env("HYTRACE_KERNEL_DEBUG_DIR", &debug_dir),
-    )?;
-    counts.passed += named.passed;
-    counts.failed += named.failed;
-    counts.ignored += named.ignored;
-    Ok((guest.release().to_string(), counts))
 }
 
 /// `cargo xtask vm-run -- CMD…`: builds, then runs one command line in the guest (from
