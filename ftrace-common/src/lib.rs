@@ -3,14 +3,11 @@
 //! so both sides agree on the layout byte for byte.
 #![cfg_attr(not(test), no_std)]
 
-/// Name of the raw tracepoint program that counts hits of one tracepoint.
-pub const HIT_COUNTER_PROGRAM: &str = "count_hits";
-/// Name of the per-CPU array (one slot) that `count_hits` increments.
-pub const HIT_COUNTER_MAP: &str = "HITS";
 /// Empty programs `hytrace doctor` loads to probe for BTF tracepoints and fentry.
 pub const PROBE_TP_BTF_PROGRAM: &str = "probe_tp_btf";
 pub const PROBE_FENTRY_PROGRAM: &str = "probe_fentry";
 
+pub mod event_hits;
 pub mod hist;
 pub mod stack;
 

@@ -1,8 +1,7 @@
 //! hytrace eBPF programs.
 //!
-//! `count_hits`: a raw tracepoint program that counts how often the tracepoint it is
-//! attached to fires, per CPU. The controller loads one copy per recorded event so each
-//! copy owns its one-slot counter map.
+//! `count_event_hits`: the recording's kernel hit counter, one program attached to
+//! every recorded event (see event_hits.rs).
 //!
 //! `syscall_latency_enter`, `syscall_latency_exit`: per-syscall latency histograms
 //! (see syscall_latency.rs).
@@ -59,6 +58,8 @@ mod cpu_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod diagnostics;
 #[cfg(target_arch = "bpf")]
+mod event_hits;
+#[cfg(target_arch = "bpf")]
 mod event_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod hashed_tables;
@@ -84,23 +85,9 @@ mod user_stacks;
 #[cfg(target_arch = "bpf")]
 mod programs {
     use aya_ebpf::{
-        macros::{btf_tracepoint, fentry, map, raw_tracepoint},
-        maps::PerCpuArray,
-        programs::{BtfTracePointContext, FEntryContext, RawTracePointContext},
+        macros::{btf_tracepoint, fentry},
+        programs::{BtfTracePointContext, FEntryContext},
     };
-
-    #[map(name = "HITS")]
-    static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
-
-    #[raw_tracepoint]
-    pub fn count_hits(_ctx: RawTracePointContext) -> i32 {
-        if let Some(slot) = HITS.get_ptr_mut(0) {
-            // SAFETY: the pointer comes from the per-CPU array lookup of this CPU's slot;
-            // programs do not migrate CPUs while running, so no other writer races it.
-            unsafe { *slot += 1 };
-        }
-        0
-    }
 
     #[btf_tracepoint]
     pub fn probe_tp_btf(_ctx: BtfTracePointContext) -> i32 {

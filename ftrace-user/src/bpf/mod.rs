@@ -1,7 +1,7 @@
 //! Loading hytrace's eBPF programs and reading their maps.
 //!
 //! - [`diagnostics`]: the programs' rare failures, printed with `-v` (aya-log).
-//! - [`hit_counter`]: per-CPU hit counters on raw tracepoints, beside a recording.
+//! - [`event_hits`]: the recording's kernel hit counters, one program on every event.
 //! - [`latency`]: latency histograms aggregated in the kernel, one aggregator per spec.
 //! - [`prog_info`]: the kernel's per-program counters (recursion misses).
 //! - [`stack_ring`]: a thread draining a ring buffer of stacks while a session runs.
@@ -9,7 +9,7 @@
 //! - [`load_check`]: which BPF program types this kernel loads, for `hytrace doctor`.
 
 pub mod diagnostics;
-pub mod hit_counter;
+pub mod event_hits;
 pub mod latency;
 pub mod load_check;
 pub mod prog_info;

@@ -47,9 +47,12 @@ pub enum Command {
 /// Record trace events into a trace.dat file (trace-cmd's format).
 ///
 /// Events are copied as raw ring-buffer pages, one reader per CPU, and decoded only
-/// when the file is read. An eBPF program on each recorded tracepoint counts its hits in
-/// the kernel; the summary shows those counts beside the recorded ones, and every lost
-/// event (page-header flags, per-CPU overruns and drops).
+/// when the file is read. An eBPF program on every recorded tracepoint counts its hits
+/// in the kernel, in the recording's scope (its threads, its CPUs, while tracing_on is
+/// 1), and the summary audits the recording against them: `= recorded` per event when
+/// nothing was lost, `recorded + lost = kernel hits` per CPU when something was (page-
+/// header flags, per-CPU overruns and drops), and any difference with its size and what
+/// explains it. The audit is stored in the file (report --count prints it).
 ///
 /// Recording stops when COMMAND exits, after --duration, or on Ctrl-C, SIGTERM or
 /// SIGHUP. Without COMMAND or --duration it runs until interrupted.
@@ -60,6 +63,7 @@ pub enum Command {
 ///   hytrace record -e 'irq:*' -e softirq_entry -M 1 -b 8192 -- make -j2
 ///   hytrace record -e syscalls:sys_enter_openat -F -- cat /etc/hostname
 ///   hytrace record -e raw_syscalls:sys_enter -f 'id == 110' -T -F -- ./spin 1000
+///   hytrace record -e raw_syscalls -F --summary-json audit.json -- ./spin 300000
 ///   hytrace record --hist syscalls -e raw_syscalls -o h.dat -- ./spin 100000
 ///   hytrace record -p function_graph -g vfs_read -o g.dat -- cat /proc/version
 ///   hytrace record --uprobe 'p:nap ./sleeper:nap' --uprobe 'r:napret ./sleeper:nap' -- ./sleeper 50
@@ -79,6 +83,13 @@ pub struct RecordArgs {
 
     #[command(flatten)]
     pub output_file: OutputFileArgs,
+
+    /// Also write the summary's kernel-hit audit to FILE as JSON, for scripts: per
+    /// event, recorded beside the kernel's hits over the same window and scope; per
+    /// CPU, recorded and lost beside the hits; the window. Written like -o (mode
+    /// --mode, renamed into place, links refused unless --force).
+    #[arg(long = "summary-json", value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 
     /// Event to record: SYS:EVENT, SYS (all its events), EVENT (in any system), a glob
     /// (`sched:sched_wak*`, `*:sys_enter`) or `all`. Repeatable.

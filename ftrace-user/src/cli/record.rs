@@ -2,12 +2,12 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::args::RecordArgs;
 use crate::{
     hist::Spec,
-    output::{record_summary, session_end},
+    output::{record_summary, record_summary_json, session_end},
     record::{RecordOptions, TracerOptions, UserStackOptions, record},
     stacks::build_ids::{BuildIdCache, default_cache_dir},
     tracefs::dynamic_events::{ProbeKind, ProbeSpec},
@@ -121,9 +121,29 @@ pub fn run(args: &RecordArgs, events: &[(String, Option<String>)]) -> Result<i32
         markers_into_instance: false,
         record_tgids: false,
     };
+    // Checked before recording, so a bad path does not wait for the end.
+    let summary_json = args
+        .summary_json
+        .as_ref()
+        .map(|path| args.output_file.at(path));
+    if let Some(file) = &summary_json {
+        file.check()
+            .with_context(|| format!("--summary-json {}", file.path.display()))?;
+    }
     let runtime = super::runtime()?;
     let (summary, reason) = runtime.block_on(record(&options))?;
     eprint!("{}", record_summary::text(&summary));
+    if let Some(file) = &summary_json {
+        // The recording is in place whatever happens here.
+        crate::private_files::write_whole(file, record_summary_json::summary(&summary).as_bytes())
+            .with_context(|| {
+                format!(
+                    "cannot write --summary-json {} (the recording {} is complete)",
+                    file.path.display(),
+                    summary.output.display()
+                )
+            })?;
+    }
     if let Some(line) = session_end::note(&reason, &args.session.command) {
         eprintln!("hytrace: {line}");
     }

@@ -8,12 +8,16 @@ use std::{
     sync::{Mutex, mpsc},
 };
 
-use super::event_line::{LineLayout, render};
+use super::{
+    event_line::{LineLayout, render},
+    hit_audit,
+};
 use crate::{
     report::{
         RecordFilter, Report, ReportError, ReportStats, ReportStyle, Selected,
         user_stacks::ReportStacks,
     },
+    store::{hit_audit::HitAudit, hytrace_kind},
     trace::Recording,
 };
 
@@ -35,6 +39,26 @@ pub fn print(
         stats.printed = stats.counts.iter().map(|(_, n)| n).sum();
         for (name, n) in &stats.counts {
             writeln!(out, "{n:>12} {name}").map_err(ReportError::Write)?;
+        }
+        if let Some(audit) = recording
+            .file
+            .meta
+            .hytrace_option(hytrace_kind::HIT_AUDIT)
+            .and_then(HitAudit::parse)
+        {
+            // Counted by short name, as the lines above; SYSTEM:EVENT names it here.
+            let decoded = |full: &str| {
+                let (system, name) = full.split_once(':').unwrap_or(("", full));
+                match recording.event_named(system, name) {
+                    Some(event) => stats
+                        .counts
+                        .iter()
+                        .find(|(counted, _)| *counted == event.name)
+                        .map_or(0, |(_, n)| *n),
+                    None => 0,
+                }
+            };
+            write!(out, "{}", hit_audit::text(&audit, &decoded)).map_err(ReportError::Write)?;
         }
     } else {
         let layout = line_layout(&report, style == ReportStyle::Json);

@@ -15,6 +15,7 @@
 //! - [`call_trees`]: the time per function of call trees, and outliers with their tree.
 //! - [`histogram`]: latency histograms as tables with bar charts, and as JSON lines.
 //! - [`histogram_stacks`]: `hist --stacks`: each key's stacks by total latency.
+//! - [`hit_audit`]: the stored kernel-hit audit, as `report --count` prints it.
 //! - [`histogram_comparison`]: stored eBPF histograms beside the same from events.
 //! - [`kernel_stack_json`]: a kernel stack's frames with file:line, in JSON.
 //! - [`kvm_exits`]: `hytrace kvm`'s table per exit reason, and what did not pair.
@@ -22,6 +23,7 @@
 //! - [`kvm_json`]: `hytrace kvm --json`.
 //! - [`profile`]: `report --profile`: tasks' run, wait and blocked time, by stack.
 //! - [`record_summary`]: the end-of-record summary.
+//! - [`record_summary_json`]: its kernel-hit audit as JSON (`record --summary-json`).
 //! - [`recovery_summary`]: what `hytrace recover` got back.
 //! - [`report_losses`]: the losses and corrupt pages a report met.
 //! - [`session_end`]: how a measuring session ended, when the user should know.
@@ -39,12 +41,14 @@ pub mod folded;
 pub mod histogram;
 pub mod histogram_comparison;
 pub mod histogram_stacks;
+pub mod hit_audit;
 pub mod kernel_stack_json;
 pub mod kvm_exits;
 pub mod kvm_json;
 pub mod kvm_timeline;
 pub mod profile;
 pub mod record_summary;
+pub mod record_summary_json;
 pub mod recovery_summary;
 pub mod report_losses;
 pub mod session_end;

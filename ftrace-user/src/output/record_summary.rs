@@ -3,7 +3,103 @@
 
 use std::fmt::Write as _;
 
-use crate::record::summary::RecordSummary;
+use crate::record::{
+    audit::{Verdict, audit_cpus, audit_events},
+    summary::RecordSummary,
+};
+
+/// `= recorded`, or the difference with what explains it.
+fn verdict_text(verdict: &Verdict, equal: &str) -> String {
+    match verdict {
+        Verdict::Equal => equal.to_string(),
+        Verdict::Differs { by, reasons } => {
+            let size = if *by > 0 {
+                format!("{by} more")
+            } else {
+                format!("{} fewer", by.unsigned_abs())
+            };
+            if reasons.is_empty() {
+                format!("{size} (unexplained)")
+            } else {
+                format!("{size} ({})", reasons.join("; "))
+            }
+        }
+    }
+}
+
+/// Each event's recorded count beside the kernel's hits, then per-CPU totals when
+/// events were lost.
+fn write_audit(out: &mut String, summary: &RecordSummary) {
+    if summary.events.is_empty() {
+        return;
+    }
+    let width = summary
+        .events
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "  {:<width$} {:>12} {:>12}",
+        "event", "recorded", "kernel hits"
+    );
+    for audit in audit_events(summary) {
+        let (hits, verdict) = match (&audit.kernel_hits, &audit.verdict) {
+            (Ok(hits), Some(verdict)) => (hits.to_string(), verdict_text(verdict, "= recorded")),
+            (Err(why), _) => ("-".to_string(), format!("({why})")),
+            (Ok(hits), None) => (hits.to_string(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>12} {:>12}  {verdict}",
+            audit.event.name, audit.event.recorded, hits
+        );
+    }
+    if let Some(window) = &summary.count_window {
+        let _ = writeln!(
+            out,
+            "  kernel hits: counted in the recording's scope for {:.3} s, from {:.1} µs before \
+             tracing_on to {:.1} µs after it went off{}",
+            window.window_ns as f64 / 1e9,
+            window.before_ns as f64 / 1e3,
+            window.after_ns as f64 / 1e3,
+            if window.system_wide {
+                " (system-wide)"
+            } else {
+                ""
+            }
+        );
+    }
+    if summary.total_lost() == 0 && !summary.unknown_loss() {
+        return;
+    }
+    let Some(cpus) = audit_cpus(summary) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "  kernel hits per CPU (the kernel's loss counts do not say which event was lost):"
+    );
+    for cpu in cpus {
+        let unknown = if cpu.unknown_loss { "+?" } else { "" };
+        let total = cpu.recorded + cpu.lost;
+        let line = match &cpu.verdict {
+            Verdict::Equal => " = kernel hits".to_string(),
+            other => format!(
+                "; kernel hits {}, {}",
+                cpu.kernel_hits,
+                verdict_text(other, "")
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "    cpu {}: {} recorded + {}{unknown} lost = {total}{line}",
+            cpu.cpu, cpu.recorded, cpu.lost
+        );
+    }
+}
 
 /// The summary, as `record` prints it on stderr.
 pub fn text(summary: &RecordSummary) -> String {
@@ -39,31 +135,7 @@ pub fn text(summary: &RecordSummary) -> String {
             cpu.dropped
         );
     }
-    if !summary.events.is_empty() {
-        let width = summary
-            .events
-            .iter()
-            .map(|e| e.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(5);
-        let _ = writeln!(
-            out,
-            "  {:<width$} {:>12} {:>16}",
-            "event", "recorded", "bpf hits (all)"
-        );
-        for event in &summary.events {
-            let bpf = match &event.bpf_hits {
-                Ok(hits) => hits.to_string(),
-                Err(why) => format!("- ({why})"),
-            };
-            let _ = writeln!(
-                out,
-                "  {:<width$} {:>12} {:>16}",
-                event.name, event.recorded, bpf
-            );
-        }
-    }
+    write_audit(&mut out, summary);
     for hist in &summary.histograms {
         let _ = writeln!(
             out,
@@ -120,61 +192,18 @@ pub fn text(summary: &RecordSummary) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::record::summary::{CpuSummary, EventSummary, HistSummary, NoHitCount};
+    use crate::record::summary::{HistSummary, fixture};
 
     #[test]
-    fn renders_cpus_events_and_losses() {
-        let summary = RecordSummary {
-            user_stacks: None,
-            output: PathBuf::from("/tmp/a.dat"),
-            seconds: 1.5,
-            file_bytes: 3_000_000,
-            cpus: vec![
-                CpuSummary {
-                    cpu: 0,
-                    records: 10,
-                    data_bytes: 1_000_000,
-                    ..Default::default()
-                },
-                CpuSummary {
-                    cpu: 1,
-                    records: 5,
-                    data_bytes: 500_000,
-                    missed_in_pages: 3,
-                    overrun: 4,
-                    dropped: 1,
-                    ..Default::default()
-                },
-            ],
-            events: vec![
-                EventSummary {
-                    name: "raw_syscalls:sys_enter".into(),
-                    recorded: 12,
-                    bpf_hits: Ok(14),
-                },
-                EventSummary {
-                    name: "ftrace:print".into(),
-                    recorded: 3,
-                    bpf_hits: Err(NoHitCount::NotRawTracepoint),
-                },
-                EventSummary {
-                    name: "sched:sched_switch".into(),
-                    recorded: 7,
-                    bpf_hits: Err(NoHitCount::Disabled),
-                },
-            ],
-            histograms: vec![HistSummary {
-                spec: "syscalls".into(),
-                samples: 100,
-                keys: 3,
-                lost: 1,
-            }],
-            buffer_kb: 4096,
-            write_errors: Vec::new(),
-        };
+    fn renders_cpus_events_the_audit_and_losses() {
+        let mut summary = fixture::lossy_summary();
+        summary.histograms = vec![HistSummary {
+            spec: "syscalls".into(),
+            samples: 100,
+            keys: 3,
+            lost: 1,
+        }];
         assert_eq!(summary.total_lost(), 5);
         let text = text(&summary);
         let expected = "\
@@ -182,10 +211,13 @@ hytrace: recorded 15 events (1.5 MB) in 1.50 s to /tmp/a.dat (3.0 MB)
    cpu       events         MB       lost    overrun    dropped
      0           10       1.00          0          0          0
      1            5       0.50          5          4          1
-  event                      recorded   bpf hits (all)
-  raw_syscalls:sys_enter           12               14
-  ftrace:print                      3 - (not a raw tracepoint)
-  sched:sched_switch                7     - (--no-bpf)
+  event                      recorded  kernel hits
+  raw_syscalls:sys_enter           12           18  6 more (events were lost: see the CPU totals)
+  ftrace:print                      3            -  (not a raw tracepoint)
+  kernel hits: counted in the recording's scope for 1.400 s, from 20.0 µs before tracing_on to 110.0 µs after it went off
+  kernel hits per CPU (the kernel's loss counts do not say which event was lost):
+    cpu 0: 8 recorded + 0 lost = 8 = kernel hits
+    cpu 1: 4 recorded + 5 lost = 9; kernel hits 10, 1 more (unexplained)
   histogram syscalls: 100 samples in 3 keys, 1 lost (hytrace report --hist)
   lost events: 5
   (the kernel's buffer overflowed before it was read: a -b larger than 4096 KB per CPU keeps more)

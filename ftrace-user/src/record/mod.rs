@@ -4,16 +4,20 @@
 //! Spools and the file being written live in a [`PrivateDir`] beside the output; the
 //! finished file is renamed over it (see [`crate::private_files`]).
 //!
+//! - [`audit`]: the recording checked against the kernel's hit counts.
 //! - [`flight`]: a function_graph flight recorder, snapshot on demand.
 //! - [`graph_gate`]: function_graph recorded only while FUNC runs, where an instance
 //!   cannot filter the graph itself.
+//! - [`hit_counts`]: the kernel hit counters, counting what the instance could record.
 //! - [`meta`]: what the file stores besides the pages (formats, symbols, cmdlines).
 //! - [`recovery`]: the metadata written first, so a killed recording can be recovered
 //!   (`hytrace recover`).
 //! - [`summary`]: the end-of-record summary.
 
+pub mod audit;
 pub mod flight;
 pub mod graph_gate;
+mod hit_counts;
 pub mod meta;
 pub mod recovery;
 pub mod session_notes;
@@ -33,7 +37,6 @@ use thiserror::Error;
 pub use crate::session::StopReason;
 use crate::{
     bpf::{
-        hit_counter::HitCounter,
         latency::{AggregatorError, LatencyAggregator, Scope, StartError, start_all},
         user_stacks::{UserStackCapture, UserStackError},
     },
@@ -198,8 +201,8 @@ pub async fn record(options: &RecordOptions) -> Result<(RecordSummary, StopReaso
     let plan = plan(options)?;
     // Tells `hytrace reset` where to look if this process is killed.
     let _note = session_notes::SessionNote::leave(plan.work.path(), &options.output.path);
-    let running = start(options, &plan, &mut session)?;
-    let reason = wait(options, &mut session, &running).await?;
+    let mut running = start(options, &plan, &mut session)?;
+    let reason = wait(options, &mut session, &mut running).await?;
     let summary = finish(options, plan, running, &session)?;
     Ok((summary, reason))
 }
@@ -236,7 +239,7 @@ fn plan(options: &RecordOptions) -> Result<Plan, RecordError> {
 struct Running {
     instance: Instance,
     graph_selection: Option<GraphSelection>,
-    counters: Vec<HitCounter>,
+    counters: hit_counts::HitCounts,
     user_stacks: Option<UserStackCapture>,
     aggregators: Vec<LatencyAggregator>,
     /// The process the per-thread histograms are limited to (0: every process).
@@ -274,14 +277,14 @@ fn start(
     {
         follow_graph_processes(&instance, &options.pids, command_pid)?;
     }
-    let counters = if options.bpf {
-        plan.events
-            .iter()
-            .map(|(id, _)| HitCounter::attach(&id.to_string(), &id.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let counters = hit_counts::HitCounts::start(
+        &plan.tracefs,
+        options.bpf,
+        &plan.events,
+        &pids,
+        options.cpumask.as_deref(),
+        options.children,
+    )?;
     // Histograms are scoped like `hytrace hist`: the command's process, else one -P
     // process, else every process.
     let hist_tgid = match (command_pid, options.pids.as_slice()) {
@@ -358,7 +361,8 @@ fn start(
             counter,
         )?);
     }
-    instance.set_tracing_on(true)?;
+    let mut counters = counters;
+    counters.turn_on(&instance)?;
     if options.markers_into_instance {
         session.redirect_markers(instance.dir());
     }
@@ -425,7 +429,7 @@ const READER_CHECK: Duration = Duration::from_millis(100);
 async fn wait(
     options: &RecordOptions,
     session: &mut Session,
-    running: &Running,
+    running: &mut Running,
 ) -> Result<StopReason, RecordError> {
     let mut last = (Instant::now(), 0u64);
     let reason = session
@@ -444,7 +448,7 @@ async fn wait(
                 .any(|c| c.write_failed.load(std::sync::atomic::Ordering::Acquire))
         })
         .await?;
-    running.instance.set_tracing_on(false)?;
+    running.counters.turn_off(&running.instance)?;
     running.instance.disable_events()?;
     if options.progress {
         notes::progress_done();
@@ -470,12 +474,7 @@ fn finish(
     for reader in running.readers {
         captured.push(reader.join()?);
     }
-    let bpf_totals: Vec<Result<u64, summary::NoHitCount>> = running
-        .counters
-        .iter()
-        .map(|c| c.total().map_err(summary::NoHitCount::from))
-        .collect();
-    drop(running.counters);
+    let (kernel_hits, count_window) = running.counters.finish();
     let histograms = read_histograms(&running.aggregators, running.hist_tgid, seconds)?;
     drop(running.aggregators);
     let user_stacks = match running.user_stacks {
@@ -510,6 +509,26 @@ fn finish(
             data: stack_codec::encode(stacks),
         });
     }
+    // Type ids while the session's probe events still exist.
+    let type_ids: Vec<Option<u16>> = plan
+        .events
+        .iter()
+        .map(|(id, _)| plan.tracefs.event_id(id).ok())
+        .collect();
+    let cpus = summary::cpu_summaries(&captured, &stats);
+    let events = summary::event_summaries(
+        &plan.events,
+        &type_ids,
+        &captured,
+        kernel_hits,
+        count_window.as_ref().is_some_and(|w| !w.system_wide),
+    );
+    if let Some(audit) = summary::stored_audit(&cpus, &events, count_window.as_ref()) {
+        meta.options.push(store::TraceOption::Hytrace {
+            kind: store::hytrace_kind::HIT_AUDIT,
+            data: audit.to_text().into_bytes(),
+        });
+    }
     // The recovery header becomes the finished file: written over from the start,
     // then put in place.
     let file_bytes = write_file_into(
@@ -520,20 +539,15 @@ fn finish(
         &captured,
     )?;
     publish(plan.work, recovery::RECOVERY_META, &options.output)?;
-    // Type ids while the session's probe events still exist.
-    let type_ids: Vec<Option<u16>> = plan
-        .events
-        .iter()
-        .map(|(id, _)| plan.tracefs.event_id(id).ok())
-        .collect();
     running.instance.remove()?;
     drop(plan.probes);
     Ok(RecordSummary {
         output: options.output.path.clone(),
         seconds,
         file_bytes,
-        cpus: summary::cpu_summaries(&captured, &stats),
-        events: summary::event_summaries(&plan.events, &type_ids, &captured, &bpf_totals),
+        cpus,
+        events,
+        count_window,
         histograms: summary::hist_summaries(&histograms),
         user_stacks: user_stacks.map(|(_, summary)| summary),
         buffer_kb: options.buffer_kb,

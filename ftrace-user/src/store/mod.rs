@@ -13,13 +13,15 @@
 //! `options.rs` (option ids and payloads), `compress.rs` (v7 decompression),
 //! `reader.rs`/`v6.rs`/`v7.rs` (parsing), `writer.rs` (v6 writing),
 //! `bytes.rs` (bounds-checked cursor), `model.rs` (the public types),
-//! `clock_alignment.rs` (the realtime↔mono offset a recording stores).
+//! `clock_alignment.rs` (the realtime↔mono offset a recording stores),
+//! `hit_audit.rs` (the kernel-hit audit a recording stores).
 
 mod bytes;
 pub mod clock_alignment;
 mod compress;
 mod error;
 mod header;
+pub mod hit_audit;
 mod model;
 mod options;
 mod reader;

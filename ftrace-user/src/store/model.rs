@@ -63,6 +63,9 @@ pub mod hytrace_kind {
     /// The GNU build-id of the traced kernel (/sys/kernel/notes), as hex text: the
     /// key to its debug info (`report --kernel-lines`).
     pub const KERNEL_BUILD_ID: u16 = 7;
+    /// What the kernel's eBPF counters saw beside what was recorded and lost (text,
+    /// see `store::hit_audit`).
+    pub const HIT_AUDIT: u16 = 8;
 }
 
 /// One non-structural option of a trace.dat file.

@@ -28,7 +28,7 @@ pub use features::{FeatureProbe, probe_features};
 pub use instance::Instance;
 pub use reset::{ResetReport, reset_leftovers};
 pub use root::Tracefs;
-pub use stats::CpuStats;
+pub use stats::{CpuStats, cpus_of_mask};
 
 #[derive(Debug, Error)]
 pub enum TracefsError {

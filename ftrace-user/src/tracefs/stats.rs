@@ -84,9 +84,36 @@ pub fn validate_cpumask(mask: &str) -> Result<(), TracefsError> {
     }
 }
 
+/// The CPUs a tracing_cpumask value selects: comma-separated 32-bit groups, the last
+/// holding CPUs 0-31.
+pub fn cpus_of_mask(mask: &str) -> Result<Vec<u32>, TracefsError> {
+    validate_cpumask(mask)?;
+    let mut cpus = Vec::new();
+    for (group_index, group) in mask.rsplit(',').enumerate() {
+        // Checked above: at most 8 hex digits.
+        let bits = u32::from_str_radix(group, 16).unwrap_or(0);
+        cpus.extend(
+            (0..32)
+                .filter(|bit| bits & (1 << bit) != 0)
+                .map(|bit| group_index as u32 * 32 + bit),
+        );
+    }
+    cpus.sort_unstable();
+    Ok(cpus)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpumask_names_its_cpus() {
+        assert_eq!(cpus_of_mask("3").unwrap(), [0, 1]);
+        assert_eq!(cpus_of_mask("1,00000004").unwrap(), [2, 32]);
+        assert_eq!(cpus_of_mask("80,1").unwrap(), [0, 39]);
+        assert_eq!(cpus_of_mask("a0").unwrap(), [5, 7]);
+        assert!(cpus_of_mask("0").is_err());
+    }
 
     /// per_cpu/cpu0/stats as this machine's 6.18 kernel prints it.
     const STATS: &str = "entries: 12\noverrun: 3\ncommit overrun: 0\nbytes: 4096\noldest event ts:  7481.632738\nnow ts:  8751.400159\ndropped events: 2\nread events: 397\n";

@@ -10,7 +10,7 @@ use std::{
 
 use crate::{
     format::{Printer, SourceLine},
-    store::{TraceOption, hytrace_kind},
+    store::hytrace_kind,
     symbolize::kernel_lines::{
         KernelDebugInfo, KernelLinesError, build_id_from_hex, find_vmlinux, release_of_uname,
     },
@@ -28,17 +28,11 @@ pub struct KernelLinesLoaded {
 
 /// The kernel build-id the recording stored (record writes it; trace-cmd does not).
 pub fn recorded_build_id(recording: &Recording) -> Option<Vec<u8>> {
-    recording
+    let data = recording
         .file
         .meta
-        .options
-        .iter()
-        .find_map(|option| match option {
-            TraceOption::Hytrace { kind, data } if *kind == hytrace_kind::KERNEL_BUILD_ID => {
-                build_id_from_hex(&String::from_utf8_lossy(data))
-            }
-            _ => None,
-        })
+        .hytrace_option(hytrace_kind::KERNEL_BUILD_ID)?;
+    build_id_from_hex(&String::from_utf8_lossy(data))
 }
 
 /// Every distinct frame address of the recording's kernel_stack records.

@@ -19,7 +19,7 @@ use crate::{
     output::event_report,
     report::{RecordFilter, Report, ReportStyle, folded::fold},
     stacks::build_ids::{build_id_of_file, hex},
-    store::{TraceMeta, write_trace_file},
+    store::{TraceMeta, TraceOption, write_trace_file},
 };
 
 const SOURCE: &str = concat!(
