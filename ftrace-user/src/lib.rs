@@ -31,6 +31,7 @@
 //!
 //! Outputs and commands:
 //! - [`output`]: every renderer (text, JSON) behind one seam.
+//! - [`export`]: recordings in other tools' formats (Perfetto).
 //! - [`notes`]: warnings and progress from library code, printed by the command.
 //! - [`cli`]: the command line: arguments in, one library call, result out.
 
@@ -40,6 +41,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod deep_dive;
+pub mod export;
 pub mod format;
 pub mod graph;
 pub mod hist;

@@ -169,6 +169,11 @@ fn function_graph_of_vfs_read_nests_and_matches_the_records() {
             entries
         );
     }
+    // For the host to export to Perfetto after the guest ends (tests/export_perfetto.rs:
+    // Python's protobuf under emulation would take minutes).
+    if let Ok(out) = std::env::var("HYTRACE_GUEST_OUT") {
+        std::fs::copy(&file, format!("{out}/graph.dat")).unwrap();
+    }
 }
 
 /// Entry and return kprobes on do_sys_openat2 record the opens of a program that opens

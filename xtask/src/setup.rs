@@ -153,11 +153,57 @@ fn install_bpf_linker(sysroot: &Path) -> Result<()> {
 /// trace-cmd, bpftrace, chromium and zstd from Debian's archive, for the peer tests,
 /// the flame graph test and the damaged-recordings test.
 pub fn ensure_test_packages() -> Result<()> {
-    let checks: Vec<(String, &str)> = TEST_PACKAGES
+    let mut checks: Vec<(String, &str)> = TEST_PACKAGES
         .iter()
         .map(|(binary, package)| (format!("command -v {binary}"), *package))
         .collect();
-    ensure_packages(&checks)
+    // The Python environment of Perfetto's own protos (see ensure_test_python).
+    checks.push(("python3 -c 'import venv, ensurepip'".into(), "python3-venv"));
+    ensure_packages(&checks)?;
+    ensure_test_python()
+}
+
+/// Perfetto's Python package from PyPI, whose protos parse the traces `export
+/// --perfetto` writes (tests/scripts/perfetto_events.py).
+const PERFETTO_PYTHON: &str = "perfetto==0.59.1";
+
+/// The test Python: a virtual environment in target/python with [`PERFETTO_PYTHON`]
+/// (made once; the tests find it there).
+fn test_python() -> PathBuf {
+    workspace_root().join("target/python/bin/python")
+}
+
+fn ensure_test_python() -> Result<()> {
+    let python = test_python();
+    let has_perfetto = |python: &Path| {
+        succeeds(Command::new(python).args([
+            "-c",
+            "import perfetto.protos.perfetto.trace.perfetto_trace_pb2",
+        ]))
+    };
+    if python.exists() && has_perfetto(&python) {
+        return Ok(());
+    }
+    let venv = workspace_root().join("target/python");
+    eprintln!(
+        "xtask: installing {PERFETTO_PYTHON} into {}",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run_checked(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        PERFETTO_PYTHON,
+    ]))?;
+    if !has_perfetto(&python) {
+        bail!(
+            "{} cannot import Perfetto's protos after installing {PERFETTO_PYTHON}",
+            python.display()
+        );
+    }
+    Ok(())
 }
 
 /// Installs each Debian package whose shell check fails.

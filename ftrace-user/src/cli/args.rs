@@ -36,6 +36,7 @@ pub enum Command {
     List(ListArgs),
     Kvm(Box<KvmArgs>),
     Recover(RecoverArgs),
+    Export(ExportArgs),
     /// Report which tracing features this kernel offers, each probed for real: tracers,
     /// dynamic probes, BPF program types, BTF, trace clocks, copy_trace_marker.
     Doctor,
@@ -799,4 +800,38 @@ impl BufferArgs {
     pub fn kb_or(&self, default: u64) -> u64 {
         self.buffer_kb.unwrap_or(default)
     }
+}
+
+/// Write a recording in another tool's format.
+///
+/// --perfetto writes Perfetto's native protobuf trace, which ui.perfetto.dev and the
+/// trace processor open (they cannot open trace.dat): the process tree from the
+/// recording's saved command names and tgids, then every event per CPU, as Perfetto's
+/// typed message where it has one (sched_switch, wakeups, fork/exit, irq, softirq,
+/// sys_enter/sys_exit, trace_marker prints, funcgraph_entry/exit, kvm_userspace_exit),
+/// from which Perfetto builds its CPU tracks, thread states and slices, and as its
+/// generic event with every field otherwise. Works on trace-cmd's files too. Written
+/// mode 0600 (see --mode) in a private directory beside OUT and renamed into place.
+///
+/// Examples:
+///   hytrace export -i trace.dat --perfetto trace.pftrace
+///   hytrace export -i g.dat --perfetto g.pftrace --mode 0644
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExportArgs {
+    /// Input file (hytrace's or trace-cmd's trace.dat).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "trace.dat"
+    )]
+    pub input: PathBuf,
+
+    /// Write Perfetto's protobuf trace to OUT.
+    #[arg(long, value_name = "OUT", required = true)]
+    pub perfetto: PathBuf,
+
+    #[command(flatten)]
+    pub output_file: OutputFileArgs,
 }

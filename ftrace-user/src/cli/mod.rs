@@ -3,6 +3,7 @@
 
 pub mod args;
 mod doctor;
+mod export;
 mod graph;
 mod hist;
 mod kvm;
@@ -36,6 +37,7 @@ pub fn main_with_args() -> Result<i32> {
         Command::List(args) => list::run(&args),
         Command::Kvm(args) => kvm::run(&args),
         Command::Recover(args) => recover::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Doctor => doctor::run(),
         Command::Reset => reset::run(),
     }

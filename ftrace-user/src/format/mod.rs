@@ -323,6 +323,19 @@ impl EventFormat {
     }
 }
 
+/// A field's value as text, as `render_fields` prints it (numbers in decimal, strings as
+/// text, other arrays as `{a,b,…}`).
+pub fn field_text(field: &Field, data: &[u8]) -> String {
+    let mut out = Vec::new();
+    write_field_value(field, data, &mut out, false);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the field holds text (char arrays and strings).
+pub fn holds_text(field: &Field) -> bool {
+    is_text(field)
+}
+
 /// True for char arrays and strings (printed as text).
 fn is_text(field: &Field) -> bool {
     field.type_name.contains("char") && field.kind != FieldKind::Scalar

@@ -302,7 +302,8 @@ impl RunningVmTests {
         }
         let mut counts = TestCounts::of_text(&text);
         // The guest's recording of its kernel stacks, named here against its vmlinux
-        // (under emulation, reading the 350 MB file took the guest two minutes).
+        // (under emulation, reading the 350 MB file took the guest two minutes), and its
+        // function_graph recording, exported to Perfetto and read back here.
         let recording = self.out.join("kernel-lines.dat");
         if !recording.is_file() {
             bail!("the guest left no {}", recording.display());
@@ -320,12 +321,16 @@ impl RunningVmTests {
                     "hytrace-tests",
                     "--test",
                     "kernel_lines",
+                    "--test",
+                    "export_perfetto",
                     "--",
                     "--test-threads=1",
                     "--exact",
                     "a_guest_recording_is_named_as_addr2line_names_it",
+                    "a_guest_function_graph_recording_exports_balanced_calls",
                 ])
                 .env("HYTRACE_GUEST_RECORDING", &recording)
+                .env("HYTRACE_GUEST_RECORDING_DIR", &self.out)
                 .env("HYTRACE_KERNEL_DEBUG_DIR", &self.debug_dir),
         )?;
         counts.passed += named.passed;

@@ -1,0 +1,280 @@
+//! The parts of Perfetto's trace format (protos/perfetto/trace/*.proto) hytrace
+//! writes, as prost messages: field numbers and types as Perfetto publishes them.
+
+/// `perfetto.protos.Trace`: the file is a sequence of its `packet` field (tag 1).
+pub const TRACE_PACKET_TAG: u32 = 1;
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TracePacket {
+    #[prost(uint64, optional, tag = "8")]
+    pub timestamp: Option<u64>,
+    #[prost(uint32, optional, tag = "10")]
+    pub trusted_packet_sequence_id: Option<u32>,
+    #[prost(uint32, optional, tag = "13")]
+    pub sequence_flags: Option<u32>,
+    #[prost(oneof = "PacketData", tags = "1, 2")]
+    pub data: Option<PacketData>,
+}
+
+/// `TracePacket.sequence_flags`: SEQ_INCREMENTAL_STATE_CLEARED.
+pub const SEQ_INCREMENTAL_STATE_CLEARED: u32 = 1;
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum PacketData {
+    #[prost(message, tag = "1")]
+    FtraceEvents(FtraceEventBundle),
+    #[prost(message, tag = "2")]
+    ProcessTree(ProcessTree),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FtraceEventBundle {
+    #[prost(uint32, optional, tag = "1")]
+    pub cpu: Option<u32>,
+    #[prost(message, repeated, tag = "2")]
+    pub event: Vec<FtraceEvent>,
+    /// Events were lost before this bundle.
+    #[prost(bool, optional, tag = "3")]
+    pub lost_events: Option<bool>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FtraceEvent {
+    #[prost(uint64, optional, tag = "1")]
+    pub timestamp: Option<u64>,
+    #[prost(uint32, optional, tag = "2")]
+    pub pid: Option<u32>,
+    #[prost(uint32, optional, tag = "5")]
+    pub common_flags: Option<u32>,
+    #[prost(
+        oneof = "FtraceEventKind",
+        tags = "3, 4, 17, 20, 24, 25, 36, 37, 114, 238, 239, 327, 329, 330, 399, 437, 438"
+    )]
+    pub event: Option<FtraceEventKind>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum FtraceEventKind {
+    #[prost(message, tag = "3")]
+    Print(PrintFtraceEvent),
+    #[prost(message, tag = "4")]
+    SchedSwitch(SchedSwitchFtraceEvent),
+    #[prost(message, tag = "17")]
+    SchedWakeup(SchedWakeupFtraceEvent),
+    #[prost(message, tag = "20")]
+    SchedWaking(SchedWakeupFtraceEvent),
+    #[prost(message, tag = "24")]
+    SoftirqEntry(SoftirqFtraceEvent),
+    #[prost(message, tag = "25")]
+    SoftirqExit(SoftirqFtraceEvent),
+    #[prost(message, tag = "36")]
+    IrqHandlerEntry(IrqHandlerEntryFtraceEvent),
+    #[prost(message, tag = "37")]
+    IrqHandlerExit(IrqHandlerExitFtraceEvent),
+    #[prost(message, tag = "114")]
+    SchedWakeupNew(SchedWakeupFtraceEvent),
+    #[prost(message, tag = "238")]
+    SchedProcessExit(SchedProcessExitFtraceEvent),
+    #[prost(message, tag = "239")]
+    SchedProcessFork(SchedProcessForkFtraceEvent),
+    #[prost(message, tag = "327")]
+    Generic(GenericFtraceEvent),
+    #[prost(message, tag = "329")]
+    SysEnter(SysEnterFtraceEvent),
+    #[prost(message, tag = "330")]
+    SysExit(SysExitFtraceEvent),
+    #[prost(message, tag = "399")]
+    KvmUserspaceExit(KvmUserspaceExitFtraceEvent),
+    #[prost(message, tag = "437")]
+    FuncgraphEntry(FuncgraphEntryFtraceEvent),
+    #[prost(message, tag = "438")]
+    FuncgraphExit(FuncgraphExitFtraceEvent),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PrintFtraceEvent {
+    #[prost(uint64, optional, tag = "1")]
+    pub ip: Option<u64>,
+    #[prost(string, optional, tag = "2")]
+    pub buf: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SchedSwitchFtraceEvent {
+    #[prost(string, optional, tag = "1")]
+    pub prev_comm: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub prev_pid: Option<i32>,
+    #[prost(int32, optional, tag = "3")]
+    pub prev_prio: Option<i32>,
+    #[prost(int64, optional, tag = "4")]
+    pub prev_state: Option<i64>,
+    #[prost(string, optional, tag = "5")]
+    pub next_comm: Option<String>,
+    #[prost(int32, optional, tag = "6")]
+    pub next_pid: Option<i32>,
+    #[prost(int32, optional, tag = "7")]
+    pub next_prio: Option<i32>,
+}
+
+/// sched_wakeup, sched_wakeup_new and sched_waking share their fields.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SchedWakeupFtraceEvent {
+    #[prost(string, optional, tag = "1")]
+    pub comm: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub pid: Option<i32>,
+    #[prost(int32, optional, tag = "3")]
+    pub prio: Option<i32>,
+    #[prost(int32, optional, tag = "4")]
+    pub success: Option<i32>,
+    #[prost(int32, optional, tag = "5")]
+    pub target_cpu: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SchedProcessExitFtraceEvent {
+    #[prost(string, optional, tag = "1")]
+    pub comm: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub pid: Option<i32>,
+    #[prost(int32, optional, tag = "3")]
+    pub tgid: Option<i32>,
+    #[prost(int32, optional, tag = "4")]
+    pub prio: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SchedProcessForkFtraceEvent {
+    #[prost(string, optional, tag = "1")]
+    pub parent_comm: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub parent_pid: Option<i32>,
+    #[prost(string, optional, tag = "3")]
+    pub child_comm: Option<String>,
+    #[prost(int32, optional, tag = "4")]
+    pub child_pid: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IrqHandlerEntryFtraceEvent {
+    #[prost(int32, optional, tag = "1")]
+    pub irq: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IrqHandlerExitFtraceEvent {
+    #[prost(int32, optional, tag = "1")]
+    pub irq: Option<i32>,
+    #[prost(int32, optional, tag = "2")]
+    pub ret: Option<i32>,
+}
+
+/// softirq_entry and softirq_exit share their one field.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SoftirqFtraceEvent {
+    #[prost(uint32, optional, tag = "1")]
+    pub vec: Option<u32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SysEnterFtraceEvent {
+    #[prost(int64, optional, tag = "1")]
+    pub id: Option<i64>,
+    #[prost(uint64, repeated, packed = "false", tag = "2")]
+    pub args: Vec<u64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SysExitFtraceEvent {
+    #[prost(int64, optional, tag = "1")]
+    pub id: Option<i64>,
+    #[prost(int64, optional, tag = "2")]
+    pub ret: Option<i64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KvmUserspaceExitFtraceEvent {
+    #[prost(uint32, optional, tag = "1")]
+    pub reason: Option<u32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FuncgraphEntryFtraceEvent {
+    #[prost(int32, optional, tag = "1")]
+    pub depth: Option<i32>,
+    #[prost(uint64, optional, tag = "2")]
+    pub func: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FuncgraphExitFtraceEvent {
+    #[prost(uint64, optional, tag = "1")]
+    pub calltime: Option<u64>,
+    #[prost(int32, optional, tag = "2")]
+    pub depth: Option<i32>,
+    #[prost(uint64, optional, tag = "3")]
+    pub func: Option<u64>,
+    #[prost(uint64, optional, tag = "4")]
+    pub overrun: Option<u64>,
+    #[prost(uint64, optional, tag = "5")]
+    pub rettime: Option<u64>,
+}
+
+/// Any other event: its name and every field.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GenericFtraceEvent {
+    #[prost(string, optional, tag = "1")]
+    pub event_name: Option<String>,
+    #[prost(message, repeated, tag = "2")]
+    pub field: Vec<GenericField>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GenericField {
+    #[prost(string, optional, tag = "1")]
+    pub name: Option<String>,
+    #[prost(oneof = "GenericValue", tags = "3, 4, 5")]
+    pub value: Option<GenericValue>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum GenericValue {
+    #[prost(string, tag = "3")]
+    Str(String),
+    #[prost(int64, tag = "4")]
+    Int(i64),
+    #[prost(uint64, tag = "5")]
+    Uint(u64),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProcessTree {
+    #[prost(message, repeated, tag = "1")]
+    pub processes: Vec<Process>,
+    #[prost(message, repeated, tag = "2")]
+    pub threads: Vec<Thread>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Process {
+    #[prost(int32, optional, tag = "1")]
+    pub pid: Option<i32>,
+    #[prost(string, repeated, tag = "3")]
+    pub cmdline: Vec<String>,
+    /// The cmdline is the command name (all a recording has).
+    #[prost(bool, optional, tag = "9")]
+    pub cmdline_is_comm: Option<bool>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Thread {
+    #[prost(int32, optional, tag = "1")]
+    pub tid: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub name: Option<String>,
+    #[prost(int32, optional, tag = "3")]
+    pub tgid: Option<i32>,
+}

@@ -1,0 +1,60 @@
+"""Reads a Perfetto trace with Perfetto's own Python protos (the `perfetto` package)
+and prints what the tests compare, one JSON object per line:
+
+- {"kind": "event", "cpu", "ts", "pid", "name", "fields"} for every ftrace event, in
+  the file's order (bundles per CPU);
+- {"kind": "bundle", "cpu", "events", "lost_events"} for every bundle;
+- {"kind": "thread", "tid", "tgid", "name"} and {"kind": "process", "pid", "cmdline"}
+  from the process trees;
+- {"kind": "packets", "count"} last.
+
+Usage: perfetto_events.py FILE
+"""
+
+import json
+import sys
+
+from google.protobuf.json_format import MessageToDict
+from perfetto.protos.perfetto.trace import perfetto_trace_pb2
+
+
+def main(path):
+    trace = perfetto_trace_pb2.Trace()
+    with open(path, "rb") as f:
+        trace.ParseFromString(f.read())
+    out = sys.stdout
+    for packet in trace.packet:
+        if packet.HasField("process_tree"):
+            for p in packet.process_tree.processes:
+                out.write(json.dumps({"kind": "process", "pid": p.pid,
+                                      "cmdline": list(p.cmdline)}) + "\n")
+            for t in packet.process_tree.threads:
+                out.write(json.dumps({"kind": "thread", "tid": t.tid, "tgid": t.tgid,
+                                      "name": t.name}) + "\n")
+        if packet.HasField("ftrace_events"):
+            bundle = packet.ftrace_events
+            out.write(json.dumps({"kind": "bundle", "cpu": bundle.cpu,
+                                  "events": len(bundle.event),
+                                  "lost_events": bundle.lost_events}) + "\n")
+            for event in bundle.event:
+                which = event.WhichOneof("event")
+                message = getattr(event, which)
+                if which == "generic":
+                    name = message.event_name
+                    fields = {}
+                    for field in message.field:
+                        value = field.WhichOneof("value")
+                        fields[field.name] = getattr(field, value) if value else None
+                else:
+                    name = which
+                    fields = MessageToDict(message, preserving_proto_field_name=True,
+                                           always_print_fields_with_no_presence=False)
+                out.write(json.dumps({"kind": "event", "cpu": bundle.cpu,
+                                      "ts": event.timestamp, "pid": event.pid,
+                                      "name": name, "fields": fields},
+                                     sort_keys=True) + "\n")
+    out.write(json.dumps({"kind": "packets", "count": len(trace.packet)}) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,279 @@
+//! `export --perfetto`: recordings (hytrace's and trace-cmd's) written as Perfetto
+//! traces, read back with Perfetto's own Python protos (the `perfetto` package that
+//! `cargo xtask test` installs in target/python) and compared with `report`.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use hytrace_tests::{
+    HandInstance, TempDir, hytrace_ok, hytrace_record, require_root, require_tool, run_ok,
+};
+use serde_json::Value;
+
+const SPIN: &str = env!("CARGO_BIN_EXE_spin");
+const MARKER: &str = env!("CARGO_BIN_EXE_marker");
+
+/// The Python with Perfetto's protos, or None (skipped) when xtask has not made it.
+fn perfetto_python() -> Option<PathBuf> {
+    let python = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/python/bin/python"
+    ));
+    python.exists().then_some(python)
+}
+
+/// Every line tests/scripts/perfetto_events.py prints for `trace`.
+fn perfetto_lines(python: &Path, trace: &str) -> Vec<Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/perfetto_events.py");
+    run_ok(python.to_str().unwrap(), &[script, trace])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn of_kind<'a>(lines: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    lines.iter().filter(move |l| l["kind"] == kind)
+}
+
+/// report --format json's objects.
+fn report_json(dat: &str) -> Vec<Value> {
+    hytrace_ok(&["report", "-i", dat, "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A JSON value as text, numbers and strings alike (Perfetto's JSON gives 64-bit
+/// integers as strings).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An event's (timestamp, pid, name).
+type EventKey = (u64, u64, String);
+/// Per CPU, each event's key and the event.
+type ByCpu<'a> = BTreeMap<u64, Vec<(EventKey, &'a Value)>>;
+
+/// An event's CPU and its key, read with the side's field names.
+fn key(event: &Value, ts: &str, name: &str) -> (u64, EventKey) {
+    (
+        event["cpu"].as_u64().unwrap(),
+        (
+            event[ts].as_u64().unwrap(),
+            event["pid"].as_u64().unwrap(),
+            event[name].as_str().unwrap().to_string(),
+        ),
+    )
+}
+
+/// Per CPU, the events ordered by (timestamp, pid, name): buffers of one CPU (trace-cmd
+/// files hold the top level and instances) are bundled apart in the Perfetto trace.
+fn per_cpu<'a>(events: impl Iterator<Item = &'a Value>, ts: &str, name: &str) -> ByCpu<'a> {
+    let mut out: ByCpu<'a> = BTreeMap::new();
+    for event in events {
+        let (cpu, key) = key(event, ts, name);
+        out.entry(cpu).or_default().push((key, event));
+    }
+    for events in out.values_mut() {
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    out
+}
+
+/// Checks the Perfetto trace of `dat` against `report`: the same events per CPU with
+/// the same timestamps, pids and names; for 100 of them spread over the file, every
+/// field both name equal; threads in the process tree. Returns the Perfetto lines.
+fn check_against_report(python: &Path, dat: &str, dir: &TempDir) -> Vec<Value> {
+    let trace = dir.path_str("out.pftrace");
+    hytrace_ok(&["export", "-i", dat, "--perfetto", &trace]);
+    let lines = perfetto_lines(python, &trace);
+    let report = report_json(dat);
+    let ours = per_cpu(of_kind(&lines, "event"), "ts", "name");
+    let theirs = per_cpu(report.iter(), "ts_ns", "event");
+    let keys = |m: &ByCpu| {
+        m.iter()
+            .map(|(cpu, events)| (*cpu, events.iter().map(|e| e.0.clone()).collect::<Vec<_>>()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(keys(&ours), keys(&theirs));
+
+    let pairs: Vec<(&Value, &Value)> = theirs
+        .iter()
+        .flat_map(|(cpu, events)| {
+            events
+                .iter()
+                .zip(&ours[cpu])
+                .map(|(theirs, ours)| (theirs.1, ours.1))
+        })
+        .collect();
+    let step = (pairs.len() / 100).max(1);
+    let mut compared = 0;
+    for (theirs, ours) in pairs.iter().step_by(step) {
+        compared += 1;
+        let their_fields = theirs["fields"].as_object().unwrap();
+        let our_fields = ours["fields"].as_object().unwrap();
+        let mut shared = 0;
+        for (name, value) in their_fields {
+            if let Some(our) = our_fields.get(name)
+                && !value.is_array()
+            {
+                assert_eq!(text(our), text(value), "{name} of {theirs} vs {ours}");
+                shared += 1;
+            }
+        }
+        assert!(
+            shared > 0 || their_fields.is_empty(),
+            "no field in common: {theirs} vs {ours}"
+        );
+    }
+    assert!(compared >= 100.min(pairs.len()), "{compared} compared");
+    assert!(of_kind(&lines, "thread").next().is_some(), "no threads");
+    lines
+}
+
+/// `record -e sched -e raw_syscalls -e irq -- sh -c 'spin 100000; marker 20'`, then
+/// `export --perfetto`: Perfetto's protos parse the file; its events match report's
+/// per CPU (timestamps, pids, names; fields of 100); its sched_switch count equals
+/// `report --count`'s; the 20 print events carry the marker lines.
+#[test]
+fn a_recording_reads_back_in_perfettos_protos_as_report_prints_it() {
+    require_root!();
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dir = TempDir::new("perfetto");
+    let dat = dir.path_str("p.dat");
+    let script = format!("{SPIN} 100000; {MARKER} 20");
+    hytrace_record(
+        &[
+            "-e",
+            "sched",
+            "-e",
+            "raw_syscalls",
+            "-e",
+            "irq",
+            "-b",
+            "32768",
+            "-o",
+            &dat,
+        ],
+        &["sh", "-c", &script],
+    );
+    let lines = check_against_report(&python, &dat, &dir);
+    let switches = of_kind(&lines, "event")
+        .filter(|l| l["name"] == "sched_switch")
+        .count() as u64;
+    let counts = hytrace_ok(&["report", "-i", &dat, "--count"]);
+    let counted: u64 = counts
+        .lines()
+        .find(|l| l.trim_end().ends_with(" sched_switch"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(switches, counted);
+    assert!(switches > 0);
+    let prints: Vec<String> = of_kind(&lines, "event")
+        .filter(|l| l["name"] == "print")
+        .map(|l| text(&l["fields"]["buf"]))
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("hytrace-marker {i}\n")).collect();
+    assert_eq!(prints, expected);
+    // sys_enter as Perfetto's typed message: id and the six arguments.
+    let getppid = of_kind(&lines, "event")
+        .filter(|l| l["name"] == "sys_enter" && text(&l["fields"]["id"]) == "110")
+        .count();
+    assert!(getppid >= 100_000, "{getppid} getppid sys_enter");
+}
+
+/// A trace-cmd `extract` file (sched, raw_syscalls, irq and 50 marker writes in an
+/// instance) exports the same way: every event per CPU as report prints it.
+#[test]
+fn a_trace_cmd_file_exports_the_same_way() {
+    require_root!();
+    require_tool!("trace-cmd");
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dir = TempDir::new("perfetto-peer");
+    let instance = HandInstance::create(
+        "hyt-pftrace",
+        &[
+            ("buffer_size_kb", "2048"),
+            ("events/sched/enable", "1"),
+            ("events/raw_syscalls/enable", "1"),
+            ("events/irq/enable", "1"),
+        ],
+    );
+    run_ok(
+        MARKER,
+        &["50", &instance.path("trace_marker").to_string_lossy()],
+    );
+    run_ok(SPIN, &["2000"]);
+    instance.write("tracing_on", "0");
+    let dat = dir.path_str("peer.dat");
+    run_ok("trace-cmd", &["extract", "-B", instance.name(), "-o", &dat]);
+    drop(instance);
+    let lines = check_against_report(&python, &dat, &dir);
+    let markers = of_kind(&lines, "event")
+        .filter(|l| {
+            l["name"] == "print" && text(&l["fields"]["buf"]).starts_with("hytrace-marker ")
+        })
+        .count();
+    assert!(markers >= 50, "{markers} marker prints");
+}
+
+/// The guest's function_graph recording (`-g vfs_read -- cat /proc/version`, left in
+/// HYTRACE_GUEST_RECORDING_DIR by `cargo xtask vm-test`): its export matches report
+/// per CPU, and per thread every funcgraph_entry has its funcgraph_exit (as many,
+/// each exit at the depth of the entry it closes).
+#[test]
+fn a_guest_function_graph_recording_exports_balanced_calls() {
+    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
+        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
+        return;
+    };
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dat = format!("{dir}/graph.dat");
+    let scratch = TempDir::new("perfetto-graph");
+    let lines = check_against_report(&python, &dat, &scratch);
+    // Open calls per thread: the depths of their entries.
+    let mut open: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    let (mut entries, mut exits) = (0, 0);
+    for event in of_kind(&lines, "event") {
+        let pid = event["pid"].as_u64().unwrap();
+        let depth = text(&event["fields"]["depth"]).parse::<i64>().unwrap_or(0);
+        match event["name"].as_str().unwrap() {
+            "funcgraph_entry" => {
+                entries += 1;
+                open.entry(pid).or_default().push(depth);
+            }
+            "funcgraph_exit" => {
+                exits += 1;
+                let opened = open.entry(pid).or_default().pop();
+                assert_eq!(opened, Some(depth), "an exit at depth {depth} of pid {pid}");
+            }
+            _ => {}
+        }
+    }
+    assert!(entries > 0);
+    assert_eq!(entries, exits);
+    assert!(
+        open.values().all(Vec::is_empty),
+        "calls left open: {open:?}"
+    );
+}
