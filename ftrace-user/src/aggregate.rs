@@ -1,7 +1,10 @@
 //! `hytrace hist`'s work: the eBPF latency aggregators of some specs over one measuring
 //! session, a snapshot of every histogram each interval and at the end.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use thiserror::Error;
 
@@ -15,6 +18,8 @@ use crate::{
         Snapshot, Spec,
         stacks::{StackEntry, StackReport},
     },
+    metrics_server::{self, Render},
+    notes,
     session::{Session, SessionError, StopReason},
     stacks::gather::candidate_files,
     symbolize::{
@@ -65,10 +70,21 @@ pub struct Aggregated {
     pub reason: StopReason,
 }
 
+/// How snapshots become the `/metrics` text.
+pub type MetricsText = Box<dyn Fn(&[Snapshot]) -> String + Send + Sync>;
+
+/// `hist --serve`: the bound listener, and its text.
+pub struct Serving {
+    pub listener: tokio::net::TcpListener,
+    pub render: MetricsText,
+}
+
 /// Aggregates until the session ends, handing every interval's snapshots to
-/// `on_interval`; returns the final snapshots and why the session ended.
+/// `on_interval` (and, with `serving`, a fresh snapshot to each `/metrics` request);
+/// returns the final snapshots and why the session ended.
 pub async fn aggregate(
     options: &AggregateOptions,
+    serving: Option<Serving>,
     mut on_interval: impl FnMut(&[Snapshot]) -> std::io::Result<()>,
 ) -> Result<Aggregated, AggregateError> {
     let mut session = Session::prepare(&options.command, options.duration)?;
@@ -82,13 +98,30 @@ pub async fn aggregate(
     let stack_options = options.stacks.then(|| StackOptions {
         candidate_files: candidate_files(&options.command),
     });
-    let mut aggregators = start_all_with(&options.specs, &scope, stack_options.as_ref())?;
-    session.start()?;
+    let aggregators = start_all_with(&options.specs, &scope, stack_options.as_ref())?;
+    // Shared with the /metrics requests, which read the maps at their own moment.
+    let shared = Arc::new(Mutex::new(aggregators));
     let started = std::time::Instant::now();
+    let server = serving.map(|serving| {
+        let shared = shared.clone();
+        let render: Render = Arc::new(move || {
+            let aggregators = shared
+                .lock()
+                .map_err(|_| "the aggregators' lock is poisoned")?;
+            let snapshots =
+                snapshots(&aggregators, started.elapsed()).map_err(|e| notes::chain(&e))?;
+            Ok((serving.render)(&snapshots))
+        });
+        tokio::spawn(metrics_server::serve(serving.listener, render))
+    });
+    session.start()?;
     let mut tick_error = None;
     let reason = session
         .wait(options.interval, || {
-            for aggregator in &mut aggregators {
+            let Ok(mut aggregators) = shared.lock() else {
+                return;
+            };
+            for aggregator in aggregators.iter_mut() {
                 aggregator.print_diagnostics();
             }
             let printed = snapshots(&aggregators, started.elapsed())
@@ -98,9 +131,22 @@ pub async fn aggregate(
             }
         })
         .await?;
+    if let Some(server) = server {
+        server.abort();
+    }
     if let Some(error) = tick_error {
         return Err(error);
     }
+    let mut aggregators = match Arc::try_unwrap(shared) {
+        Ok(mutex) => mutex
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        Err(shared) => std::mem::take(
+            &mut *shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ),
+    };
     for aggregator in &mut aggregators {
         aggregator.print_diagnostics();
     }

@@ -25,6 +25,7 @@
 //! - [`report`]: the records a report selects, folded stacks, task profiles.
 //! - [`hist`]: latency histograms: specs, buckets, pairing from events (pure).
 //! - [`aggregate`]: `hist`'s work: eBPF aggregators over a measuring session.
+//! - [`metrics_server`]: `hist --serve`'s HTTP endpoint for Prometheus.
 //! - [`graph`]: function_graph events as call trees (pure, but for reading).
 //! - [`deep_dive`]: `graph`'s work: FUNC's trees recorded, or found at an outlier.
 //! - [`kvm`]: VM exits paired with the kernel's handling and QEMU's work.
@@ -46,6 +47,7 @@ pub mod format;
 pub mod graph;
 pub mod hist;
 pub mod kvm;
+pub mod metrics_server;
 pub mod notes;
 pub mod output;
 pub mod private_files;

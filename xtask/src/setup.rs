@@ -21,6 +21,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     // The line tables and inline chains report --kernel-lines is checked against.
     ("gdb", "gdb"),
     ("addr2line", "binutils"),
+    // Scrapes hist --serve in its test (started by the test on 127.0.0.1 only).
+    ("prometheus", "prometheus"),
 ];
 
 /// The workspace root (the parent of xtask/).

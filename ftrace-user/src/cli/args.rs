@@ -578,6 +578,7 @@ pub struct ListArgs {
 ///   hytrace hist pair:syscalls:sys_enter_openat,syscalls:sys_exit_openat -- ls
 ///   hytrace hist kvm-exit block --interval 1
 ///   hytrace hist syscalls:by-comm --duration 10
+///   hytrace hist syscalls runq --serve 127.0.0.1:9464
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct HistArgs {
@@ -603,6 +604,23 @@ pub struct HistArgs {
     /// One JSON object per snapshot per line.
     #[arg(long)]
     pub json: bool,
+
+    /// Serve the histograms to Prometheus at http://ADDR/metrics (OpenMetrics text)
+    /// until the session ends (without COMMAND or --duration: until SIGTERM or
+    /// Ctrl-C). Each spec is a histogram family, `hytrace_syscall_latency_seconds{spec=
+    /// "syscalls",key="getppid"}` and the like, with _count, _sum and buckets at powers
+    /// of two nanoseconds (see --bucket-step), and every loss kind a counter,
+    /// `hytrace_lost_samples_total{spec,kind}`. The maps are read at each scrape, never
+    /// in a loop; the kernel-side aggregation never waits for a scrape. The endpoint has
+    /// no authentication: a non-loopback ADDR gets a warning.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+
+    /// With --serve: powers of two between bucket boundaries (1: 256 ns, 512 ns, 1 µs…;
+    /// the default 2: 256 ns, 1 µs, 4 µs…), 20 boundaries from 256 ns.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "serve",
+          value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub bucket_step: u32,
 
     /// Also print, on stderr, the rare failures the eBPF programs report as they
     /// happen (a start or histogram table full, a key beyond its table, a stack not

@@ -6,9 +6,14 @@ use anyhow::{Result, bail};
 
 use super::{args::HistArgs, record::is_root};
 use crate::{
-    aggregate::{AggregateOptions, aggregate},
+    aggregate::{AggregateOptions, Serving, aggregate},
     hist::{Snapshot, Spec},
-    output::{flame_graph, folded, histogram, histogram_stacks, session_end},
+    metrics_server,
+    output::{
+        flame_graph, folded, histogram, histogram_stacks,
+        openmetrics::{self, BucketLayout},
+        session_end,
+    },
     private_files::{OutputFile, write_whole},
 };
 
@@ -35,9 +40,17 @@ pub fn run(args: &HistArgs) -> Result<i32> {
     };
     let live = !args.json && std::io::stdout().is_terminal();
     let runtime = super::runtime()?;
-    let aggregated = runtime.block_on(aggregate(&options, |snapshots| {
-        print_snapshots(snapshots, args, live)
-    }))?;
+    let aggregated = runtime.block_on(async {
+        let serving = match args.serve {
+            Some(addr) => Some(serving(addr, args.bucket_step).await?),
+            None => None,
+        };
+        aggregate(&options, serving, |snapshots| {
+            print_snapshots(snapshots, args, live)
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
     print_snapshots(&aggregated.snapshots, args, false)?;
     for report in &aggregated.stacks {
         let mut out = std::io::stdout().lock();
@@ -57,6 +70,30 @@ pub fn run(args: &HistArgs) -> Result<i32> {
         eprintln!("hytrace: {line}");
     }
     Ok(0)
+}
+
+/// The listener of --serve, bound before anything is loaded, and its renderer.
+async fn serving(addr: std::net::SocketAddr, step: u32) -> Result<Serving> {
+    let listener = metrics_server::bind(addr).await?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "hytrace: warning: http://{addr}/metrics has no authentication: anyone who \
+             reaches {} can read the histograms",
+            addr.ip()
+        );
+    }
+    let layout = BucketLayout {
+        step,
+        ..BucketLayout::default()
+    };
+    eprintln!(
+        "hytrace: serving the histograms at http://{}/metrics",
+        listener.local_addr().unwrap_or(addr)
+    );
+    Ok(Serving {
+        listener,
+        render: Box::new(move |snapshots| openmetrics::text(snapshots, &layout)),
+    })
 }
 
 /// One interval's snapshots, as JSON lines or tables (redrawn in place when `live`).

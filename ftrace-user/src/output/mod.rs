@@ -20,6 +20,7 @@
 //! - [`kernel_stack_json`]: a kernel stack's frames with file:line, in JSON.
 //! - [`kvm_exits`]: `hytrace kvm`'s table per exit reason, and what did not pair.
 //! - [`kvm_timeline`]: `hytrace kvm --timeline`: one line per exit.
+//! - [`openmetrics`]: `hist --serve`'s `/metrics` (Prometheus histograms and loss counters).
 //! - [`kvm_json`]: `hytrace kvm --json`.
 //! - [`profile`]: `report --profile`: tasks' run, wait and blocked time, by stack.
 //! - [`record_summary`]: the end-of-record summary.
@@ -46,6 +47,7 @@ pub mod kernel_stack_json;
 pub mod kvm_exits;
 pub mod kvm_json;
 pub mod kvm_timeline;
+pub mod openmetrics;
 pub mod profile;
 pub mod record_summary;
 pub mod record_summary_json;

@@ -239,12 +239,12 @@ pub fn vm_test() -> Result<(String, TestCounts)> {
 /// The VM tests running in the guest, on a thread of their own: the guest takes one
 /// core (single-threaded TCG), so `cargo xtask test` fuzzes on the other meanwhile.
 pub struct RunningVmTests {
-    guest: std::thread::JoinHandle<Result<(i32, String)>>,
+    /// The guest's status and output, and how long it ran.
+    guest: std::thread::JoinHandle<(Result<(i32, String)>, Duration)>,
     release: String,
     vmlinux: PathBuf,
     debug_dir: PathBuf,
     out: PathBuf,
-    started: Instant,
 }
 
 /// Builds the VM tests, prepares the guest and its kernel's debug info, then boots the
@@ -271,14 +271,16 @@ pub fn start_vm_test() -> Result<RunningVmTests> {
         tests.display()
     );
     let started = Instant::now();
-    let guest = std::thread::spawn(move || guest.run("tests", &commands));
+    let guest = std::thread::spawn(move || {
+        let ran = guest.run("tests", &commands);
+        (ran, started.elapsed())
+    });
     Ok(RunningVmTests {
         guest,
         release,
         vmlinux,
         debug_dir,
         out,
-        started,
     })
 }
 
@@ -286,15 +288,16 @@ impl RunningVmTests {
     /// Waits for the guest, prints its tests' output, then names the guest's kernel
     /// stack recording here against the guest kernel's vmlinux.
     pub fn finish(self) -> Result<(String, TestCounts)> {
-        let (status, text) = self
+        let (ran, took) = self
             .guest
             .join()
-            .map_err(|_| anyhow::anyhow!("the thread running the guest panicked"))??;
+            .map_err(|_| anyhow::anyhow!("the thread running the guest panicked"))?;
+        let (status, text) = ran?;
         print!("{text}");
         eprintln!(
             "xtask: guest run of {VM_TEST_TARGET} ended with status {status} after {:.0} s \
              (kernel {})",
-            self.started.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             self.release
         );
         if status != 0 {
