@@ -33,6 +33,10 @@ pub enum Which {
     /// The raw_syscalls firehose of one core: events lost and CPU per MB of
     /// `hytrace record` vs a plain `cat trace_pipe_raw` reader.
     Record,
+    /// `hist syscalls --serve` scraped every second: added cost per syscall against
+    /// `hist syscalls` without it, and its RSS after 1 and after 10 minutes
+    /// (HYTRACE_SERVE_MINUTES) of scrapes.
+    Serve,
 }
 
 /// `events` or the benchmark's own default size.
@@ -47,6 +51,8 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
         Which::Kvm => crate::bench_kvm::run(events.unwrap_or(20_000)),
         // getppid calls: two events each.
         Which::Record => crate::bench_record::run(events.unwrap_or(5_000_000)),
+        // Long enough runs for several scrapes each.
+        Which::Serve => crate::bench_serve::run(events.unwrap_or(5_000_000)),
     }
 }
 
@@ -141,7 +147,7 @@ const BPFTRACE_SYSCALL_HIST: &str = "tracepoint:raw_syscalls:sys_enter { @s[tid]
     tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }";
 
 /// Nanoseconds per getppid of `spin calls`, best of three runs.
-fn ns_per_call(spin: &Path, calls: u64) -> Result<f64> {
+pub(crate) fn ns_per_call(spin: &Path, calls: u64) -> Result<f64> {
     let mut best = f64::MAX;
     for _ in 0..3 {
         let seconds = time_to_null(Command::new(spin).arg(calls.to_string()))?;
@@ -200,7 +206,7 @@ fn hist(calls: u64) -> Result<()> {
 }
 
 /// ns per getppid while `hytrace ARGS` runs in the background.
-fn under_hytrace(spin: &Path, calls: u64, args: &[&str]) -> Result<f64> {
+pub(crate) fn under_hytrace(spin: &Path, calls: u64, args: &[&str]) -> Result<f64> {
     let mut hytrace = Command::new(hytrace_binary())
         .args(args)
         .stdout(Stdio::null())

@@ -9,6 +9,7 @@ mod bench_common;
 mod bench_kvm;
 mod bench_outlier;
 mod bench_record;
+mod bench_serve;
 mod bench_symbolize;
 mod fuzz;
 mod setup;
@@ -56,7 +57,7 @@ enum Task {
         #[arg(value_enum)]
         which: bench::Which,
         /// Size of the workload: events in the recording (report, default 1000000) or
-        /// getppid calls (hist, default 1000000; record, default 5000000; outlier, in
+        /// getppid calls (hist, default 1000000; record and serve, default 5000000; outlier, in
         /// the guest, default 20000) or VM exits (kvm, in the guest, default 20000).
         #[arg(long)]
         events: Option<u64>,

@@ -22,9 +22,9 @@ const ALLOWED_GROWTH_PERCENT: f64 = 5.0;
 
 /// Resident memory (kB) and open descriptors of one process at one minute.
 #[derive(Clone, Copy)]
-struct Sample {
-    rss_kb: u64,
-    fds: u64,
+pub struct Sample {
+    pub rss_kb: u64,
+    pub fds: u64,
 }
 
 pub fn run(minutes: u64) -> Result<()> {
@@ -149,7 +149,7 @@ fn judge(who: &str, samples: &[Sample]) -> Result<()> {
 }
 
 /// VmRSS and the number of open descriptors of a running process.
-fn sample(pid: u32) -> Option<Sample> {
+pub fn sample(pid: u32) -> Option<Sample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     if status
         .lines()
