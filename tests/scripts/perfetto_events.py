@@ -6,6 +6,9 @@ and prints what the tests compare, one JSON object per line:
 - {"kind": "bundle", "cpu", "events", "lost_events"} for every bundle;
 - {"kind": "thread", "tid", "tgid", "name"} and {"kind": "process", "pid", "cmdline"}
   from the process trees;
+- {"kind": "track", "uuid", "name"} for every track descriptor, and {"kind": "slice",
+  "track", "type", "name", "ts", "annotations", "sequence", "flags"} for every track
+  event;
 - {"kind": "packets", "count"} last.
 
 Usage: perfetto_events.py FILE
@@ -31,6 +34,23 @@ def main(path):
             for t in packet.process_tree.threads:
                 out.write(json.dumps({"kind": "thread", "tid": t.tid, "tgid": t.tgid,
                                       "name": t.name}) + "\n")
+        if packet.HasField("track_descriptor"):
+            track = packet.track_descriptor
+            out.write(json.dumps({"kind": "track", "uuid": track.uuid,
+                                  "name": track.name}) + "\n")
+        if packet.HasField("track_event"):
+            event = packet.track_event
+            annotations = {}
+            for a in event.debug_annotations:
+                value = a.WhichOneof("value")
+                annotations[a.name] = getattr(a, value) if value else None
+            out.write(json.dumps({
+                "kind": "slice", "track": event.track_uuid,
+                "type": perfetto_trace_pb2.TrackEvent.Type.Name(event.type),
+                "name": event.name, "ts": packet.timestamp,
+                "annotations": annotations,
+                "sequence": packet.trusted_packet_sequence_id,
+                "flags": packet.sequence_flags}, sort_keys=True) + "\n")
         if packet.HasField("ftrace_events"):
             bundle = packet.ftrace_events
             out.write(json.dumps({"kind": "bundle", "cpu": bundle.cpu,

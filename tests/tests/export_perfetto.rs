@@ -277,3 +277,149 @@ fn a_guest_function_graph_recording_exports_balanced_calls() {
         "calls left open: {open:?}"
     );
 }
+
+/// `record --hist syscalls -e raw_syscalls:sys_enter -F -- spin 100000`, exported: a
+/// track `hist syscalls: getppid` holding one slice over the recording (from its first
+/// event to its last) whose annotations carry the stored histogram's count, 100000,
+/// and percentiles in order; the track events on their own sequence, the first one
+/// clearing its incremental state.
+#[test]
+fn stored_histograms_become_annotated_slices() {
+    require_root!();
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dir = TempDir::new("perfetto-hist");
+    let dat = dir.path_str("h.dat");
+    hytrace_record(
+        &[
+            "--hist",
+            "syscalls",
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-F",
+            "-o",
+            &dat,
+        ],
+        &[SPIN, "100000"],
+    );
+    let trace = dir.path_str("h.pftrace");
+    hytrace_ok(&["export", "-i", &dat, "--perfetto", &trace]);
+    let lines = perfetto_lines(&python, &trace);
+    let track = of_kind(&lines, "track")
+        .find(|t| t["name"] == "hist syscalls: getppid")
+        .unwrap_or_else(|| {
+            panic!(
+                "no getppid track: {:?}",
+                of_kind(&lines, "track").collect::<Vec<_>>()
+            )
+        });
+    let slices: Vec<&Value> = of_kind(&lines, "slice")
+        .filter(|s| s["track"] == track["uuid"])
+        .collect();
+    assert_eq!(slices.len(), 2, "{slices:?}");
+    let (begin, end) = (slices[0], slices[1]);
+    assert_eq!(begin["type"], "TYPE_SLICE_BEGIN");
+    assert_eq!(end["type"], "TYPE_SLICE_END");
+    assert_eq!(begin["name"], "getppid");
+    let notes = &begin["annotations"];
+    assert_eq!(notes["count"], 100_000, "{notes}");
+    let p = |name: &str| notes[name].as_u64().unwrap();
+    assert!(p("p50_ns") <= p("p90_ns") && p("p90_ns") <= p("p99_ns") && p("p99_ns") <= p("max_ns"));
+    let events: Vec<u64> = of_kind(&lines, "event")
+        .map(|e| e["ts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(begin["ts"].as_u64(), events.iter().min().copied());
+    assert_eq!(end["ts"].as_u64(), events.iter().max().copied());
+    let first = of_kind(&lines, "slice").next().unwrap();
+    let tracks_first: Vec<&Value> = of_kind(&lines, "track").collect();
+    assert!(!tracks_first.is_empty());
+    assert_eq!(first["sequence"], 2);
+}
+
+/// The guest's `hytrace kvm -- kvmguest --markers 1000` recording (left in
+/// HYTRACE_GUEST_RECORDING_DIR by `cargo xtask vm-test`), exported: one track per vCPU
+/// thread, a slice per paired exit named by its reason, as many per reason as `hytrace
+/// kvm -i FILE --json` counts, each ending after it begins; the 1000 `io` exits that
+/// went to QEMU each hold a nested `qemu` slice.
+#[test]
+fn a_guest_kvm_recording_exports_its_exits_as_slices() {
+    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
+        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
+        return;
+    };
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dat = format!("{dir}/kvm.dat");
+    let scratch = TempDir::new("perfetto-kvm");
+    let trace = scratch.path_str("k.pftrace");
+    hytrace_ok(&["export", "-i", &dat, "--perfetto", &trace]);
+    let lines = perfetto_lines(&python, &trace);
+    let tracks: Vec<&Value> = of_kind(&lines, "track")
+        .filter(|t| {
+            t["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("kvm exits, vCPU 0 ")
+        })
+        .collect();
+    assert_eq!(
+        tracks.len(),
+        1,
+        "{:?}",
+        of_kind(&lines, "track").collect::<Vec<_>>()
+    );
+    let uuid = &tracks[0]["uuid"];
+    // Per reason, the outer slices; nested ones are QEMU's parts.
+    let mut depth = 0;
+    let mut ours: BTreeMap<String, u64> = BTreeMap::new();
+    let mut qemu = 0;
+    let mut open_at: Vec<u64> = Vec::new();
+    for slice in of_kind(&lines, "slice").filter(|s| &s["track"] == uuid) {
+        let ts = slice["ts"].as_u64().unwrap();
+        match slice["type"].as_str().unwrap() {
+            "TYPE_SLICE_BEGIN" => {
+                let name = slice["name"].as_str().unwrap().to_string();
+                if depth == 0 {
+                    *ours.entry(name).or_default() += 1;
+                } else {
+                    assert_eq!(name, "qemu");
+                    qemu += 1;
+                }
+                depth += 1;
+                open_at.push(ts);
+            }
+            _ => {
+                depth -= 1;
+                assert!(
+                    ts >= open_at.pop().unwrap(),
+                    "a slice ends before it begins"
+                );
+            }
+        }
+    }
+    assert_eq!(depth, 0);
+    let json: Value =
+        serde_json::from_str(hytrace_ok(&["kvm", "-i", &dat, "--json"]).trim()).unwrap();
+    let theirs: BTreeMap<String, u64> = json["exits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap().to_string(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.get("io"), Some(&1000));
+    assert_eq!(qemu, 1000);
+}

@@ -828,8 +828,12 @@ impl BufferArgs {
 /// typed message where it has one (sched_switch, wakeups, fork/exit, irq, softirq,
 /// sys_enter/sys_exit, trace_marker prints, funcgraph_entry/exit, kvm_userspace_exit),
 /// from which Perfetto builds its CPU tracks, thread states and slices, and as its
-/// generic event with every field otherwise. Works on trace-cmd's files too. Written
-/// mode 0600 (see --mode) in a private directory beside OUT and renamed into place.
+/// generic event with every field otherwise. On tracks of their own: each key of the
+/// histograms record --hist stored (a slice over the recording, count and percentiles
+/// as annotations), and kvm exits paired per vCPU thread as `hytrace kvm` pairs them (a
+/// slice per exit named by its reason, QEMU's part nested). Works on trace-cmd's files
+/// too. Written mode 0600 (see --mode) in a private directory beside OUT and renamed
+/// into place.
 ///
 /// Examples:
 ///   hytrace export -i trace.dat --perfetto trace.pftrace

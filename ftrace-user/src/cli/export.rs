@@ -32,6 +32,22 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         stats.threads,
         args.perfetto.display()
     );
+    let tracks = &stats.tracks;
+    if tracks.histogram_keys + tracks.kvm_exits > 0 {
+        eprintln!(
+            "hytrace: and tracks of {} stored histogram keys and {} kvm exits{}",
+            tracks.histogram_keys,
+            tracks.kvm_exits,
+            if tracks.kvm_exits_incomplete > 0 {
+                format!(
+                    " ({} exits whose times a loss made unknown left out)",
+                    tracks.kvm_exits_incomplete
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if stats.unknown_events > 0 {
         eprintln!(
             "hytrace: {} records of event types the file has no format for were left out",

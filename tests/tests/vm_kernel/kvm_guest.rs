@@ -85,6 +85,10 @@ fn kvm_exit_pairs_each_io_exit_with_its_marker() {
     let timeline = hytrace_ok(&["kvm", "-i", &file, "--timeline"]);
     let values = kvm_timeline_marker_values(&timeline, " io (KVM_EXIT_IO) ");
     assert_eq!(values, (0..1000).collect::<Vec<u64>>());
+    // For the host to export to Perfetto after the guest ends (tests/export_perfetto.rs).
+    if let Ok(out) = std::env::var("HYTRACE_GUEST_OUT") {
+        std::fs::copy(&file, format!("{out}/kvm.dat")).unwrap();
+    }
 
     if have_tool("trace-cmd") {
         let report = run("trace-cmd", &["report", "-N", &file]);

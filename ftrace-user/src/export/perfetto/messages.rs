@@ -12,7 +12,7 @@ pub struct TracePacket {
     pub trusted_packet_sequence_id: Option<u32>,
     #[prost(uint32, optional, tag = "13")]
     pub sequence_flags: Option<u32>,
-    #[prost(oneof = "PacketData", tags = "1, 2")]
+    #[prost(oneof = "PacketData", tags = "1, 2, 11, 60")]
     pub data: Option<PacketData>,
 }
 
@@ -25,6 +25,10 @@ pub enum PacketData {
     FtraceEvents(FtraceEventBundle),
     #[prost(message, tag = "2")]
     ProcessTree(ProcessTree),
+    #[prost(message, tag = "11")]
+    TrackEvent(TrackEvent),
+    #[prost(message, tag = "60")]
+    TrackDescriptor(TrackDescriptor),
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -277,4 +281,41 @@ pub struct Thread {
     pub name: Option<String>,
     #[prost(int32, optional, tag = "3")]
     pub tgid: Option<i32>,
+}
+
+/// A track of its own (what hytrace adds: kvm exits, stored histograms).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TrackDescriptor {
+    #[prost(uint64, optional, tag = "1")]
+    pub uuid: Option<u64>,
+    #[prost(string, optional, tag = "2")]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TrackEvent {
+    /// One of the `TRACK_EVENT_*` types.
+    #[prost(int32, optional, tag = "9")]
+    pub r#type: Option<i32>,
+    #[prost(uint64, optional, tag = "11")]
+    pub track_uuid: Option<u64>,
+    #[prost(string, optional, tag = "23")]
+    pub name: Option<String>,
+    #[prost(message, repeated, tag = "4")]
+    pub debug_annotations: Vec<DebugAnnotation>,
+}
+
+/// `TrackEvent.Type`: a slice begins, ends.
+pub const TRACK_EVENT_SLICE_BEGIN: i32 = 1;
+pub const TRACK_EVENT_SLICE_END: i32 = 2;
+
+/// A named value shown with a slice.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DebugAnnotation {
+    #[prost(string, optional, tag = "10")]
+    pub name: Option<String>,
+    #[prost(uint64, optional, tag = "3")]
+    pub uint_value: Option<u64>,
+    #[prost(string, optional, tag = "6")]
+    pub string_value: Option<String>,
 }

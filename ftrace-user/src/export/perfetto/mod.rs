@@ -5,9 +5,12 @@
 //!
 //! - [`messages`]: the prost messages, with Perfetto's field numbers.
 //! - [`events`]: one event record as its typed or generic `FtraceEvent`.
+//! - [`tracks`]: what hytrace adds as tracks of their own (stored histograms, kvm
+//!   exits paired).
 
 pub mod events;
 pub mod messages;
+pub mod tracks;
 
 use std::{collections::BTreeMap, io::Write};
 
@@ -38,6 +41,7 @@ pub struct PerfettoStats {
     pub threads: usize,
     /// Events without a format in the file (skipped).
     pub unknown_events: u64,
+    pub tracks: tracks::TrackStats,
 }
 
 /// Events per bundle (Perfetto's own traced_probes sends bundles of a page or so).
@@ -52,15 +56,19 @@ struct PacketWriter<'a> {
 }
 
 impl PacketWriter<'_> {
+    /// A packet of the events' sequence.
     fn write(&mut self, data: PacketData) -> Result<(), PerfettoError> {
-        let packet = TracePacket {
+        self.write_packet(&TracePacket {
             timestamp: None,
             trusted_packet_sequence_id: Some(SEQUENCE_ID),
             sequence_flags: None,
             data: Some(data),
-        };
+        })
+    }
+
+    fn write_packet(&mut self, packet: &TracePacket) -> Result<(), PerfettoError> {
         self.buf.clear();
-        prost::encoding::message::encode(TRACE_PACKET_TAG, &packet, &mut self.buf);
+        prost::encoding::message::encode(TRACE_PACKET_TAG, packet, &mut self.buf);
         self.out.write_all(&self.buf).map_err(PerfettoError::Write)
     }
 }
@@ -109,6 +117,7 @@ pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats
     let cpus: Vec<u32> = report.origins().iter().map(|o| o.cpu).collect();
     // The bundle being filled for each origin (buffer and CPU).
     let mut pending: Vec<Option<FtraceEventBundle>> = vec![None; cpus.len()];
+    let mut span: Option<(u64, u64)> = None;
     let mut flush = |bundle: FtraceEventBundle, stats: &mut PerfettoStats| {
         stats.bundles += 1;
         writer.write(PacketData::FtraceEvents(bundle))
@@ -143,10 +152,19 @@ pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats
             event: Some(events::event_kind(format, data)),
         });
         stats.events += 1;
+        span = Some(span.map_or((record.ts, record.ts), |(first, last)| {
+            (first.min(record.ts), last.max(record.ts))
+        }));
     }
     for bundle in pending.into_iter().flatten() {
         flush(bundle, &mut stats)?;
     }
+    let (first, last) = span.unwrap_or((0, 0));
+    let (packets, track_stats) = tracks::track_packets(recording, first, last);
+    for packet in &packets {
+        writer.write_packet(packet)?;
+    }
+    stats.tracks = track_stats;
     Ok(stats)
 }
 
