@@ -234,8 +234,9 @@ fn a_trace_cmd_file_exports_the_same_way() {
 
 /// The guest's function_graph recording (`-g vfs_read -- cat /proc/version`, left in
 /// HYTRACE_GUEST_RECORDING_DIR by `cargo xtask vm-test`): its export matches report
-/// per CPU, and per thread every funcgraph_entry has its funcgraph_exit (as many,
-/// each exit at the depth of the entry it closes).
+/// per CPU, and per thread every funcgraph_exit closes the innermost open entry at its
+/// own depth, the only calls left open being the few a thread was inside when the
+/// recording stopped (its exit path).
 #[test]
 fn a_guest_function_graph_recording_exports_balanced_calls() {
     let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
@@ -271,9 +272,13 @@ fn a_guest_function_graph_recording_exports_balanced_calls() {
         }
     }
     assert!(entries > 0);
-    assert_eq!(entries, exits);
+    // What stays open is what a thread was inside when the recording stopped: cat's
+    // exit path (where the instance cannot pick vfs_read's trees, on 6.12, everything
+    // cat calls is recorded, and do_exit never returns), a few levels deep.
+    let left_open: usize = open.values().map(Vec::len).sum();
+    assert_eq!(entries - exits, left_open);
     assert!(
-        open.values().all(Vec::is_empty),
+        open.values().all(|calls| calls.len() <= 16),
         "calls left open: {open:?}"
     );
 }
