@@ -665,6 +665,73 @@ pub fn chromium_dom(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// One user stack frame line without its `+0xOFFSET` (which depends on the compiler).
+pub fn frame_without_offset(frame: &str) -> String {
+    let (name, rest) = frame.split_once(' ').unwrap_or((frame, ""));
+    let name = name.split('+').next().unwrap();
+    format!("{name} {rest}")
+}
+
+/// The user stack (frames without offsets) of each `event` line of a report.
+pub fn user_stacks_of_events(report: &str, event: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut in_user_stack = false;
+    for line in report.lines() {
+        if line == "<user stack trace >" {
+            in_user_stack = true;
+            continue;
+        }
+        if let Some(frame) = line.strip_prefix("=> ") {
+            if in_user_stack && let Some(frames) = out.last_mut() {
+                frames.push(frame_without_offset(frame));
+            }
+            continue;
+        }
+        in_user_stack = false;
+        if event_name_of(line) == Some(event) {
+            out.push(Vec::new());
+        }
+    }
+    out
+}
+
+/// `record -e raw_syscalls:sys_enter -f 'id == 110' --user-stack -F -o FILE -- rstack
+/// N` (`rstack` at `rstack_path`); returns the summary.
+#[track_caller]
+pub fn record_rstack_user_stacks(dat: &str, rstack_path: &str, calls: u64) -> String {
+    hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "--user-stack",
+            "--no-build-id-cache",
+            "-F",
+            "-o",
+            dat,
+        ],
+        &[rstack_path, &calls.to_string()],
+    )
+}
+
+/// The innermost frame of every rstack getppid stack, as report prints it (offset
+/// left out): `hytrace_tests::workloads::raw_getppid` at the line of its `asm!`.
+pub fn raw_getppid_frame(rstack_path: &str) -> String {
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs");
+    let asm_line = std::fs::read_to_string(source)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("std::arch::asm!("))
+        .unwrap()
+        + 1;
+    let rstack = std::fs::canonicalize(rstack_path).unwrap();
+    format!(
+        "hytrace_tests::workloads::raw_getppid ({source}:{asm_line}) [{}]",
+        rstack.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,22 @@ fn perfetto_python() -> Option<PathBuf> {
     python.exists().then_some(python)
 }
 
+/// The directory of the guest's recordings and the Python with Perfetto's protos, or
+/// None (the test is skipped, saying why) where either is missing.
+fn guest_recordings() -> Option<(String, PathBuf)> {
+    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
+        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
+        return None;
+    };
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return None;
+    };
+    Some((dir, python))
+}
+
 /// Every line tests/scripts/perfetto_events.py prints for `trace`.
 fn perfetto_lines(python: &Path, trace: &str) -> Vec<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/perfetto_events.py");
@@ -239,14 +255,7 @@ fn a_trace_cmd_file_exports_the_same_way() {
 /// recording stopped (its exit path).
 #[test]
 fn a_guest_function_graph_recording_exports_balanced_calls() {
-    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
-        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
-        return;
-    };
-    let Some(python) = perfetto_python() else {
-        hytrace_tests::skip(
-            "target/python has no Perfetto protos (cargo xtask test installs them)",
-        );
+    let Some((dir, python)) = guest_recordings() else {
         return;
     };
     let dat = format!("{dir}/graph.dat");
@@ -352,14 +361,7 @@ fn stored_histograms_become_annotated_slices() {
 /// went to QEMU each hold a nested `qemu` slice.
 #[test]
 fn a_guest_kvm_recording_exports_its_exits_as_slices() {
-    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
-        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
-        return;
-    };
-    let Some(python) = perfetto_python() else {
-        hytrace_tests::skip(
-            "target/python has no Perfetto protos (cargo xtask test installs them)",
-        );
+    let Some((dir, python)) = guest_recordings() else {
         return;
     };
     let dat = format!("{dir}/kvm.dat");

@@ -5,9 +5,10 @@
 use std::{collections::BTreeMap, path::Path};
 
 use hytrace_tests::{
-    DEEP_SOURCE, TempDir, assert_no_hytrace_instance, build_deep, chromium_dom, have_tool,
-    hytrace_ok, hytrace_record, hytrace_report, json_u64, require_root, require_tool, run_ok,
-    with_command,
+    DEEP_SOURCE, TempDir, assert_no_hytrace_instance, build_deep, chromium_dom,
+    frame_without_offset, have_tool, hytrace_ok, hytrace_record, hytrace_report, json_u64,
+    raw_getppid_frame, record_rstack_user_stacks, require_root, require_tool, run_ok,
+    user_stacks_of_events, with_command,
 };
 
 /// The line of each `/* call: NAME */` marker of the source.
@@ -38,13 +39,6 @@ fn expected_frames(exe: &str) -> Vec<String> {
     frames
 }
 
-/// One user stack frame line without its `+0xOFFSET` (which depends on the compiler).
-fn without_offset(frame: &str) -> String {
-    let (name, rest) = frame.split_once(' ').unwrap_or((frame, ""));
-    let name = name.split('+').next().unwrap();
-    format!("{name} {rest}")
-}
-
 /// Each sys_enter line's user stack (frames without offsets) and whether a kernel
 /// stack holding do_syscall_64 followed it.
 fn stacks_of(report: &str) -> Vec<(Vec<String>, bool)> {
@@ -58,7 +52,7 @@ fn stacks_of(report: &str) -> Vec<(Vec<String>, bool)> {
         }
         if let Some(frame) = line.strip_prefix("=> ") {
             if in_user_stack {
-                out.last_mut().unwrap().0.push(without_offset(frame));
+                out.last_mut().unwrap().0.push(frame_without_offset(frame));
             } else if in_kernel_stack && frame.starts_with("do_syscall_64 (") {
                 out.last_mut().unwrap().1 = true;
             }
@@ -255,7 +249,7 @@ fn hist_stacks_key_getppid_samples_by_the_stack_they_began_in() {
     let user: Vec<String> = frames
         .iter()
         .filter(|f| !f.ends_with(" [kernel]"))
-        .map(|f| without_offset(f))
+        .map(|f| frame_without_offset(f))
         .collect();
     let expected = expected_frames(&exe);
     assert!(user.len() >= expected.len(), "{frames:#?}");
@@ -290,34 +284,10 @@ fn hist_stacks_key_getppid_samples_by_the_stack_they_began_in() {
 fn rust_frames_are_demangled_with_their_file_and_line() {
     require_root!();
     let (_dir, dat) = TempDir::with_file("rstack", "r.dat");
-    hytrace_record(
-        &[
-            "-e",
-            "raw_syscalls:sys_enter",
-            "-f",
-            "id == 110",
-            "--user-stack",
-            "--no-build-id-cache",
-            "-F",
-            "-o",
-            &dat,
-        ],
-        &[RSTACK, "100"],
-    );
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs");
-    let asm_line = std::fs::read_to_string(source)
-        .unwrap()
-        .lines()
-        .position(|l| l.contains("std::arch::asm!("))
-        .unwrap()
-        + 1;
-    let rstack = std::fs::canonicalize(RSTACK).unwrap();
-    let expected = format!(
-        "hytrace_tests::workloads::raw_getppid ({source}:{asm_line}) [{}]",
-        rstack.display()
-    );
+    record_rstack_user_stacks(&dat, RSTACK, 100);
+    let expected = raw_getppid_frame(RSTACK);
     let report = hytrace_report(&dat, &[]);
-    let stacks = stacks_of_events(&report, "sys_enter");
+    let stacks = user_stacks_of_events(&report, "sys_enter");
     assert_eq!(stacks.len(), 100);
     for frames in stacks {
         assert_eq!(frames.first(), Some(&expected), "{frames:#?}");
@@ -325,29 +295,6 @@ fn rust_frames_are_demangled_with_their_file_and_line() {
 }
 
 const RSTACK: &str = env!("CARGO_BIN_EXE_rstack");
-
-/// The user stack (frames without offsets) of each `event` line.
-fn stacks_of_events(report: &str, event: &str) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = Vec::new();
-    let mut in_user_stack = false;
-    for line in report.lines() {
-        if line == "<user stack trace >" {
-            in_user_stack = true;
-            continue;
-        }
-        if let Some(frame) = line.strip_prefix("=> ") {
-            if in_user_stack && let Some(frames) = out.last_mut() {
-                frames.push(without_offset(frame));
-            }
-            continue;
-        }
-        in_user_stack = false;
-        if hytrace_tests::event_name_of(line) == Some(event) {
-            out.push(Vec::new());
-        }
-    }
-    out
-}
 
 const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 

@@ -58,16 +58,9 @@ impl Tracks {
         uuid
     }
 
-    fn slice(
-        &mut self,
-        track: u64,
-        begin: u64,
-        end: u64,
-        name: String,
-        notes: Vec<DebugAnnotation>,
-    ) {
+    fn begin(&mut self, track: u64, at: u64, name: String, notes: Vec<DebugAnnotation>) {
         self.push(
-            Some(begin),
+            Some(at),
             PacketData::TrackEvent(TrackEvent {
                 r#type: Some(TRACK_EVENT_SLICE_BEGIN),
                 track_uuid: Some(track),
@@ -75,8 +68,11 @@ impl Tracks {
                 debug_annotations: notes,
             }),
         );
+    }
+
+    fn end(&mut self, track: u64, at: u64) {
         self.push(
-            Some(end),
+            Some(at),
             PacketData::TrackEvent(TrackEvent {
                 r#type: Some(TRACK_EVENT_SLICE_END),
                 track_uuid: Some(track),
@@ -137,7 +133,8 @@ pub fn track_packets(
                 number("p99_ns", key.percentile(99.0)),
                 number("max_ns", key.max_ns),
             ];
-            tracks.slice(track, first_ts, last_ts, key.key.clone(), notes);
+            tracks.begin(track, first_ts, key.key.clone(), notes);
+            tracks.end(track, last_ts);
             stats.histogram_keys += 1;
         }
     }
@@ -171,27 +168,12 @@ pub fn track_packets(
                 notes.push(text("userspace_reason", reason.clone()));
             }
             // Begin, QEMU's part, end: emitted in time order on the track.
-            tracks.push(
-                Some(exit.ts),
-                PacketData::TrackEvent(TrackEvent {
-                    r#type: Some(TRACK_EVENT_SLICE_BEGIN),
-                    track_uuid: Some(track),
-                    name: Some(exit.reason.clone()),
-                    debug_annotations: notes,
-                }),
-            );
+            tracks.begin(track, exit.ts, exit.reason.clone(), notes);
             if let Some((from, to)) = exit.user_window {
-                tracks.slice(track, from, to, "qemu".to_string(), Vec::new());
+                tracks.begin(track, from, "qemu".to_string(), Vec::new());
+                tracks.end(track, to);
             }
-            tracks.push(
-                Some(end),
-                PacketData::TrackEvent(TrackEvent {
-                    r#type: Some(TRACK_EVENT_SLICE_END),
-                    track_uuid: Some(track),
-                    name: None,
-                    debug_annotations: Vec::new(),
-                }),
-            );
+            tracks.end(track, end);
             stats.kvm_exits += 1;
         }
     }
