@@ -9,6 +9,10 @@ and prints what the tests compare, one JSON object per line:
 - {"kind": "track", "uuid", "name"} for every track descriptor, and {"kind": "slice",
   "track", "type", "name", "ts", "annotations", "sequence", "flags"} for every track
   event;
+- {"kind": "sample", "ts", "cpu", "pid", "tid", "frames", "sequence"} for every perf
+  sample, its callstack resolved through the sequence's interned data (reset where a
+  packet clears the sequence's incremental state): each frame as {"function",
+  "mapping", "build_id", "rel_pc", "source", "line"}, the outermost first;
 - {"kind": "packets", "count"} last.
 
 Usage: perfetto_events.py FILE
@@ -21,12 +25,65 @@ from google.protobuf.json_format import MessageToDict
 from perfetto.protos.perfetto.trace import perfetto_trace_pb2
 
 
+CLEARED = perfetto_trace_pb2.TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
+
+
+class Interned:
+    """One sequence's interned tables, by iid."""
+
+    def __init__(self):
+        self.tables = {}
+
+    def add(self, data):
+        for name in ("function_names", "build_ids", "mapping_paths", "source_paths",
+                     "mappings", "frames", "callstacks"):
+            table = self.tables.setdefault(name, {})
+            for entry in getattr(data, name):
+                table[entry.iid] = entry
+
+    def get(self, name, iid):
+        return self.tables.get(name, {})[iid]
+
+    def text(self, name, iid):
+        return self.get(name, iid).str.decode("utf-8", "replace") if iid else None
+
+    def frames(self, callstack_iid):
+        out = []
+        for frame_iid in self.get("callstacks", callstack_iid).frame_ids:
+            frame = self.get("frames", frame_iid)
+            mapping = self.get("mappings", frame.mapping_id)
+            build_id = (self.get("build_ids", mapping.build_id).str.hex()
+                        if mapping.build_id else None)
+            out.append({
+                "function": self.text("function_names", frame.function_name_id),
+                "mapping": "/".join(self.text("mapping_paths", i)
+                                    for i in mapping.path_string_ids),
+                "build_id": build_id,
+                "rel_pc": frame.rel_pc,
+                "source": self.text("source_paths", frame.source_path_iid),
+                "line": frame.line_number if frame.HasField("line_number") else None,
+            })
+        return out
+
+
 def main(path):
     trace = perfetto_trace_pb2.Trace()
     with open(path, "rb") as f:
         trace.ParseFromString(f.read())
     out = sys.stdout
+    interned = {}
     for packet in trace.packet:
+        sequence = packet.trusted_packet_sequence_id
+        if packet.sequence_flags & CLEARED:
+            interned[sequence] = Interned()
+        if packet.HasField("interned_data"):
+            interned.setdefault(sequence, Interned()).add(packet.interned_data)
+        if packet.HasField("perf_sample"):
+            sample = packet.perf_sample
+            out.write(json.dumps({
+                "kind": "sample", "ts": packet.timestamp, "cpu": sample.cpu,
+                "pid": sample.pid, "tid": sample.tid, "sequence": sequence,
+                "frames": interned[sequence].frames(sample.callstack_iid)}) + "\n")
         if packet.HasField("process_tree"):
             for p in packet.process_tree.processes:
                 out.write(json.dumps({"kind": "process", "pid": p.pid,

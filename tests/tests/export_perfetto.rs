@@ -430,3 +430,190 @@ fn a_guest_kvm_recording_exports_its_exits_as_slices() {
     assert_eq!(ours.get("io"), Some(&1000));
     assert_eq!(qemu, 1000);
 }
+
+/// The GNU build-id of `exe` as lower-case hex, as `readelf -n` prints it.
+fn build_id_of(exe: &str) -> String {
+    run_ok("readelf", &["-n", exe])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
+        .expect("a build-id note")
+}
+
+/// `record -e raw_syscalls:sys_enter -f 'id == 110' --user-stack -F -- deep 100`, then
+/// `export --perfetto`: 100 callstack samples, one per getppid sys_enter at its
+/// timestamp, tid and CPU; each sample's frames, outermost first, are the report's
+/// JSON frames of that event reversed (function, file offset, file:line, object), the
+/// innermost being the inlined raw_getppid under 25 recurse frames, then c, b, a and
+/// main; the executable's mapping carries its build-id as readelf prints it.
+#[test]
+fn user_stacks_export_as_callstack_samples_with_the_reports_frames() {
+    require_root!();
+    require_tool!("gcc");
+    require_tool!("readelf");
+    let Some(python) = perfetto_python() else {
+        hytrace_tests::skip(
+            "target/python has no Perfetto protos (cargo xtask test installs them)",
+        );
+        return;
+    };
+    let dir = TempDir::new("perfetto-stacks");
+    let exe = hytrace_tests::build_deep(&dir);
+    let dat = dir.path_str("u.dat");
+    let cache = dir.path_str("build-id-cache");
+    hytrace_record(
+        &[
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-f",
+            "id == 110",
+            "--user-stack",
+            "--build-id-cache",
+            &cache,
+            "-F",
+            "-o",
+            &dat,
+        ],
+        &[&exe, "100"],
+    );
+    let trace = dir.path_str("u.pftrace");
+    let said = hytrace_tests::record_ok(&[
+        "export",
+        "-i",
+        &dat,
+        "--perfetto",
+        &trace,
+        "--build-id-cache",
+        &cache,
+    ]);
+    assert!(
+        said.contains("and 100 user stacks as callstack samples"),
+        "{said}"
+    );
+    let lines = perfetto_lines(&python, &trace);
+    let samples: Vec<&Value> = of_kind(&lines, "sample").collect();
+    assert_eq!(samples.len(), 100);
+
+    let report: Vec<Value> = hytrace_ok(&[
+        "report",
+        "-i",
+        &dat,
+        "--format",
+        "json",
+        "--build-id-cache",
+        &cache,
+    ])
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    let by_ts: BTreeMap<u64, &Value> = report
+        .iter()
+        .map(|e| (e["ts_ns"].as_u64().unwrap(), e))
+        .collect();
+    let build_id = build_id_of(&exe);
+    let mut depth = None;
+    for sample in &samples {
+        let event = by_ts[&sample["ts"].as_u64().unwrap()];
+        assert_eq!(event["event"], "sys_enter");
+        assert_eq!(sample["tid"], event["pid"]);
+        assert_eq!(sample["cpu"], event["cpu"]);
+        let theirs: Vec<&Value> = event["user_stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .collect();
+        let ours = sample["frames"].as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{sample}");
+        for (our, their) in ours.iter().zip(&theirs) {
+            if their.get("function").is_some() {
+                assert_eq!(our["function"], their["function"], "{our} vs {their}");
+                assert_eq!(our["rel_pc"], their["file_offset"], "{our} vs {their}");
+                assert_eq!(our["source"], their["file"], "{our} vs {their}");
+                assert_eq!(our["line"], their["line"], "{our} vs {their}");
+                assert_eq!(our["mapping"], their["object"], "{our} vs {their}");
+            }
+        }
+        let names: Vec<&str> = ours
+            .iter()
+            .map(|f| f["function"].as_str().unwrap())
+            .collect();
+        let main = names.iter().position(|n| *n == "main").expect("main");
+        let mut expected = vec!["main", "a", "b", "c"];
+        expected.extend(std::iter::repeat_n("recurse", 25));
+        expected.push("raw_getppid");
+        assert_eq!(names[main..], expected[..], "{names:?}");
+        assert_eq!(ours[main]["mapping"], exe.as_str());
+        assert_eq!(ours[main]["build_id"], build_id.as_str());
+        // One stack for every call: interned once, the same frames each time.
+        assert_eq!(*depth.get_or_insert(ours.len()), ours.len());
+    }
+}
+
+/// The guest's kept `graph --on-outlier syscalls:5000 -o` snapshot of sleeper's 100 ms
+/// nap, with the header graph printed for it (both left in
+/// HYTRACE_GUEST_RECORDING_DIR): the export holds a track `syscalls over 5000.000 us,
+/// thread TID` with a clock_nanosleep slice whose length, and delta_ns annotation, is
+/// the printed duration to the nanosecond; that thread's funcgraph entries of the
+/// sleep lie inside the slice.
+#[test]
+fn a_kept_outlier_snapshot_exports_its_sample_as_a_slice() {
+    let Some((dir, python)) = guest_recordings() else {
+        return;
+    };
+    let dat = format!("{dir}/outlier.dat");
+    // "syscalls clock_nanosleep took 100123.456 us (tid 412; threshold 5000.000 us)"
+    let header = std::fs::read_to_string(format!("{dir}/outlier.txt")).unwrap();
+    let took_us = header
+        .split(" took ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let (us, frac) = took_us.split_once('.').unwrap();
+    let took_ns = us.parse::<u64>().unwrap() * 1000 + frac.parse::<u64>().unwrap();
+    let tid: u64 = header
+        .split("(tid ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no tid in {header}"));
+    assert!(
+        header.starts_with("syscalls clock_nanosleep took "),
+        "{header}"
+    );
+
+    let scratch = TempDir::new("perfetto-outlier");
+    let lines = check_against_report(&python, &dat, &scratch);
+    let track_name = format!("syscalls over 5000.000 us, thread {tid}");
+    let track = of_kind(&lines, "track")
+        .find(|t| t["name"] == track_name.as_str())
+        .unwrap_or_else(|| panic!("no track {track_name}"))["uuid"]
+        .clone();
+    let slices: Vec<&Value> = of_kind(&lines, "slice")
+        .filter(|s| s["track"] == track)
+        .collect();
+    let begin = slices
+        .iter()
+        .position(|s| {
+            s["type"] == "TYPE_SLICE_BEGIN"
+                && s["name"] == "clock_nanosleep"
+                && s["annotations"]["delta_ns"].as_u64() == Some(took_ns)
+        })
+        .unwrap_or_else(|| panic!("no {took_ns} ns clock_nanosleep slice: {slices:?}"));
+    let end = &slices[begin + 1];
+    assert_eq!(end["type"], "TYPE_SLICE_END");
+    let (from, to) = (
+        slices[begin]["ts"].as_u64().unwrap(),
+        end["ts"].as_u64().unwrap(),
+    );
+    assert_eq!(to - from, took_ns);
+    let inside = of_kind(&lines, "event")
+        .filter(|e| e["name"] == "funcgraph_entry" && e["pid"].as_u64() == Some(tid))
+        .filter(|e| (from..=to).contains(&e["ts"].as_u64().unwrap()))
+        .count();
+    assert!(
+        inside > 0,
+        "no funcgraph entry of thread {tid} within the sample"
+    );
+}

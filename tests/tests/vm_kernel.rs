@@ -10,6 +10,7 @@ use hytrace_tests::{
     hytrace, hytrace_ok, hytrace_record, hytrace_report, json_u64, last_root_close, lines_of_event,
     record_then_report, require_root, run, run_ok,
 };
+use std::path::Path;
 
 const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 
@@ -262,16 +263,19 @@ fn graph_threshold_prints_only_the_slow_call() {
 /// without a do_nanosleep call of that thread within the sample's time span. Among the
 /// printed outliers is the 100 ms clock_nanosleep with its do_nanosleep tree (one
 /// root, at least 100 ms); every printed tree fits in its sample; the syscall
-/// histogram so far follows each.
+/// histogram so far follows each. Each printed outlier's snapshot is kept (-o); the
+/// long sleep's is left in HYTRACE_GUEST_OUT with its header line for the host's
+/// export test.
 #[test]
 fn on_outlier_prints_the_tree_of_the_slow_sleep() {
     require_root!();
     require_feature!("tracer function_graph");
-    let out = graph_sleeper_naps(SLEEPER, &["--on-outlier", "syscalls:5000"]);
+    let (_dir, kept) = TempDir::with_file("outlier", "kept.dat");
+    let out = graph_sleeper_naps(SLEEPER, &["--on-outlier", "syscalls:5000", "-o", &kept]);
     let blocks: Vec<&str> = out.split("# outlier: ").skip(1).collect();
     assert!(!blocks.is_empty(), "{out}");
     let mut long_sleep = 0;
-    for block in &blocks {
+    for (i, block) in blocks.iter().enumerate() {
         let took: f64 = block
             .split(" took ")
             .nth(1)
@@ -285,6 +289,16 @@ fn on_outlier_prints_the_tree_of_the_slow_sleep() {
         if block.starts_with("syscalls clock_nanosleep ") && took >= 100_000.0 {
             assert!(tree_ns >= 100_000_000, "{block}");
             long_sleep += 1;
+            let snapshot = match i {
+                0 => kept.clone(),
+                _ => format!("{kept}.{}", i + 1),
+            };
+            assert!(Path::new(&snapshot).exists(), "{snapshot} was not kept");
+            if let Ok(dir) = std::env::var("HYTRACE_GUEST_OUT") {
+                std::fs::copy(&snapshot, format!("{dir}/outlier.dat")).unwrap();
+                let header = block.lines().next().unwrap();
+                std::fs::write(format!("{dir}/outlier.txt"), header).unwrap();
+            }
         }
     }
     assert_eq!(long_sleep, 1, "{out}");

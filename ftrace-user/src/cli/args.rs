@@ -831,9 +831,14 @@ impl BufferArgs {
 /// generic event with every field otherwise. On tracks of their own: each key of the
 /// histograms record --hist stored (a slice over the recording, count and percentiles
 /// as annotations), and kvm exits paired per vCPU thread as `hytrace kvm` pairs them (a
-/// slice per exit named by its reason, QEMU's part nested). Works on trace-cmd's files
-/// too. Written mode 0600 (see --mode) in a private directory beside OUT and renamed
-/// into place.
+/// slice per exit named by its reason, QEMU's part nested), and in a snapshot graph
+/// --on-outlier -o kept, the samples over the threshold it was taken for (a slice per
+/// sample named by its key, on a track per spec and thread). The user stacks record
+/// --user-stack stored become Perfetto's callstack samples, one per event at its time
+/// on its thread, symbolized as report symbolizes them (see --debug-dir): the UI shows
+/// them per process and draws a flame graph of any selection. Works on trace-cmd's
+/// files too. Written mode 0600 (see --mode) in a private directory beside OUT and
+/// renamed into place.
 ///
 /// Examples:
 ///   hytrace export -i trace.dat --perfetto trace.pftrace
@@ -853,6 +858,9 @@ pub struct ExportArgs {
     /// Write Perfetto's protobuf trace to OUT.
     #[arg(long, value_name = "OUT", required = true)]
     pub perfetto: PathBuf,
+
+    #[command(flatten)]
+    pub symbols: SymbolArgs,
 
     #[command(flatten)]
     pub output_file: OutputFileArgs,

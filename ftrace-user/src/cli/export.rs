@@ -16,7 +16,7 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
     const NAME: &str = "perfetto";
     let file = work.create(NAME)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    let stats = perfetto::write(&recording, &mut out)?;
+    let stats = perfetto::write(&recording, &args.symbols.object_search(), &mut out)?;
     let file = out
         .into_inner()
         .map_err(std::io::IntoInnerError::into_error)
@@ -33,9 +33,10 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
         args.perfetto.display()
     );
     let tracks = &stats.tracks;
-    if tracks.histogram_keys + tracks.kvm_exits > 0 {
+    if tracks.histogram_keys + tracks.kvm_exits + tracks.outlier_samples > 0 {
         eprintln!(
-            "hytrace: and tracks of {} stored histogram keys and {} kvm exits{}",
+            "hytrace: and tracks of {} stored histogram keys, {} kvm exits{} and {} outlier \
+             samples",
             tracks.histogram_keys,
             tracks.kvm_exits,
             if tracks.kvm_exits_incomplete > 0 {
@@ -45,8 +46,18 @@ pub fn run(args: &ExportArgs) -> Result<i32> {
                 )
             } else {
                 String::new()
-            }
+            },
+            tracks.outlier_samples
         );
+    }
+    if stats.user_stack_samples > 0 {
+        eprintln!(
+            "hytrace: and {} user stacks as callstack samples",
+            stats.user_stack_samples
+        );
+    }
+    if let Some(why) = &stats.user_stacks_unreadable {
+        eprintln!("hytrace: the file's user stacks were left out: {why}");
     }
     if stats.unknown_events > 0 {
         eprintln!(

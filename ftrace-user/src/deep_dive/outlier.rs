@@ -22,6 +22,10 @@ use crate::{
     private_files::{OutputFile, PrivateDir, PrivateFileError},
     record::{RecordError, TracerOptions, flight::FlightRecorder},
     session::{Session, SessionError, StopReason},
+    store::{
+        TraceOption, hytrace_kind,
+        outlier_samples::{self, OutlierSample},
+    },
     trace::Recording,
 };
 
@@ -256,17 +260,35 @@ impl Watcher<'_> {
         seen: &[Outlier],
         on_found: &mut impl FnMut(&FoundOutlier<'_>) -> std::io::Result<()>,
     ) -> Result<bool, OutlierError> {
-        self.recorder.snapshot(self.snapshots, SNAPSHOT)?;
         let histogram = self
             .aggregator
             .snapshot(0)
             .map_err(|e| self.aggregator_error(e))?;
+        let spec = &self.options.trigger.spec;
+        // The snapshot keeps what it was taken for.
+        let samples: Vec<OutlierSample> = seen
+            .iter()
+            .map(|outlier| OutlierSample {
+                spec: spec.to_string(),
+                key: key_name(spec, outlier.key, &histogram),
+                tid: outlier.pid_tgid as u32,
+                tgid: (outlier.pid_tgid >> 32) as u32,
+                end_ns: outlier.end_ns,
+                delta_ns: outlier.delta_ns,
+                threshold_ns: self.options.trigger.threshold_ns,
+            })
+            .collect();
+        let option = TraceOption::Hytrace {
+            kind: hytrace_kind::OUTLIER_SAMPLES,
+            data: outlier_samples::to_text(&samples).into_bytes(),
+        };
+        self.recorder
+            .snapshot(self.snapshots, SNAPSHOT, vec![option])?;
         let recording =
             Recording::open(&self.snapshots.path_of(SNAPSHOT)).map_err(DeepDiveError::from)?;
         // A gated recorder holds nothing until FUNC has run.
         let (symbols, events) = load::load_or_empty(&recording).map_err(DeepDiveError::from)?;
         let trees = split_trees(&events);
-        let spec = &self.options.trigger.spec;
         for outlier in seen {
             let tid = (outlier.pid_tgid & 0xffff_ffff) as i32;
             let key = key_name(spec, outlier.key, &histogram);

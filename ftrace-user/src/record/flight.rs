@@ -23,7 +23,7 @@ use crate::{
     graph::select::GraphSelection,
     private_files::PrivateDir,
     store::{TraceOption, hytrace_kind},
-    tracefs::{Instance, Tracefs, TracefsError},
+    tracefs::{EventId, Instance, Tracefs, TracefsError},
 };
 
 pub struct FlightRecorder {
@@ -103,8 +103,14 @@ impl FlightRecorder {
     }
 
     /// Writes what the buffers hold (after what earlier snapshots read) to the trace
-    /// file `name` in `work` (replacing an earlier one of that name).
-    pub fn snapshot(&mut self, work: &PrivateDir, name: &str) -> Result<(), RecordError> {
+    /// file `name` in `work` (replacing an earlier one of that name), with `options`
+    /// beside the recorder's own.
+    pub fn snapshot(
+        &mut self,
+        work: &PrivateDir,
+        name: &str,
+        options: Vec<TraceOption>,
+    ) -> Result<(), RecordError> {
         let page_size = page_size();
         // Told to stop from the start: each reader drains its CPU's buffer and ends.
         let stop = Arc::new(StopSignal::raised().map_err(CaptureError::StopSignal)?);
@@ -129,9 +135,15 @@ impl FlightRecorder {
         for &cpu in &self.cpus {
             stats.push(self.instance.per_cpu_stats(cpu)?);
         }
+        // The gate's return probes are recorded too: their formats go in the file.
+        let gate_events: Vec<(EventId, Option<String>)> = self
+            .gate
+            .iter()
+            .flat_map(|gate| gate.recorded_events().iter().map(|e| (e.clone(), None)))
+            .collect();
         let mut meta = meta::gather(
             &self.tracefs,
-            &[],
+            &gate_events,
             "mono",
             &self.cpus,
             &stats,
@@ -144,6 +156,7 @@ impl FlightRecorder {
                 data: selection.to_text().into_bytes(),
             });
         }
+        meta.options.extend(options);
         for (cpu, history) in captured.iter().zip(&mut self.history) {
             let name = spool_name(cpu.cpu);
             let io = |source| RecordError::Output {

@@ -18,7 +18,7 @@
 use crate::{
     graph::events::GATE_RETURN_PREFIX,
     tracefs::{
-        Instance, Tracefs,
+        EventId, Instance, Tracefs,
         dynamic_events::{ProbeKind, ProbeSpec, SessionProbes},
     },
 };
@@ -28,6 +28,8 @@ use super::RecordError;
 /// The probes of the gate; removed when dropped (after the instance's triggers).
 pub struct GraphGate {
     _probes: SessionProbes,
+    /// The return probes' events, which the instance records.
+    recorded: Vec<EventId>,
 }
 
 /// Whether `roots` can be gated: plain function names (a glob would need one probe
@@ -69,14 +71,25 @@ impl GraphGate {
             }
         }
         let probes = SessionProbes::create(tracefs, &specs)?;
+        let mut recorded = Vec::new();
         for (spec, event) in specs.iter().zip(probes.events()) {
             if spec.retprobe {
                 instance.add_trigger(&event, "traceoff if common_pid != 0")?;
                 instance.enable_event(&event)?;
+                recorded.push(event);
             } else {
                 instance.add_trigger(&event, "traceon")?;
             }
         }
-        Ok(GraphGate { _probes: probes })
+        Ok(GraphGate {
+            _probes: probes,
+            recorded,
+        })
+    }
+
+    /// The events the gate writes into the instance (its return probes'), whose
+    /// formats a recording of the instance needs.
+    pub fn recorded_events(&self) -> &[EventId] {
+        &self.recorded
     }
 }

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::{
     stacks::{
-        StackSample, codec,
+        StackObject, StackSample, codec,
         join::{EventKey, Joined, RecordedEvent, event_key, join},
     },
     store::{TraceOption, hytrace_kind},
@@ -31,6 +31,8 @@ pub struct ReportStacks {
     event_types: Vec<u16>,
     /// Stacks the ring buffer had no room for while recording.
     pub lost: u64,
+    /// The objects frames point into (their build-ids).
+    pub objects: Vec<StackObject>,
 }
 
 /// What the join found, for the report's closing lines.
@@ -82,6 +84,7 @@ impl ReportStacks {
             joined,
             event_types: stacks.event_types,
             lost: stacks.lost,
+            objects: stacks.objects,
         }))
     }
 

@@ -24,6 +24,7 @@ mod header;
 pub mod hit_audit;
 mod model;
 mod options;
+pub mod outlier_samples;
 mod reader;
 mod sections;
 mod v6;

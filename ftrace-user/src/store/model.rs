@@ -66,6 +66,9 @@ pub mod hytrace_kind {
     /// What the kernel's eBPF counters saw beside what was recorded and lost (text,
     /// see `store::hit_audit`).
     pub const HIT_AUDIT: u16 = 8;
+    /// The samples over the threshold a `graph --on-outlier` snapshot was taken for
+    /// (text, see `store::outlier_samples`).
+    pub const OUTLIER_SAMPLES: u16 = 9;
 }
 
 /// One non-structural option of a trace.dat file.

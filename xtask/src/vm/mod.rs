@@ -306,7 +306,8 @@ impl RunningVmTests {
         let mut counts = TestCounts::of_text(&text);
         // The guest's recording of its kernel stacks, named here against its vmlinux
         // (under emulation, reading the 350 MB file took the guest two minutes), and its
-        // function_graph and kvm recordings, exported to Perfetto and read back here.
+        // function_graph and kvm recordings and its kept outlier snapshot, exported to
+        // Perfetto and read back here.
         let recording = self.out.join("kernel-lines.dat");
         if !recording.is_file() {
             bail!("the guest left no {}", recording.display());
@@ -332,6 +333,7 @@ impl RunningVmTests {
                     "a_guest_recording_is_named_as_addr2line_names_it",
                     "a_guest_function_graph_recording_exports_balanced_calls",
                     "a_guest_kvm_recording_exports_its_exits_as_slices",
+                    "a_kept_outlier_snapshot_exports_its_sample_as_a_slice",
                 ])
                 .env("HYTRACE_GUEST_RECORDING", &recording)
                 .env("HYTRACE_GUEST_RECORDING_DIR", &self.out)

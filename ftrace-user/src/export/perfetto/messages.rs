@@ -12,12 +12,19 @@ pub struct TracePacket {
     pub trusted_packet_sequence_id: Option<u32>,
     #[prost(uint32, optional, tag = "13")]
     pub sequence_flags: Option<u32>,
-    #[prost(oneof = "PacketData", tags = "1, 2, 11, 60")]
+    /// What later packets of the sequence refer to by iid (not part of `data`).
+    #[prost(message, optional, tag = "12")]
+    pub interned_data: Option<InternedData>,
+    #[prost(oneof = "PacketData", tags = "1, 2, 11, 60, 66")]
     pub data: Option<PacketData>,
 }
 
-/// `TracePacket.sequence_flags`: SEQ_INCREMENTAL_STATE_CLEARED.
+/// `TracePacket.sequence_flags`: SEQ_INCREMENTAL_STATE_CLEARED (the sequence's
+/// interned data starts anew here).
 pub const SEQ_INCREMENTAL_STATE_CLEARED: u32 = 1;
+/// `TracePacket.sequence_flags`: SEQ_NEEDS_INCREMENTAL_STATE (the packet refers to
+/// interned data).
+pub const SEQ_NEEDS_INCREMENTAL_STATE: u32 = 2;
 
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum PacketData {
@@ -29,6 +36,8 @@ pub enum PacketData {
     TrackEvent(TrackEvent),
     #[prost(message, tag = "60")]
     TrackDescriptor(TrackDescriptor),
+    #[prost(message, tag = "66")]
+    PerfSample(PerfSample),
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -318,4 +327,86 @@ pub struct DebugAnnotation {
     pub uint_value: Option<u64>,
     #[prost(string, optional, tag = "6")]
     pub string_value: Option<String>,
+}
+
+/// `InternedData`: the tables a sequence's packets refer to by iid (each from 1).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct InternedData {
+    #[prost(message, repeated, tag = "5")]
+    pub function_names: Vec<InternedString>,
+    #[prost(message, repeated, tag = "6")]
+    pub frames: Vec<Frame>,
+    #[prost(message, repeated, tag = "7")]
+    pub callstacks: Vec<Callstack>,
+    #[prost(message, repeated, tag = "16")]
+    pub build_ids: Vec<InternedString>,
+    #[prost(message, repeated, tag = "17")]
+    pub mapping_paths: Vec<InternedString>,
+    #[prost(message, repeated, tag = "18")]
+    pub source_paths: Vec<InternedString>,
+    #[prost(message, repeated, tag = "19")]
+    pub mappings: Vec<Mapping>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct InternedString {
+    #[prost(uint64, optional, tag = "1")]
+    pub iid: Option<u64>,
+    #[prost(bytes = "vec", optional, tag = "2")]
+    pub str: Option<Vec<u8>>,
+}
+
+/// An object frames point into (`profile_common.proto`'s Mapping).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Mapping {
+    #[prost(uint64, optional, tag = "1")]
+    pub iid: Option<u64>,
+    /// iid into `build_ids`.
+    #[prost(uint64, optional, tag = "2")]
+    pub build_id: Option<u64>,
+    /// iids into `mapping_paths`, one per path component.
+    #[prost(uint64, repeated, packed = "false", tag = "7")]
+    pub path_string_ids: Vec<u64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Frame {
+    #[prost(uint64, optional, tag = "1")]
+    pub iid: Option<u64>,
+    /// iid into `function_names`.
+    #[prost(uint64, optional, tag = "2")]
+    pub function_name_id: Option<u64>,
+    /// iid into `mappings`.
+    #[prost(uint64, optional, tag = "3")]
+    pub mapping_id: Option<u64>,
+    #[prost(uint64, optional, tag = "4")]
+    pub rel_pc: Option<u64>,
+    /// iid into `source_paths`.
+    #[prost(uint64, optional, tag = "5")]
+    pub source_path_iid: Option<u64>,
+    #[prost(uint32, optional, tag = "6")]
+    pub line_number: Option<u32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Callstack {
+    #[prost(uint64, optional, tag = "1")]
+    pub iid: Option<u64>,
+    /// iids into `frames`, the outermost (bottom) frame first.
+    #[prost(uint64, repeated, packed = "false", tag = "2")]
+    pub frame_ids: Vec<u64>,
+}
+
+/// A callstack of a thread at a time (`profiling/profile_packet.proto`'s PerfSample).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PerfSample {
+    #[prost(uint32, optional, tag = "1")]
+    pub cpu: Option<u32>,
+    #[prost(uint32, optional, tag = "2")]
+    pub pid: Option<u32>,
+    #[prost(uint32, optional, tag = "3")]
+    pub tid: Option<u32>,
+    /// iid into `callstacks`.
+    #[prost(uint64, optional, tag = "4")]
+    pub callstack_iid: Option<u64>,
 }

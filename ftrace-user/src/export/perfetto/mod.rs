@@ -7,7 +7,9 @@
 //! - [`events`]: one event record as its typed or generic `FtraceEvent`.
 //! - [`tracks`]: what hytrace adds as tracks of their own (stored histograms, kvm
 //!   exits paired).
+//! - [`callstacks`]: the stored user stacks as callstack samples.
 
+pub mod callstacks;
 pub mod events;
 pub mod messages;
 pub mod tracks;
@@ -22,7 +24,8 @@ use thiserror::Error;
 
 use crate::{
     decode::Missed,
-    report::{RecordFilter, Report},
+    report::{RecordFilter, Report, user_stacks::ReportStacks},
+    symbolize::user::ObjectSearch,
     trace::Recording,
 };
 
@@ -42,6 +45,10 @@ pub struct PerfettoStats {
     /// Events without a format in the file (skipped).
     pub unknown_events: u64,
     pub tracks: tracks::TrackStats,
+    /// Events exported with their user stack as a callstack sample.
+    pub user_stack_samples: u64,
+    /// Why the file's user stacks were left out (they do not decode).
+    pub user_stacks_unreadable: Option<String>,
 }
 
 /// Events per bundle (Perfetto's own traced_probes sends bundles of a page or so).
@@ -62,6 +69,7 @@ impl PacketWriter<'_> {
             timestamp: None,
             trusted_packet_sequence_id: Some(SEQUENCE_ID),
             sequence_flags: None,
+            interned_data: None,
             data: Some(data),
         })
     }
@@ -100,8 +108,13 @@ fn process_tree(recording: &Recording) -> ProcessTree {
     }
 }
 
-/// Writes the whole recording to `out` as a Perfetto trace.
-pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats, PerfettoError> {
+/// Writes the whole recording to `out` as a Perfetto trace; user-stack objects are
+/// looked for as `search` says.
+pub fn write(
+    recording: &Recording,
+    search: &ObjectSearch,
+    out: &mut dyn Write,
+) -> Result<PerfettoStats, PerfettoError> {
     let mut writer = PacketWriter {
         out,
         buf: Vec::new(),
@@ -111,6 +124,14 @@ pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats
     stats.processes = tree.processes.len();
     stats.threads = tree.threads.len();
     writer.write(PacketData::ProcessTree(tree))?;
+    let user_stacks = match ReportStacks::load(recording, search) {
+        Ok(stacks) => stacks,
+        Err(e) => {
+            stats.user_stacks_unreadable = Some(crate::notes::chain(&e));
+            None
+        }
+    };
+    let mut event_stacks = Vec::new();
 
     let filter = RecordFilter::default();
     let mut report = Report::new(recording, &filter);
@@ -145,9 +166,23 @@ pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats
             event: Vec::with_capacity(BUNDLE_EVENTS),
             lost_events: lost.then_some(true),
         });
+        let tid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]) as u32;
+        if let Some(stacks) = &user_stacks
+            && let Some(sample) = stacks.sample_of(tid, cpus[origin], type_id, record.ts)
+            && let Some(found) = stacks.samples.get(sample as usize)
+            && let Ok(stack) = found.stack
+        {
+            event_stacks.push(callstacks::EventStack {
+                ts: record.ts,
+                cpu: cpus[origin],
+                tid,
+                tgid: found.tgid,
+                stack,
+            });
+        }
         bundle.event.push(FtraceEvent {
             timestamp: Some(record.ts),
-            pid: Some(i32::from_le_bytes([data[4], data[5], data[6], data[7]]) as u32),
+            pid: Some(tid),
             common_flags: Some(u32::from(data[2])),
             event: Some(events::event_kind(format, data)),
         });
@@ -165,6 +200,13 @@ pub fn write(recording: &Recording, out: &mut dyn Write) -> Result<PerfettoStats
         writer.write_packet(packet)?;
     }
     stats.tracks = track_stats;
+    if let Some(stacks) = &user_stacks {
+        let (packets, samples) = callstacks::callstack_packets(stacks, &event_stacks);
+        for packet in &packets {
+            writer.write_packet(packet)?;
+        }
+        stats.user_stack_samples = samples;
+    }
     Ok(stats)
 }
 

@@ -26,7 +26,7 @@ fn fixture() -> Recording {
 fn every_event_reaches_a_bundle_of_its_cpu_with_the_counts_report_gives() {
     let recording = fixture();
     let mut out = Vec::new();
-    let stats = write(&recording, &mut out).unwrap();
+    let stats = write(&recording, &ObjectSearch::default(), &mut out).unwrap();
     let trace = <Trace as prost::Message>::decode(out.as_slice()).unwrap();
     let PacketData::ProcessTree(tree) = trace.packet[0].data.clone().unwrap() else {
         panic!("the first packet is not the process tree");

@@ -3,7 +3,9 @@
 //! per key over the recording with its count and percentiles as annotations; and, in
 //! a recording with kvm events or KVM_RUN calls, the exits paired per vCPU thread
 //! (`hytrace kvm`'s pairing), a slice per exit named by its reason from the exit to
-//! the next entry, QEMU's part nested in it.
+//! the next entry, QEMU's part nested in it; in a `graph --on-outlier` snapshot, the
+//! samples over the threshold it was taken for, a slice each on a track per spec and
+//! thread, named by the histogram key, from the sample's start to its end.
 
 use super::messages::{
     DebugAnnotation, PacketData, SEQ_INCREMENTAL_STATE_CLEARED, TRACK_EVENT_SLICE_BEGIN,
@@ -12,7 +14,7 @@ use super::messages::{
 use crate::{
     hist::codec::{self, StoredSnapshot},
     kvm::analysis::analyze,
-    store::hytrace_kind,
+    store::{hytrace_kind, outlier_samples},
     trace::Recording,
 };
 
@@ -26,6 +28,7 @@ pub struct TrackStats {
     pub kvm_exits: usize,
     /// Exits whose times a loss made unknown (left out).
     pub kvm_exits_incomplete: usize,
+    pub outlier_samples: usize,
 }
 
 /// Builds the packets, each with its timestamp, in order of emission.
@@ -41,6 +44,7 @@ impl Tracks {
             timestamp,
             trusted_packet_sequence_id: Some(TRACKS_SEQUENCE_ID),
             sequence_flags: first.then_some(SEQ_INCREMENTAL_STATE_CLEARED),
+            interned_data: None,
             data: Some(data),
         });
     }
@@ -137,6 +141,34 @@ pub fn track_packets(
             tracks.end(track, last_ts);
             stats.histogram_keys += 1;
         }
+    }
+    let outliers = recording
+        .file
+        .meta
+        .hytrace_option(hytrace_kind::OUTLIER_SAMPLES)
+        .and_then(outlier_samples::parse)
+        .unwrap_or_default();
+    let mut outlier_tracks = std::collections::BTreeMap::new();
+    for sample in &outliers {
+        let track = *outlier_tracks
+            .entry((sample.spec.clone(), sample.tid))
+            .or_insert_with(|| {
+                tracks.track(format!(
+                    "{} over {:.3} us, thread {}",
+                    sample.spec,
+                    sample.threshold_ns as f64 / 1000.0,
+                    sample.tid
+                ))
+            });
+        let notes = vec![
+            number("delta_ns", sample.delta_ns),
+            number("threshold_ns", sample.threshold_ns),
+            number("tid", u64::from(sample.tid)),
+            number("tgid", u64::from(sample.tgid)),
+        ];
+        tracks.begin(track, sample.start_ns(), sample.key.clone(), notes);
+        tracks.end(track, sample.end_ns);
+        stats.outlier_samples += 1;
     }
     if let Ok(analysis) = analyze(recording, None) {
         let pairing = &analysis.pairing;
