@@ -66,8 +66,9 @@ pub struct ForkFields {
 /// The loaded program, its attachments and its maps.
 pub struct EventHitCounters {
     ebpf: Ebpf,
-    /// One per event: the raw tracepoint link, or why the event has none.
-    links: Vec<Result<OwnedFd, String>>,
+    /// One per event: the raw tracepoint link (None once detached), or why the event
+    /// has none.
+    links: Vec<Result<Option<OwnedFd>, String>>,
 }
 
 impl EventHitCounters {
@@ -137,6 +138,7 @@ impl EventHitCounters {
             .enumerate()
             .map(|(slot, name)| match name {
                 Some(name) => open_raw_tracepoint(fd.as_fd(), name, slot as u64)
+                    .map(Some)
                     .map_err(|e| format!("no raw tracepoint {name}: {e}")),
                 None => Err("not a tracepoint".to_string()),
             })
@@ -168,6 +170,18 @@ impl EventHitCounters {
             map: GATE_MAP,
             source,
         })
+    }
+
+    /// Takes the program off every tracepoint; the counts stay readable. Done once
+    /// the gate is closed and before the instance's events are disabled: a tracepoint
+    /// that loses its first probe while another stays waits for an RCU grace period
+    /// (the kernel's 2->1 transition), one that loses its second does not, so taking
+    /// the counters off first spares a grace period per event (2323 events with `-e
+    /// all`: 19.6 s measured for the disable before).
+    pub fn detach(&mut self) {
+        for link in self.links.iter_mut().flatten() {
+            drop(link.take());
+        }
     }
 
     /// Why the event in `slot` is not counted, if it is not.

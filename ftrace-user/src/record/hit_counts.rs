@@ -110,12 +110,17 @@ impl HitCounts {
         Ok(())
     }
 
-    /// Turns the instance's tracing off, then closes the counters' gate.
+    /// Turns the instance's tracing off, then closes the counters' gate and takes the
+    /// counters off their tracepoints (before the instance's events are disabled: see
+    /// [`EventHitCounters::detach`]).
     pub fn turn_off(&mut self, instance: &Instance) -> Result<(), RecordError> {
         self.tracing_off = Some(Instant::now());
         instance.set_tracing_on(false)?;
         if self.with_gate(EventHitCounters::close_gate) {
             self.gate_closed = Some(Instant::now());
+        }
+        if let Ok(counters) = &mut self.counters {
+            counters.detach();
         }
         Ok(())
     }
