@@ -78,6 +78,56 @@ pub fn take() -> Vec<String> {
     )
 }
 
+/// A progress line for a long set-up ("enabling sched:sched_switch (120 of 2305)"):
+/// nothing until it has taken [`StepProgress::AFTER`], then at most every
+/// [`StepProgress::EVERY`]; cleared when dropped if it was shown.
+pub struct StepProgress {
+    show: bool,
+    started: std::time::Instant,
+    last: Option<std::time::Instant>,
+}
+
+impl StepProgress {
+    /// How long set-up runs before the line appears.
+    pub const AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+    /// How often the line is redrawn.
+    pub const EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+    /// A line shown only when `show` (stderr is a terminal).
+    pub fn new(show: bool) -> StepProgress {
+        StepProgress {
+            show,
+            started: std::time::Instant::now(),
+            last: None,
+        }
+    }
+
+    /// Step `n` (from 1) of `total`: `what` is being done.
+    pub fn step(&mut self, what: impl FnOnce() -> String, n: usize, total: usize) {
+        if !self.show {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if now.duration_since(self.started) < Self::AFTER
+            || self
+                .last
+                .is_some_and(|last| now.duration_since(last) < Self::EVERY)
+        {
+            return;
+        }
+        self.last = Some(now);
+        progress(&format!("{} ({n} of {total})", what()));
+    }
+}
+
+impl Drop for StepProgress {
+    fn drop(&mut self) {
+        if self.last.is_some() {
+            progress_done();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

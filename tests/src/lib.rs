@@ -732,6 +732,55 @@ pub fn raw_getppid_frame(rstack_path: &str) -> String {
     )
 }
 
+/// The ids of every eBPF program loaded in the kernel now (BPF_PROG_GET_NEXT_ID), to
+/// tell which programs a run left loaded.
+pub fn bpf_program_ids() -> Vec<u32> {
+    /// `union bpf_attr` as BPF_PROG_GET_NEXT_ID reads it.
+    #[repr(C)]
+    struct NextId {
+        start_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    const BPF_PROG_GET_NEXT_ID: libc::c_long = 11;
+    let mut ids = Vec::new();
+    let mut attr = NextId {
+        start_id: 0,
+        next_id: 0,
+        open_flags: 0,
+    };
+    loop {
+        // SAFETY: attr is a valid, initialized bpf_attr prefix of the size passed; the
+        // kernel writes only next_id.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_PROG_GET_NEXT_ID,
+                &mut attr as *mut NextId,
+                std::mem::size_of::<NextId>(),
+            )
+        };
+        if rc != 0 {
+            break;
+        }
+        ids.push(attr.next_id);
+        attr.start_id = attr.next_id;
+    }
+    ids
+}
+
+/// Asserts that no eBPF program loaded after `before` (a [`bpf_program_ids`]) is still
+/// loaded.
+#[track_caller]
+pub fn assert_no_program_left(before: &[u32]) {
+    let newest = before.iter().max().copied().unwrap_or(0);
+    let left: Vec<u32> = bpf_program_ids()
+        .into_iter()
+        .filter(|id| *id > newest)
+        .collect();
+    assert_eq!(left, Vec::<u32>::new(), "eBPF programs left loaded");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

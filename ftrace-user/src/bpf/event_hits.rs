@@ -20,6 +20,8 @@ use ftrace_common::event_hits::{
 };
 use thiserror::Error;
 
+use crate::notes::StepProgress;
+
 use super::EBPF_OBJECT;
 
 #[derive(Debug, Error)]
@@ -75,8 +77,12 @@ impl EventHitCounters {
     /// Loads the program once and attaches it to each raw tracepoint of `tracepoints`
     /// (slot = position; None: the event is no tracepoint, like ftrace's own events
     /// and probe events); an event that cannot be attached keeps its reason and the
-    /// others are counted.
-    pub fn attach(tracepoints: &[Option<&str>], scope: &HitScope) -> Result<Self, EventHitsError> {
+    /// others are counted; `progress` says how far a long attach is.
+    pub fn attach(
+        tracepoints: &[Option<&str>],
+        scope: &HitScope,
+        progress: &mut StepProgress,
+    ) -> Result<Self, EventHitsError> {
         let only_tids: u32 = scope.tids.is_some().into();
         let cpus = cpu_mask_words(scope.cpus.as_deref());
         let mut tid_entries = scope.tids.as_ref().map_or(1, |t| t.len().max(1)) as u32;
@@ -137,9 +143,16 @@ impl EventHitCounters {
             .iter()
             .enumerate()
             .map(|(slot, name)| match name {
-                Some(name) => open_raw_tracepoint(fd.as_fd(), name, slot as u64)
-                    .map(Some)
-                    .map_err(|e| format!("no raw tracepoint {name}: {e}")),
+                Some(name) => {
+                    progress.step(
+                        || format!("attaching the hit counter to {name}"),
+                        slot + 1,
+                        tracepoints.len(),
+                    );
+                    open_raw_tracepoint(fd.as_fd(), name, slot as u64)
+                        .map(Some)
+                        .map_err(|e| format!("no raw tracepoint {name}: {e}"))
+                }
                 None => Err("not a tracepoint".to_string()),
             })
             .collect();

@@ -56,7 +56,9 @@ pub enum Command {
 /// explains it. The audit is stored in the file (report --count prints it).
 ///
 /// Recording stops when COMMAND exits, after --duration, or on Ctrl-C, SIGTERM or
-/// SIGHUP. Without COMMAND or --duration it runs until interrupted.
+/// SIGHUP. Without COMMAND or --duration it runs until interrupted. One of those
+/// signals while record is still setting up stops it there: what was set up is
+/// removed, COMMAND is not started, no file is written, and the exit status is 1.
 ///
 /// Examples:
 ///   hytrace record -e raw_syscalls -e sched:sched_switch -- ./spin 200000

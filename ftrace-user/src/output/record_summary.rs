@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use crate::record::{
-    audit::{Verdict, audit_cpus, audit_events},
+    audit::{EventAudit, Verdict, audit_cpus, audit_events},
     summary::RecordSummary,
 };
 
@@ -27,25 +29,37 @@ fn verdict_text(verdict: &Verdict, equal: &str) -> String {
     }
 }
 
+/// Up to this many events, every event has its line; beyond it (`-e all`), events
+/// whose count equals the kernel's are one line, and those without a count are named
+/// once per reason.
+const EVENT_LINES: usize = 64;
+
 /// Each event's recorded count beside the kernel's hits, then per-CPU totals when
 /// events were lost.
 fn write_audit(out: &mut String, summary: &RecordSummary) {
     if summary.events.is_empty() {
         return;
     }
-    let width = summary
-        .events
+    let audits = audit_events(summary);
+    let folded = audits.len() > EVENT_LINES;
+    let shown: Vec<&EventAudit> = audits
         .iter()
-        .map(|e| e.name.len())
+        .filter(|a| !folded || matches!(a.verdict, Some(Verdict::Differs { .. })))
+        .collect();
+    let width = shown
+        .iter()
+        .map(|a| a.event.name.len())
         .max()
         .unwrap_or(0)
         .max(5);
-    let _ = writeln!(
-        out,
-        "  {:<width$} {:>12} {:>12}",
-        "event", "recorded", "kernel hits"
-    );
-    for audit in audit_events(summary) {
+    if !shown.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<width$} {:>12} {:>12}",
+            "event", "recorded", "kernel hits"
+        );
+    }
+    for audit in &shown {
         let (hits, verdict) = match (&audit.kernel_hits, &audit.verdict) {
             (Ok(hits), Some(verdict)) => (hits.to_string(), verdict_text(verdict, "= recorded")),
             (Err(why), _) => ("-".to_string(), format!("({why})")),
@@ -56,6 +70,9 @@ fn write_audit(out: &mut String, summary: &RecordSummary) {
             "  {:<width$} {:>12} {:>12}  {verdict}",
             audit.event.name, audit.event.recorded, hits
         );
+    }
+    if folded {
+        write_folded(out, &audits);
     }
     if let Some(window) = &summary.count_window {
         let _ = writeln!(
@@ -99,6 +116,66 @@ fn write_audit(out: &mut String, summary: &RecordSummary) {
             cpu.cpu, cpu.recorded, cpu.lost
         );
     }
+}
+
+/// The events a long table leaves out: those whose count equals the kernel's as one
+/// line, those without a count grouped by reason and named once.
+fn write_folded(out: &mut String, audits: &[EventAudit<'_>]) {
+    let equal: Vec<&EventAudit> = audits
+        .iter()
+        .filter(|a| matches!(a.verdict, Some(Verdict::Equal)))
+        .collect();
+    if !equal.is_empty() {
+        let recorded: u64 = equal.iter().map(|a| a.event.recorded).sum();
+        let silent = equal.iter().filter(|a| a.event.recorded == 0).count();
+        let _ = writeln!(
+            out,
+            "  {} events: recorded = kernel hits ({recorded} records in all; {silent} of these \
+             neither recorded nor hit)",
+            equal.len()
+        );
+    }
+    // Reason -> the events without a count for it.
+    let mut by_reason: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for audit in audits {
+        if let Err(why) = &audit.kernel_hits {
+            by_reason
+                .entry(why.to_string())
+                .or_default()
+                .push(&audit.event.name);
+        }
+    }
+    for (why, names) in &by_reason {
+        let _ = writeln!(
+            out,
+            "  {} events not counted ({why}): {}",
+            names.len(),
+            names_by_system(names, audits)
+        );
+    }
+}
+
+/// `SYSTEM:*` for a system all of whose recorded events are in `names`, else each
+/// name; comma-separated.
+fn names_by_system(names: &[&str], audits: &[EventAudit<'_>]) -> String {
+    let system_of = |name: &str| name.split_once(':').map_or(name, |(s, _)| s).to_string();
+    let mut in_system: BTreeMap<String, usize> = BTreeMap::new();
+    for audit in audits {
+        *in_system.entry(system_of(&audit.event.name)).or_default() += 1;
+    }
+    let mut named: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for name in names {
+        named.entry(system_of(name)).or_default().push(name);
+    }
+    let mut parts = Vec::new();
+    for (system, events) in &named {
+        if in_system.get(system) == Some(&events.len()) && events.len() > 1 {
+            parts.push(format!("{system}:* ({})", events.len()));
+        } else {
+            parts.extend(events.iter().map(ToString::to_string));
+        }
+    }
+    parts.join(", ")
 }
 
 /// The summary, as `record` prints it on stderr.

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     bpf::event_hits::{EventHitCounters, EventHitsError, ForkFields, HitScope},
     format::parse_event_format,
-    notes::chain,
+    notes::{StepProgress, chain},
     tracefs::{EventId, Instance, Tracefs, cpus_of_mask},
 };
 
@@ -57,7 +57,8 @@ fn is_dynamic_or_ftrace(id: &EventId) -> bool {
 impl HitCounts {
     /// Attaches the counters to `events` (unless `bpf` is off), limited to `tids`
     /// (the instance's set_event_pid list; empty: every thread) and the CPUs of
-    /// `cpumask`. A counter that cannot load leaves the reason for the summary.
+    /// `cpumask`. A counter that cannot load leaves the reason for the summary;
+    /// `progress` says how far a long attach is.
     pub fn start(
         tracefs: &Tracefs,
         bpf: bool,
@@ -65,6 +66,7 @@ impl HitCounts {
         tids: &[u32],
         cpumask: Option<&str>,
         children: bool,
+        progress: &mut StepProgress,
     ) -> Result<HitCounts, RecordError> {
         let follow_forks = if children && !tids.is_empty() {
             fork_fields(tracefs)
@@ -83,7 +85,7 @@ impl HitCounts {
                 .iter()
                 .map(|(id, _)| (!is_dynamic_or_ftrace(id)).then_some(id.name.as_str()))
                 .collect();
-            EventHitCounters::attach(&tracepoints, &scope)
+            EventHitCounters::attach(&tracepoints, &scope, progress)
                 .map_err(|e| NoHitCount::Failed { reason: chain(&e) })
         } else {
             Err(NoHitCount::Disabled)

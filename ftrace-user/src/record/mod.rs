@@ -186,7 +186,23 @@ pub enum RecordError {
         #[source]
         source: Box<AggregatorError>,
     },
+    #[error(
+        "interrupted by {signal} while setting up: what was set up is removed, the command \
+         was not started, nothing was recorded"
+    )]
+    Interrupted { signal: &'static str },
 }
+
+/// Stops set-up when an end signal came meanwhile.
+fn check_interrupted(session: &mut Session) -> Result<(), RecordError> {
+    match session.interrupted() {
+        Some(signal) => Err(RecordError::Interrupted { signal }),
+        None => Ok(()),
+    }
+}
+
+/// During set-up, the end signals are looked for after every this many events.
+const SIGNAL_CHECK_EVENTS: usize = 64;
 
 /// Records as `options` says and writes the file; returns the summary.
 ///
@@ -261,8 +277,16 @@ fn start(
     plan: &Plan,
     session: &mut Session,
 ) -> Result<Running, RecordError> {
+    // Shown once set-up has taken half a second.
+    let mut setup_progress = notes::StepProgress::new(options.progress);
     let instance = Instance::create(&plan.tracefs, &format!("hytrace-{}", std::process::id()))?;
-    let graph_selection = configure(&instance, options, &plan.events)?;
+    let graph_selection = configure(
+        &instance,
+        options,
+        &plan.events,
+        &mut setup_progress,
+        &mut || check_interrupted(session),
+    )?;
     let command_pid = session.command_pid();
     let mut pids = options.pids.clone();
     if options.only_command {
@@ -284,7 +308,9 @@ fn start(
         &pids,
         options.cpumask.as_deref(),
         options.children,
+        &mut setup_progress,
     )?;
+    check_interrupted(session)?;
     // Histograms are scoped like `hytrace hist`: the command's process, else one -P
     // process, else every process.
     let hist_tgid = match (command_pid, options.pids.as_slice()) {
@@ -361,6 +387,9 @@ fn start(
             counter,
         )?);
     }
+    // The last look before the command is released.
+    check_interrupted(session)?;
+    drop(setup_progress);
     let mut counters = counters;
     counters.turn_on(&instance)?;
     if options.markers_into_instance {
@@ -601,10 +630,13 @@ fn resolve_all(
 }
 
 /// Sets the instance up; returns the graph selection the kernel could not apply.
+/// Sets the instance up; `interrupted` is asked now and then whether to stop.
 fn configure(
     instance: &Instance,
     options: &RecordOptions,
     events: &[(EventId, Option<String>)],
+    progress: &mut notes::StepProgress,
+    interrupted: &mut dyn FnMut() -> Result<(), RecordError>,
 ) -> Result<Option<GraphSelection>, RecordError> {
     instance.set_tracing_on(false)?;
     instance.set_buffer_size_kb(options.buffer_kb)?;
@@ -638,7 +670,11 @@ fn configure(
         }
         instance.set_option("stacktrace", true)?;
     }
-    for (id, filter) in events {
+    for (n, (id, filter)) in events.iter().enumerate() {
+        progress.step(|| format!("enabling {id}"), n + 1, events.len());
+        if n % SIGNAL_CHECK_EVENTS == 0 {
+            interrupted()?;
+        }
         if let Some(filter) = filter {
             instance.set_filter(id, filter)?;
         }

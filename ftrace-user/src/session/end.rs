@@ -2,7 +2,13 @@
 //! trigger fires, or SIGINT / SIGTERM / SIGHUP arrives (passed on to the command).
 //! Catching the signals lets every session clean up through its normal path.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicI32, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -33,12 +39,51 @@ impl EndSignals {
                 source,
             })
         };
-        Ok(EndSignals {
+        let signals = EndSignals {
             interrupt: install(SignalKind::interrupt(), "SIGINT")?,
             terminate: install(SignalKind::terminate(), "SIGTERM")?,
             hangup: install(SignalKind::hangup(), "SIGHUP")?,
-        })
+        };
+        note_end_signals().map_err(|source| SessionError::Signal {
+            signal: "SIGINT, SIGTERM and SIGHUP",
+            source,
+        })?;
+        Ok(signals)
     }
+
+    /// The end signal that came since the last look, if one did (without waiting:
+    /// set-up runs outside the runtime, which would deliver tokio's streams only when
+    /// it next runs).
+    pub(super) fn pending() -> Option<&'static str> {
+        match SEEN.swap(0, Ordering::AcqRel) {
+            libc::SIGINT => Some("SIGINT"),
+            libc::SIGTERM => Some("SIGTERM"),
+            libc::SIGHUP => Some("SIGHUP"),
+            _ => None,
+        }
+    }
+}
+
+/// The last end signal seen and not yet looked at (0: none).
+static SEEN: AtomicI32 = AtomicI32::new(0);
+
+/// Notes each end signal in [`SEEN`] beside tokio's handler (once per process).
+fn note_end_signals() -> std::io::Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = REGISTERED.get_or_init(|| {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: the action only stores to an atomic, which is async-signal-safe;
+            // the registry keeps tokio's action for the signal running too.
+            unsafe {
+                signal_hook_registry::register(signal, move || {
+                    SEEN.store(signal, Ordering::Release);
+                })
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    result.clone().map_err(std::io::Error::other)
 }
 
 /// Waits for the end; calls `on_tick` every `tick` (if given) meanwhile, and ends when

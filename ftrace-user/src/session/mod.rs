@@ -86,6 +86,12 @@ impl Session {
         }
     }
 
+    /// The end signal (SIGINT, SIGTERM, SIGHUP) that came while setting up, if one
+    /// did: the caller stops there, and the command, never released, does not run.
+    pub fn interrupted(&mut self) -> Option<&'static str> {
+        EndSignals::pending()
+    }
+
     /// Releases the command; the duration counts from here.
     pub fn start(&mut self) -> Result<(), SessionError> {
         self.started = Some(Instant::now());
