@@ -203,6 +203,18 @@ pub fn record_getppid_kernel_stacks(file: &str, command: &[&str]) -> String {
 /// Runs `hytrace report -i FILE OPTIONS...`, asserts it succeeded, and returns stdout.
 #[track_caller]
 pub fn hytrace_report(file: &str, options: &[&str]) -> String {
+    let text = hytrace_report_text(file, options);
+    // The plain report's first line is trace-cmd's `cpus=N`.
+    match text.strip_prefix("cpus=") {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, r)| r).to_string(),
+        None => text,
+    }
+}
+
+/// `hytrace report -i FILE OPTIONS...`'s whole stdout, trace-cmd's `cpus=N` first line
+/// included.
+#[track_caller]
+pub fn hytrace_report_text(file: &str, options: &[&str]) -> String {
     hytrace_ok(&[&["report", "-i", file], options].concat())
 }
 

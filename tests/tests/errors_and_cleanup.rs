@@ -231,7 +231,7 @@ fn a_recording_cut_short_prints_its_intact_pages() {
     let bytes = std::fs::read(&dat).unwrap();
     let cut = dir.path_str("cut.dat");
     std::fs::write(&cut, &bytes[..bytes.len() - 2000]).unwrap();
-    let whole = hytrace_tests::hytrace_report(&dat, &[]);
+    let whole = hytrace_tests::hytrace_report_text(&dat, &[]);
     let out = hytrace(&["report", "-i", &cut]);
     assert_succeeded(&out, "report of the cut file");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -100,3 +100,65 @@ fn reads_trace_cmd_extract_files_line_for_line() {
     }
     assert_eq!(ours.len(), theirs.len());
 }
+
+/// Rewrites the kallsyms line just before and just after `function`'s in the file's
+/// bytes (same lengths, so nothing else moves) as two more symbols at its address:
+/// returns their names, the one before first.
+fn plant_aliases(bytes: &mut [u8], function: &str) -> (String, String) {
+    let needle = format!(" T {function}\n");
+    let find = |from: usize, pattern: &[u8]| {
+        bytes[from..]
+            .windows(pattern.len())
+            .position(|w| w == pattern)
+            .map(|i| from + i)
+    };
+    let newline_before = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n').unwrap();
+    let space = find(0, needle.as_bytes()).expect("the function in the file's kallsyms");
+    let line_start = newline_before(space) + 1;
+    let addr = String::from_utf8(bytes[line_start..line_start + 16].to_vec()).unwrap();
+    let before_start = newline_before(line_start - 1) + 1;
+    let after_start = space + needle.len();
+    let after_end = find(after_start, b"\n").unwrap();
+    let mut rewrite = |start: usize, end: usize, tag: &str| {
+        let old_len = end - start;
+        // "ADDR T zz_TAG_xxx…" padded to the old length.
+        let mut line = format!("{addr} T zz_{tag}_");
+        assert!(line.len() < old_len, "line too short to rewrite");
+        while line.len() < old_len {
+            line.push('x');
+        }
+        bytes[start..end].copy_from_slice(line.as_bytes());
+        line[19..].to_string()
+    };
+    let before = rewrite(before_start, line_start - 1, "before");
+    let after = rewrite(after_start, after_end, "after");
+    (before, after)
+}
+
+/// Where several kernel symbols share an address, report names a frame as trace-cmd
+/// does: a `-T` recording of 20 getppid calls whose file gets two more symbols at
+/// do_syscall_64's address, one listed before it and one after; `trace-cmd report` and
+/// `hytrace report` print the same lines, and the do_syscall_64 frames carry the name
+/// listed first (libtraceevent's reversal, stable sort and bisection).
+#[test]
+fn aliased_kernel_symbols_are_named_as_trace_cmd_names_them() {
+    require_root!();
+    require_tool!("trace-cmd");
+    let (dir, dat) = TempDir::with_file("aliases", "a.dat");
+    hytrace_tests::record_getppid_kernel_stacks(&dat, &[SPIN, "20"]);
+    let mut bytes = std::fs::read(&dat).unwrap();
+    let (before, _after) = plant_aliases(&mut bytes, "do_syscall_64");
+    let planted = dir.path_str("planted.dat");
+    std::fs::write(&planted, &bytes).unwrap();
+    let ours = hytrace_tests::hytrace_report_text(&planted, &[]);
+    let theirs = run_ok("trace-cmd", &["report", &planted]);
+    // Every line, trace-cmd's first (cpus=N) included.
+    let theirs: Vec<&str> = theirs.lines().collect();
+    let ours: Vec<&str> = ours.lines().collect();
+    assert_eq!(ours, theirs);
+    let frames = ours
+        .iter()
+        .filter(|l| l.starts_with(&format!("=> {before} (")))
+        .count();
+    assert!(frames >= 20, "{frames} frames named {before}");
+}

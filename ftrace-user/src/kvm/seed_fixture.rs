@@ -705,7 +705,10 @@ fn the_fixture_reads_back_as_the_seed_lines() {
     .expect("report");
     assert_eq!(stats.printed, 7);
     let text = String::from_utf8(text).expect("utf8");
-    let lines: Vec<&str> = text.lines().collect();
+    let mut lines = text.lines();
+    // trace-cmd's first line.
+    assert_eq!(lines.next(), Some("cpus=4"), "{text}");
+    let lines: Vec<&str> = lines.collect();
     assert_eq!(lines.len(), 7, "{text}");
     for (line, seed) in lines.iter().zip(&seeds) {
         assert_eq!(

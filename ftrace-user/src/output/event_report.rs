@@ -61,6 +61,10 @@ pub fn print(
             write!(out, "{}", hit_audit::text(&audit, &decoded)).map_err(ReportError::Write)?;
         }
     } else {
+        if style == ReportStyle::Text {
+            // trace-cmd report's first line.
+            writeln!(out, "cpus={}", recording.file.cpu_count).map_err(ReportError::Write)?;
+        }
         let layout = line_layout(&report, style == ReportStyle::Json);
         stats.printed = render_parallel(&mut report, &layout, out)?;
     }

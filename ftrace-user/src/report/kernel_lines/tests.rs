@@ -112,6 +112,12 @@ impl Fixture {
             "{:016x} t kvm_vcpu_ioctl\t[kvm]\n",
             MODULE_FRAME - 0x234
         ));
+        // A symbol after it: the last symbol of a table names only its own address
+        // (libtraceevent's lookup).
+        text.push_str(&format!(
+            "{:016x} t kvm_arch_vcpu_ioctl\t[kvm]\n",
+            MODULE_FRAME + 0x1000
+        ));
         text
     }
 
