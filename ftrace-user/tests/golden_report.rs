@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use ftrace_user::{
-    output::event_report,
+    output::{event_report, event_text::TimeColumn},
     report::{RecordFilter, ReportStyle},
     trace::Recording,
 };
@@ -44,6 +44,38 @@ fn text_matches_trace_cmd_byte_for_byte() {
         assert_eq!(b, a, "line {}", i + 1);
     }
     assert_eq!(ours, expected);
+}
+
+/// The same with trace-cmd report's -t (nanoseconds), --ts-diff (time since the
+/// previous line) and both: each file is trace-cmd 3.1.6's output for those options.
+#[test]
+fn time_options_match_trace_cmd_byte_for_byte() {
+    for (nanos, diff, golden) in [
+        (true, false, "trace-cmd-t"),
+        (false, true, "trace-cmd-ts-diff"),
+        (true, true, "trace-cmd-t-ts-diff"),
+    ] {
+        let expected = std::fs::read_to_string(format!(
+            "tests/fixtures/sched_irq_syscalls_block.{golden}.txt"
+        ))
+        .unwrap();
+        let recording = Recording::open(Path::new(DAT)).expect("open fixture");
+        let mut out = Vec::new();
+        event_report::print_with_time(
+            &recording,
+            &RecordFilter::default(),
+            None,
+            ReportStyle::Text,
+            TimeColumn { nanos, diff },
+            &mut out,
+        )
+        .expect("report");
+        let ours = String::from_utf8(out).unwrap();
+        for (i, (a, b)) in expected.lines().zip(ours.lines()).enumerate() {
+            assert_eq!(b, a, "{golden}: line {}", i + 1);
+        }
+        assert_eq!(ours, expected, "{golden}");
+    }
 }
 
 #[test]

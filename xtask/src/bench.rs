@@ -37,6 +37,9 @@ pub enum Which {
     /// `hist syscalls` without it, and its RSS after 1 and after 10 minutes
     /// (HYTRACE_SERVE_MINUTES) of scrapes.
     Serve,
+    /// `record -e all` (every event): time until the command runs and in all, beside
+    /// the same with `--no-bpf` (the tracefs writes alone).
+    Start,
 }
 
 /// `events` or the benchmark's own default size.
@@ -53,6 +56,7 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
         Which::Record => crate::bench_record::run(events.unwrap_or(5_000_000)),
         // Long enough runs for several scrapes each.
         Which::Serve => crate::bench_serve::run(events.unwrap_or(5_000_000)),
+        Which::Start => crate::bench_start::run(),
     }
 }
 

@@ -10,6 +10,7 @@ mod bench_kvm;
 mod bench_outlier;
 mod bench_record;
 mod bench_serve;
+mod bench_start;
 mod bench_symbolize;
 mod fuzz;
 mod setup;

@@ -476,6 +476,17 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["hist", "graph", "count", "profile"])]
     pub vmlinux: Option<PathBuf>,
 
+    /// Timestamps to the nanosecond (nine decimals) instead of the microsecond, as
+    /// trace-cmd report -t.
+    #[arg(short = 't')]
+    pub full_timestamps: bool,
+
+    /// After each timestamp, the time since the previous line's, `(+N)` in the
+    /// timestamp's unit (microseconds, or nanoseconds with -t), as trace-cmd report
+    /// --ts-diff.
+    #[arg(long = "ts-diff")]
+    pub ts_diff: bool,
+
     /// Exit with status 1 when the file is damaged: cut short (the events of its
     /// missing pages are not shown) or with corrupt pages skipped. Without it the
     /// intact events are printed, the damage is said on stderr, and the status is 0.

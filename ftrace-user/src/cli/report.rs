@@ -8,7 +8,8 @@ use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
     output::{
-        call_graph, event_report, flame_graph, folded, histogram_comparison, profile, report_losses,
+        call_graph, event_report, event_text::TimeColumn, flame_graph, folded,
+        histogram_comparison, profile, report_losses,
     },
     private_files::{OutputFile, write_whole},
     report::{self, RecordFilter, Report, ReportStyle, histograms, user_stacks::ReportStacks},
@@ -134,7 +135,12 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let stats = event_report::print(&recording, &filter, stacks.as_ref(), style, &mut out)?;
+    let time = TimeColumn {
+        nanos: args.full_timestamps,
+        diff: args.ts_diff,
+    };
+    let stats =
+        event_report::print_with_time(&recording, &filter, stacks.as_ref(), style, time, &mut out)?;
     out.flush().ok();
     for line in report_losses::lines(&stats, recording.page_size()) {
         eprintln!("hytrace: {line}");

@@ -21,6 +21,8 @@ pub struct LineLayout<'a> {
     pub json: bool,
     /// The file's user stacks, when it has any.
     pub user_stacks: Option<&'a ReportStacks>,
+    /// The text timestamp column's form.
+    pub time: text::TimeColumn,
 }
 
 /// The user stack joined to `record`, if any: its frames or why it has none.
@@ -72,7 +74,7 @@ pub fn render(
                 let _ = writeln!(out, "CPU:{cpu} [EVENTS DROPPED]");
             }
         }
-        text::write_task_prefix(out, &header);
+        text::write_task_prefix(out, &header, layout.time, record.previous_ts);
         match event {
             Some(event) => {
                 event.render_payload(data, &recording.symbols, record.indent.into(), out);

@@ -10,6 +10,7 @@ use std::{
 
 use super::{
     event_line::{LineLayout, render},
+    event_text::TimeColumn,
     hit_audit,
 };
 use crate::{
@@ -30,6 +31,18 @@ pub fn print(
     filter: &RecordFilter,
     stacks: Option<&ReportStacks>,
     style: ReportStyle,
+    out: &mut dyn Write,
+) -> Result<ReportStats, ReportError> {
+    print_with_time(recording, filter, stacks, style, TimeColumn::default(), out)
+}
+
+/// [`print`], the text's timestamp column as `time` says.
+pub fn print_with_time(
+    recording: &Recording,
+    filter: &RecordFilter,
+    stacks: Option<&ReportStacks>,
+    style: ReportStyle,
+    time: TimeColumn,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
     let mut report = Report::new(recording, filter).with_stacks(stacks);
@@ -65,7 +78,7 @@ pub fn print(
             // trace-cmd report's first line.
             writeln!(out, "cpus={}", recording.file.cpu_count).map_err(ReportError::Write)?;
         }
-        let layout = line_layout(&report, style == ReportStyle::Json);
+        let layout = line_layout(&report, style == ReportStyle::Json, time);
         stats.printed = render_parallel(&mut report, &layout, out)?;
     }
     stats.streams = report.stream_stats();
@@ -76,7 +89,7 @@ pub fn print(
 }
 
 /// What every line shares: buffer names (in files with several) and their column.
-fn line_layout<'r>(report: &Report<'r>, json: bool) -> LineLayout<'r> {
+fn line_layout<'r>(report: &Report<'r>, json: bool, time: TimeColumn) -> LineLayout<'r> {
     let buffers = &report.recording.file.buffers;
     let multi_buffer = buffers.len() > 1;
     let origins = report
@@ -109,6 +122,7 @@ fn line_layout<'r>(report: &Report<'r>, json: bool) -> LineLayout<'r> {
         buffer_width,
         json,
         user_stacks: report.stacks(),
+        time,
     }
 }
 
@@ -152,8 +166,11 @@ fn render_parallel(
         let mut writer = InOrder::default();
         let mut batch = Vec::with_capacity(BATCH);
         let mut sent = 0u64;
-        for record in report.records() {
+        let mut previous_ts = None;
+        for mut record in report.records() {
             printed += 1;
+            record.previous_ts = previous_ts;
+            previous_ts = Some(record.ts);
             batch.push(record);
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));

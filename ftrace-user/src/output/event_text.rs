@@ -11,12 +11,22 @@ use super::EventHeader;
 /// Width of the event name column (name plus padding, before the colon's space).
 const NAME_WIDTH: usize = 20;
 
+/// How the timestamp column reads (trace-cmd report's `-t` and `--ts-diff`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeColumn {
+    /// Nine decimals (nanoseconds) instead of six, rounded.
+    pub nanos: bool,
+    /// After the timestamp, `(+N)` since the previous line's, in the column's unit,
+    /// padded to 8 (empty on the first line).
+    pub diff: bool,
+}
+
 /// Appends everything up to the payload (which the caller appends, then a newline).
 /// `buffer_width` is the width of the widest `NAME:` prefix, 0 for single-buffer files.
 #[inline]
 pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: usize) {
     write_buffer_column(out, header, buffer_width);
-    write_task_prefix(out, header);
+    write_task_prefix(out, header, TimeColumn::default(), None);
 }
 
 /// The buffer name column of files with several buffers (nothing when `buffer_width`
@@ -35,8 +45,14 @@ pub fn write_buffer_column(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_w
     }
 }
 
-/// `comm-pid [cpu] timestamp: name:` padded as trace-cmd pads it.
-pub fn write_task_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>) {
+/// `comm-pid [cpu] timestamp: name:` padded as trace-cmd pads it; `previous_ns` is
+/// the previous line's timestamp, for `time.diff`.
+pub fn write_task_prefix(
+    out: &mut Vec<u8>,
+    header: &EventHeader<'_>,
+    time: TimeColumn,
+    previous_ns: Option<u64>,
+) {
     pad(out, 16usize.saturating_sub(header.comm.len()));
     out.extend_from_slice(header.comm.as_bytes());
     out.push(b'-');
@@ -55,26 +71,41 @@ pub fn write_task_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>) {
         let _ = write!(out, "{}", header.cpu);
     }
     out.extend_from_slice(b"] ");
-    // Rounded to the nearest microsecond, as trace-cmd does.
-    let total_micros = header.ts_ns.saturating_add(500) / 1000;
-    let secs = total_micros / 1_000_000;
-    let micros = total_micros % 1_000_000;
-    let secs_text = format_i64(&mut digits, secs as i64);
+    // Rounded to the nearest microsecond, as trace-cmd does (to the nanosecond with -t).
+    let (units, per_second, decimals) = match time.nanos {
+        true => (header.ts_ns, 1_000_000_000, 9),
+        false => (in_micros(header.ts_ns), 1_000_000, 6),
+    };
+    let secs_text = format_i64(&mut digits, (units / per_second) as i64);
     pad(out, 5usize.saturating_sub(secs_text.len()));
     out.extend_from_slice(secs_text);
     out.push(b'.');
-    let mut frac = [b'0'; 6];
-    let mut m = micros;
-    for slot in frac.iter_mut().rev() {
-        *slot = b'0' + (m % 10) as u8;
-        m /= 10;
+    let mut frac = [b'0'; 9];
+    let mut rest = units % per_second;
+    for slot in frac[..decimals].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    out.extend_from_slice(&frac);
-    out.extend_from_slice(b": ");
+    out.extend_from_slice(&frac[..decimals]);
+    out.push(b':');
+    if time.diff {
+        // trace-cmd: " %-8s" of "(+N)", N between the two rounded timestamps.
+        let unit = |ns: u64| if time.nanos { ns } else { in_micros(ns) };
+        let text = previous_ns
+            .map(|p| format!("(+{})", unit(header.ts_ns) as i64 - unit(p) as i64))
+            .unwrap_or_default();
+        let _ = write!(out, " {text:<8}");
+    }
+    out.push(b' ');
     out.extend_from_slice(header.name.as_bytes());
     out.push(b':');
     pad(out, NAME_WIDTH.saturating_sub(header.name.len()));
     out.push(b' ');
+}
+
+/// Nanoseconds to microseconds, rounded to the nearest as trace-cmd rounds them.
+fn in_micros(ns: u64) -> u64 {
+    ns.saturating_add(500) / 1000
 }
 
 #[inline]

@@ -75,6 +75,9 @@ pub struct Selected<'a> {
     /// The user stack captured at this event (an index into the report's stack
     /// samples), if the file has one for it.
     pub user_stack: Option<u32>,
+    /// The previous printed record's timestamp (set by the text report, for
+    /// `--ts-diff`).
+    pub previous_ts: Option<u64>,
 }
 
 /// One report over a recording: the merge of the CPUs the filter keeps.
@@ -208,6 +211,7 @@ where
             indent: 0,
             missed,
             user_stack: None,
+            previous_ts: None,
         };
         index += 1;
         // trace-cmd remembers the comms scheduler events name and uses them for later
