@@ -200,3 +200,38 @@ fn hist_sigterm_during_start_leaves_no_program() {
         sigterm_during_hist_start(Duration::from_millis(ms));
     }
 }
+
+/// An error in the middle of set-up, after 745 events are enabled (xfs:* and ext4:*,
+/// then sched_switch with a filter the kernel refuses): a non-zero exit naming the
+/// field, no file, no instance, no eBPF program, the command never run.
+#[test]
+fn an_error_in_the_middle_of_setup_leaves_nothing() {
+    require_root!();
+    let programs = bpf_program_ids();
+    let (dir, dat) = TempDir::with_file("mid-setup", "m.dat");
+    let args = with_command(
+        &[
+            "record",
+            "-e",
+            "xfs:*",
+            "-e",
+            "ext4:*",
+            "-e",
+            "sched:sched_switch",
+            "-f",
+            "no_such_field == 1",
+            "-o",
+            &dat,
+        ],
+        &["sleep", "5"],
+    );
+    let out = hytrace_tests::hytrace(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no_such_field"), "{stderr}");
+    assert!(!Path::new(&dat).exists());
+    assert_no_hytrace_instance();
+    assert_no_program_left(&programs);
+    assert!(!command_running());
+    assert_eq!(std::fs::read_dir(dir.path("")).unwrap().count(), 0);
+}
