@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use ftrace_user::{
-    output::{event_report, event_text::TimeColumn},
+    output::{cpu_spans, event_report, event_text::TimeColumn},
     report::{RecordFilter, ReportStyle},
     trace::Recording,
 };
@@ -76,6 +76,31 @@ fn time_options_match_trace_cmd_byte_for_byte() {
         }
         assert_eq!(ours, expected, "{golden}");
     }
+}
+
+/// `--first-event`, `--last-event` and both with -t, as trace-cmd 3.1.6 prints them
+/// for this file.
+#[test]
+fn first_and_last_events_match_trace_cmd() {
+    let recording = Recording::open(Path::new(DAT)).expect("open fixture");
+    let spans = ftrace_user::report::cpu_spans::top_buffer_spans(&recording);
+    let list = |first, last, nanos| cpu_spans::text(DAT, &spans, first, last, nanos);
+    let head = format!("List of CPUs in {DAT} with data:\n");
+    assert_eq!(
+        list(true, false, false),
+        format!("{head}  0\tFirst event:10488.197713\n  1\tFirst event:10488.197720\n")
+    );
+    assert_eq!(
+        list(false, true, false),
+        format!("{head}  0\tLast event:10488.223766\n  1\tLast event:10488.223624\n")
+    );
+    assert_eq!(
+        list(true, true, true),
+        format!(
+            "{head}  0\tFirst event:10488.197712637\tLast event:10488.223766157\n  \
+             1\tFirst event:10488.197720218\tLast event:10488.223624074\n"
+        )
+    );
 }
 
 #[test]

@@ -162,3 +162,34 @@ fn aliased_kernel_symbols_are_named_as_trace_cmd_names_them() {
         .count();
     assert!(frames >= 20, "{frames} frames named {before}");
 }
+
+/// trace-cmd report's options -t, --ts-diff, --first-event and --last-event (alone and
+/// together) on a recording of sched, irq and raw_syscalls events around spin: hytrace
+/// report prints every byte trace-cmd prints, first line included.
+#[test]
+fn time_and_first_last_options_print_as_trace_cmd_prints_them() {
+    require_root!();
+    require_tool!("trace-cmd");
+    let (_dir, dat) = TempDir::with_file("options", "o.dat");
+    hytrace_tests::hytrace_record(
+        &["-e", "sched", "-e", "irq", "-e", "raw_syscalls", "-o", &dat],
+        &[SPIN, "2000"],
+    );
+    for options in [
+        &[][..],
+        &["-t"],
+        &["--ts-diff"],
+        &["-t", "--ts-diff"],
+        &["--first-event"],
+        &["--last-event"],
+        &["--first-event", "--last-event", "-t"],
+    ] {
+        let ours = hytrace_tests::hytrace_report_text(&dat, options);
+        let theirs = run_ok(
+            "trace-cmd",
+            &[&["report"], options, &[dat.as_str()]].concat(),
+        );
+        assert!(ours.lines().count() > 2, "{options:?}: {ours}");
+        assert_eq!(ours, theirs, "{options:?}");
+    }
+}

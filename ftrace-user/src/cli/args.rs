@@ -481,6 +481,17 @@ pub struct ReportArgs {
     #[arg(short = 't')]
     pub full_timestamps: bool,
 
+    /// Instead of the events: each CPU of the file's top-level buffer that has data,
+    /// with the timestamp of its first event, as trace-cmd report --first-event.
+    #[arg(long = "first-event")]
+    pub first_event: bool,
+
+    /// Instead of the events: each CPU of the file's top-level buffer that has data,
+    /// with the timestamp of its last event (with --first-event, both), as trace-cmd
+    /// report --last-event.
+    #[arg(long = "last-event")]
+    pub last_event: bool,
+
     /// After each timestamp, the time since the previous line's, `(+N)` in the
     /// timestamp's unit (microseconds, or nanoseconds with -t), as trace-cmd report
     /// --ts-diff.

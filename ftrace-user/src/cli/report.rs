@@ -8,7 +8,7 @@ use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
     output::{
-        call_graph, event_report, event_text::TimeColumn, flame_graph, folded,
+        call_graph, cpu_spans, event_report, event_text::TimeColumn, flame_graph, folded,
         histogram_comparison, profile, report_losses,
     },
     private_files::{OutputFile, write_whole},
@@ -69,6 +69,18 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     if args.graph {
         return call_graph(&recording);
+    }
+    if args.first_event || args.last_event {
+        let spans = report::cpu_spans::top_buffer_spans(&recording);
+        let text = cpu_spans::text(
+            &args.input.display().to_string(),
+            &spans,
+            args.first_event,
+            args.last_event,
+            args.full_timestamps,
+        );
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        return Ok(0);
     }
     let filter = RecordFilter::build(
         &recording,

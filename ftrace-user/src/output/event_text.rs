@@ -71,22 +71,7 @@ pub fn write_task_prefix(
         let _ = write!(out, "{}", header.cpu);
     }
     out.extend_from_slice(b"] ");
-    // Rounded to the nearest microsecond, as trace-cmd does (to the nanosecond with -t).
-    let (units, per_second, decimals) = match time.nanos {
-        true => (header.ts_ns, 1_000_000_000, 9),
-        false => (in_micros(header.ts_ns), 1_000_000, 6),
-    };
-    let secs_text = format_i64(&mut digits, (units / per_second) as i64);
-    pad(out, 5usize.saturating_sub(secs_text.len()));
-    out.extend_from_slice(secs_text);
-    out.push(b'.');
-    let mut frac = [b'0'; 9];
-    let mut rest = units % per_second;
-    for slot in frac[..decimals].iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    out.extend_from_slice(&frac[..decimals]);
+    write_timestamp(out, header.ts_ns, time.nanos);
     out.push(b':');
     if time.diff {
         // trace-cmd: " %-8s" of "(+N)", N between the two rounded timestamps.
@@ -101,6 +86,27 @@ pub fn write_task_prefix(
     out.push(b':');
     pad(out, NAME_WIDTH.saturating_sub(header.name.len()));
     out.push(b' ');
+}
+
+/// `SECS.USECS`, rounded to the nearest microsecond as trace-cmd does, or with `nanos`
+/// `SECS.NNNNNNNNN`; the seconds right-aligned to 5 columns, as trace-cmd prints them.
+pub fn write_timestamp(out: &mut Vec<u8>, ts_ns: u64, nanos: bool) {
+    let mut digits = itoa_buf();
+    let (units, per_second, decimals) = match nanos {
+        true => (ts_ns, 1_000_000_000, 9),
+        false => (in_micros(ts_ns), 1_000_000, 6),
+    };
+    let secs_text = format_i64(&mut digits, (units / per_second) as i64);
+    pad(out, 5usize.saturating_sub(secs_text.len()));
+    out.extend_from_slice(secs_text);
+    out.push(b'.');
+    let mut frac = [b'0'; 9];
+    let mut rest = units % per_second;
+    for slot in frac[..decimals].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&frac[..decimals]);
 }
 
 /// Nanoseconds to microseconds, rounded to the nearest as trace-cmd rounds them.

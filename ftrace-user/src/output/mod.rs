@@ -33,6 +33,7 @@
 pub mod call_graph;
 pub mod call_graph_columns;
 pub mod call_trees;
+pub mod cpu_spans;
 pub mod event_json;
 pub mod event_line;
 pub mod event_report;

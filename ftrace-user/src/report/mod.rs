@@ -11,6 +11,7 @@
 //! - [`profile`]: run, run-queue and blocked time per task, blocked time by stack.
 //! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
 
+pub mod cpu_spans;
 pub mod filter;
 pub mod folded;
 pub mod histograms;
