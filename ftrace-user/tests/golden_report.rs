@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use ftrace_user::{
-    output::{cpu_spans, event_report, event_text::TimeColumn},
+    output::{cpu_spans, event_report, event_text::TextColumns},
     report::{RecordFilter, ReportStyle},
     trace::Recording,
 };
@@ -47,13 +47,16 @@ fn text_matches_trace_cmd_byte_for_byte() {
 }
 
 /// The same with trace-cmd report's -t (nanoseconds), --ts-diff (time since the
-/// previous line) and both: each file is trace-cmd 3.1.6's output for those options.
+/// previous line), both, and -l (the latency columns: irqs-off, need-resched,
+/// hardirq/softirq, preempt depth): each file is trace-cmd 3.1.6's output for those
+/// options.
 #[test]
 fn time_options_match_trace_cmd_byte_for_byte() {
-    for (nanos, diff, golden) in [
-        (true, false, "trace-cmd-t"),
-        (false, true, "trace-cmd-ts-diff"),
-        (true, true, "trace-cmd-t-ts-diff"),
+    for (nanos, diff, latency, golden) in [
+        (true, false, false, "trace-cmd-t"),
+        (false, true, false, "trace-cmd-ts-diff"),
+        (true, true, false, "trace-cmd-t-ts-diff"),
+        (false, false, true, "trace-cmd-l"),
     ] {
         let expected = std::fs::read_to_string(format!(
             "tests/fixtures/sched_irq_syscalls_block.{golden}.txt"
@@ -66,7 +69,11 @@ fn time_options_match_trace_cmd_byte_for_byte() {
             &RecordFilter::default(),
             None,
             ReportStyle::Text,
-            TimeColumn { nanos, diff },
+            TextColumns {
+                nanos,
+                diff,
+                latency,
+            },
             &mut out,
         )
         .expect("report");

@@ -163,8 +163,8 @@ fn aliased_kernel_symbols_are_named_as_trace_cmd_names_them() {
     assert!(frames >= 20, "{frames} frames named {before}");
 }
 
-/// trace-cmd report's options -t, --ts-diff, --first-event and --last-event (alone and
-/// together) on a recording of sched, irq and raw_syscalls events around spin: hytrace
+/// trace-cmd report's options -t, --ts-diff, -l, --first-event and --last-event (alone
+/// and together) on a recording of sched, irq and raw_syscalls events around spin: hytrace
 /// report prints every byte trace-cmd prints, first line included.
 #[test]
 fn time_and_first_last_options_print_as_trace_cmd_prints_them() {
@@ -183,6 +183,8 @@ fn time_and_first_last_options_print_as_trace_cmd_prints_them() {
         &["--first-event"],
         &["--last-event"],
         &["--first-event", "--last-event", "-t"],
+        &["-l"],
+        &["-l", "-t", "--ts-diff"],
     ] {
         let ours = hytrace_tests::hytrace_report_text(&dat, options);
         let theirs = run_ok(

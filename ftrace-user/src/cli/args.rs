@@ -481,6 +481,12 @@ pub struct ReportArgs {
     #[arg(short = 't')]
     pub full_timestamps: bool,
 
+    /// The latency layout, as trace-cmd report -l: `COMM-PID CPU` (the command name
+    /// cut to 8) followed by irqs-off (d, X or .), need-resched (N or .), hardirq or
+    /// softirq (H, h, s or .) and the preempt depth's two hex digits (. for 0).
+    #[arg(short = 'l')]
+    pub latency: bool,
+
     /// Instead of the events: each CPU of the file's top-level buffer that has data,
     /// with the timestamp of its first event, as trace-cmd report --first-event.
     #[arg(long = "first-event")]

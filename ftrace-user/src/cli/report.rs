@@ -8,7 +8,7 @@ use super::args::{ReportArgs, ReportFormat};
 use crate::{
     graph, notes,
     output::{
-        call_graph, cpu_spans, event_report, event_text::TimeColumn, flame_graph, folded,
+        call_graph, cpu_spans, event_report, event_text::TextColumns, flame_graph, folded,
         histogram_comparison, profile, report_losses,
     },
     private_files::{OutputFile, write_whole},
@@ -147,9 +147,10 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let time = TimeColumn {
+    let time = TextColumns {
         nanos: args.full_timestamps,
         diff: args.ts_diff,
+        latency: args.latency,
     };
     let stats =
         event_report::print_with_time(&recording, &filter, stacks.as_ref(), style, time, &mut out)?;

@@ -66,6 +66,8 @@ mod tests {
             ts_ns: 1_000_000_123,
             system: "ftrace",
             name: "print",
+            common_flags: 0,
+            preempt_count: 0,
         };
         let mut out = Vec::new();
         write_header(&mut out, &header);

@@ -22,7 +22,7 @@ pub struct LineLayout<'a> {
     /// The file's user stacks, when it has any.
     pub user_stacks: Option<&'a ReportStacks>,
     /// The text timestamp column's form.
-    pub time: text::TimeColumn,
+    pub time: text::TextColumns,
 }
 
 /// The user stack joined to `record`, if any: its frames or why it has none.
@@ -60,6 +60,8 @@ pub fn render(
         ts_ns: record.ts,
         system: event.map(|e| e.system.as_str()).unwrap_or("unknown"),
         name: event.map(|e| e.name.as_str()).unwrap_or("unknown_event"),
+        common_flags: data[2],
+        preempt_count: data[3],
     };
     if !layout.json {
         // trace-cmd's line for a loss, before the first record after it (the buffer

@@ -10,7 +10,7 @@ use std::{
 
 use super::{
     event_line::{LineLayout, render},
-    event_text::TimeColumn,
+    event_text::TextColumns,
     hit_audit,
 };
 use crate::{
@@ -33,7 +33,14 @@ pub fn print(
     style: ReportStyle,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
-    print_with_time(recording, filter, stacks, style, TimeColumn::default(), out)
+    print_with_time(
+        recording,
+        filter,
+        stacks,
+        style,
+        TextColumns::default(),
+        out,
+    )
 }
 
 /// [`print`], the text's timestamp column as `time` says.
@@ -42,7 +49,7 @@ pub fn print_with_time(
     filter: &RecordFilter,
     stacks: Option<&ReportStacks>,
     style: ReportStyle,
-    time: TimeColumn,
+    time: TextColumns,
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
     let mut report = Report::new(recording, filter).with_stacks(stacks);
@@ -89,7 +96,7 @@ pub fn print_with_time(
 }
 
 /// What every line shares: buffer names (in files with several) and their column.
-fn line_layout<'r>(report: &Report<'r>, json: bool, time: TimeColumn) -> LineLayout<'r> {
+fn line_layout<'r>(report: &Report<'r>, json: bool, time: TextColumns) -> LineLayout<'r> {
     let buffers = &report.recording.file.buffers;
     let multi_buffer = buffers.len() > 1;
     let origins = report

@@ -11,14 +11,67 @@ use super::EventHeader;
 /// Width of the event name column (name plus padding, before the colon's space).
 const NAME_WIDTH: usize = 20;
 
-/// How the timestamp column reads (trace-cmd report's `-t` and `--ts-diff`).
+/// The columns before the event name (trace-cmd report's `-t`, `--ts-diff`, `-l`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeColumn {
+pub struct TextColumns {
     /// Nine decimals (nanoseconds) instead of six, rounded.
     pub nanos: bool,
     /// After the timestamp, `(+N)` since the previous line's, in the column's unit,
     /// padded to 8 (empty on the first line).
     pub diff: bool,
+    /// The latency layout: `COMM-PID CPU` (comm cut to 8) then the irqs-off,
+    /// need-resched, hardirq/softirq and preempt-depth columns, as ftrace's latency
+    /// format.
+    pub latency: bool,
+}
+
+/// trace_flag_type as libtraceevent reads common_flags.
+const FLAG_IRQS_OFF: u8 = 0x01;
+const FLAG_IRQS_NOSUPPORT: u8 = 0x02;
+const FLAG_NEED_RESCHED: u8 = 0x04;
+const FLAG_HARDIRQ: u8 = 0x08;
+const FLAG_SOFTIRQ: u8 = 0x10;
+
+/// `%8.8s-%-5d %3d` and the latency columns (libtraceevent's data_latency_format):
+/// `d`/`X`/`.`, `N`/`.`, `H`/`h`/`s`/`.`, then the preempt count's low and high nibbles
+/// in hex (`.` for 0).
+fn write_latency_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>) {
+    let comm = header.comm.as_bytes();
+    let comm = &comm[..comm.len().min(8)];
+    pad(out, 8 - comm.len());
+    out.extend_from_slice(comm);
+    let flags = header.common_flags;
+    let pc = header.preempt_count;
+    let irqs = if flags & FLAG_IRQS_OFF != 0 {
+        'd'
+    } else if flags & FLAG_IRQS_NOSUPPORT != 0 {
+        'X'
+    } else {
+        '.'
+    };
+    let resched = if flags & FLAG_NEED_RESCHED != 0 {
+        'N'
+    } else {
+        '.'
+    };
+    let context = match (flags & FLAG_HARDIRQ != 0, flags & FLAG_SOFTIRQ != 0) {
+        (true, true) => 'H',
+        (true, false) => 'h',
+        (false, true) => 's',
+        (false, false) => '.',
+    };
+    let nibble = |n: u8| match n {
+        0 => ".".to_string(),
+        n => format!("{n:x}"),
+    };
+    let _ = write!(
+        out,
+        "-{:<5} {:>3}{irqs}{resched}{context}{}{}",
+        header.pid,
+        header.cpu,
+        nibble(pc & 0xf),
+        nibble(pc >> 4)
+    );
 }
 
 /// Appends everything up to the payload (which the caller appends, then a newline).
@@ -26,7 +79,7 @@ pub struct TimeColumn {
 #[inline]
 pub fn write_prefix(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_width: usize) {
     write_buffer_column(out, header, buffer_width);
-    write_task_prefix(out, header, TimeColumn::default(), None);
+    write_task_prefix(out, header, TextColumns::default(), None);
 }
 
 /// The buffer name column of files with several buffers (nothing when `buffer_width`
@@ -50,9 +103,16 @@ pub fn write_buffer_column(out: &mut Vec<u8>, header: &EventHeader<'_>, buffer_w
 pub fn write_task_prefix(
     out: &mut Vec<u8>,
     header: &EventHeader<'_>,
-    time: TimeColumn,
+    time: TextColumns,
     previous_ns: Option<u64>,
 ) {
+    if time.latency {
+        write_latency_prefix(out, header);
+        out.push(b' ');
+        write_timestamp(out, header.ts_ns, time.nanos);
+        write_time_rest(out, header, time, previous_ns);
+        return;
+    }
     pad(out, 16usize.saturating_sub(header.comm.len()));
     out.extend_from_slice(header.comm.as_bytes());
     out.push(b'-');
@@ -72,6 +132,16 @@ pub fn write_task_prefix(
     }
     out.extend_from_slice(b"] ");
     write_timestamp(out, header.ts_ns, time.nanos);
+    write_time_rest(out, header, time, previous_ns);
+}
+
+/// After the timestamp: `:`, the `--ts-diff` column, the event name padded.
+fn write_time_rest(
+    out: &mut Vec<u8>,
+    header: &EventHeader<'_>,
+    time: TextColumns,
+    previous_ns: Option<u64>,
+) {
     out.push(b':');
     if time.diff {
         // trace-cmd: " %-8s" of "(+N)", N between the two rounded timestamps.
@@ -163,6 +233,8 @@ mod tests {
             ts_ns: 6_599_516_832_474,
             system: "raw_syscalls",
             name,
+            common_flags: 0,
+            preempt_count: 0,
         }
     }
 

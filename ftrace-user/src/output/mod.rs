@@ -68,4 +68,7 @@ pub struct EventHeader<'a> {
     pub ts_ns: u64,
     pub system: &'a str,
     pub name: &'a str,
+    /// The record's common_flags and common_preempt_count (the latency columns).
+    pub common_flags: u8,
+    pub preempt_count: u8,
 }
