@@ -195,3 +195,38 @@ fn time_and_first_last_options_print_as_trace_cmd_prints_them() {
         assert_eq!(ours, theirs, "{options:?}");
     }
 }
+
+/// The guest's function_graph recording (`-g vfs_read -- cat /proc/version`) and its
+/// kept outlier snapshot, left in HYTRACE_GUEST_RECORDING_DIR by `cargo xtask vm-test`:
+/// hytrace report prints every byte trace-cmd report prints (funcgraph entries as
+/// `|  func() {`, leaf calls folded with their duration, returns with their overhead
+/// marks), plain and with -t, --ts-diff and -l.
+#[test]
+fn guest_function_graph_recordings_print_as_trace_cmd_prints_them() {
+    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
+        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
+        return;
+    };
+    require_tool!("trace-cmd");
+    for name in ["graph.dat", "outlier.dat"] {
+        let dat = format!("{dir}/{name}");
+        for options in [&[][..], &["-t"], &["--ts-diff"], &["-l"]] {
+            let ours = hytrace_tests::hytrace_report_text(&dat, options);
+            let theirs = run_ok(
+                "trace-cmd",
+                &[&["report"], options, &[dat.as_str()]].concat(),
+            );
+            assert!(
+                ours.lines().any(|l| l.contains(" funcgraph_exit: ")),
+                "{name}: no funcgraph_exit line"
+            );
+            assert!(
+                ours.lines().any(|l| l.contains("();")),
+                "{name}: no leaf call folded"
+            );
+            let first_difference = ours.lines().zip(theirs.lines()).position(|(a, b)| a != b);
+            assert_eq!(first_difference, None, "{name} {options:?}: line differs");
+            assert_eq!(ours, theirs, "{name} {options:?}");
+        }
+    }
+}

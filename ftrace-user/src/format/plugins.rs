@@ -3,8 +3,11 @@
 //! `prev:pid [prio] S ==> next:pid [prio]` and `comm:pid [prio] CPU:003`; the function
 //! tracer's calls as the callee's name indented by where its caller sits in the calls
 //! seen so far on that CPU ([`FunctionIndents`]); and kernel stacks as `<stack trace >`
-//! followed by one `=> func (addr)` line per frame. Matching them keeps
-//! `hytrace report` line-for-line comparable with `trace-cmd report`.
+//! followed by one `=> func (addr)` line per frame; and function_graph's entries and
+//! exits as trace-cmd's function_graph handler prints them (`|  func() {`, `+ 63.375
+//! us  |  }`, a leaf's entry and exit folded into `1.628 us   |    func();`).
+//! Matching them keeps `hytrace report` line-for-line comparable with `trace-cmd
+//! report`.
 
 use std::io::Write as _;
 
@@ -33,7 +36,19 @@ pub enum Plugin {
     Function { ip: usize, parent_ip: usize },
     /// A kernel stack: the caller array, as long as the record holds frames.
     KernelStack { caller: usize },
+    /// function_graph's entry: func and depth.
+    GraphEntry { func: usize, depth: usize },
+    /// function_graph's return: func, depth, calltime and rettime.
+    GraphExit {
+        func: usize,
+        depth: usize,
+        calltime: usize,
+        rettime: usize,
+    },
 }
+
+/// Spaces per depth level of function_graph lines (trace-cmd's TRACE_GRAPH_INDENT).
+const GRAPH_INDENT: usize = 2;
 
 fn index(fields: &[Field], name: &str) -> Option<usize> {
     fields.iter().position(|f| f.name == name)
@@ -49,6 +64,16 @@ impl Plugin {
                 }),
                 "kernel_stack" => Some(Plugin::KernelStack {
                     caller: index(fields, "caller")?,
+                }),
+                "funcgraph_entry" => Some(Plugin::GraphEntry {
+                    func: index(fields, "func")?,
+                    depth: index(fields, "depth")?,
+                }),
+                "funcgraph_exit" => Some(Plugin::GraphExit {
+                    func: index(fields, "func")?,
+                    depth: index(fields, "depth")?,
+                    calltime: index(fields, "calltime")?,
+                    rettime: index(fields, "rettime")?,
                 }),
                 _ => None,
             };
@@ -143,6 +168,41 @@ impl Plugin {
                     }
                 }
             }
+            Plugin::GraphEntry { func, depth } => {
+                // Not a leaf: no time, `func() {`.
+                write_graph_overhead(out, None);
+                out.extend_from_slice(b"           |  ");
+                let depth = int(*depth)? as u64 as usize;
+                out.resize(
+                    out.len() + depth.saturating_mul(GRAPH_INDENT).min(4096),
+                    b' ',
+                );
+                let func = int(*func)? as u64;
+                match syms.kernel_symbol(func) {
+                    Some((name, _)) => {
+                        let _ = write!(out, "{name}() {{");
+                    }
+                    None => {
+                        let _ = write!(out, "{func:x}() {{");
+                    }
+                }
+            }
+            Plugin::GraphExit {
+                depth,
+                calltime,
+                rettime,
+                ..
+            } => {
+                let duration = (int(*rettime)? as u64).wrapping_sub(int(*calltime)? as u64);
+                write_graph_overhead(out, Some(duration));
+                write_graph_duration(out, duration);
+                let depth = int(*depth)? as u64 as usize;
+                out.resize(
+                    out.len() + depth.saturating_mul(GRAPH_INDENT).min(4096),
+                    b' ',
+                );
+                out.push(b'}');
+            }
             Plugin::KernelStack { caller } => {
                 out.extend_from_slice(b"<stack trace >\n");
                 for addr in stack_frames(&fields[*caller], data) {
@@ -173,6 +233,66 @@ impl Plugin {
         Some(())
     }
 
+    /// A function_graph entry whose return is the next record, on one line: the
+    /// return's duration, then `func();` (`exit` is the return's format and data).
+    pub fn render_graph_leaf(
+        &self,
+        fields: &[Field],
+        data: &[u8],
+        exit: (&Plugin, &[Field], &[u8]),
+        syms: &dyn SymbolLookup,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        let Plugin::GraphEntry { func, depth } = self else {
+            return None;
+        };
+        let (
+            Plugin::GraphExit {
+                calltime, rettime, ..
+            },
+            exit_fields,
+            exit_data,
+        ) = exit
+        else {
+            return None;
+        };
+        let time = |i: usize| field_int(&exit_fields[i], exit_data).map(|v| v as u64);
+        let duration = time(*rettime)?.wrapping_sub(time(*calltime)?);
+        let depth = field_int(&fields[*depth], data)? as u64 as usize;
+        let func = field_int(&fields[*func], data)? as u64;
+        write_graph_overhead(out, Some(duration));
+        write_graph_duration(out, duration);
+        out.resize(
+            out.len() + depth.saturating_mul(GRAPH_INDENT).min(4096),
+            b' ',
+        );
+        match syms.kernel_symbol(func) {
+            Some((name, _)) => {
+                let _ = write!(out, "{name}();");
+            }
+            None => {
+                let _ = write!(out, "{func:x}();");
+            }
+        }
+        Some(())
+    }
+
+    /// A function_graph entry's (pid-independent) key: its func address.
+    pub fn graph_entry_func(&self, fields: &[Field], data: &[u8]) -> Option<u64> {
+        match self {
+            Plugin::GraphEntry { func, .. } => field_int(&fields[*func], data).map(|v| v as u64),
+            _ => None,
+        }
+    }
+
+    /// A function_graph return's func address.
+    pub fn graph_exit_func(&self, fields: &[Field], data: &[u8]) -> Option<u64> {
+        match self {
+            Plugin::GraphExit { func, .. } => field_int(&fields[*func], data).map(|v| v as u64),
+            _ => None,
+        }
+    }
+
     /// The frames of a kernel_stack record, innermost first.
     pub fn kernel_stack(&self, fields: &[Field], data: &[u8]) -> Option<Vec<u64>> {
         let Plugin::KernelStack { caller } = self else {
@@ -199,9 +319,40 @@ impl Plugin {
         match self {
             Plugin::SchedSwitch(i) => [pair(i[0], i[1]), pair(i[4], i[5])],
             Plugin::SchedWakeup { comm, pid, .. } => [pair(*comm, *pid), None],
-            Plugin::Function { .. } | Plugin::KernelStack { .. } => [None, None],
+            Plugin::Function { .. }
+            | Plugin::KernelStack { .. }
+            | Plugin::GraphEntry { .. }
+            | Plugin::GraphExit { .. } => [None, None],
         }
     }
+}
+
+/// trace-cmd's overhead mark before a function_graph duration: `$ ` over 1 s, `# `
+/// over 1 ms, `! ` over 100 us, `+ ` over 10 us, else (and without a duration) two
+/// spaces.
+fn write_graph_overhead(out: &mut Vec<u8>, duration: Option<u64>) {
+    let mark: &[u8] = match duration {
+        Some(d) if d > 1_000_000_000 => b"$ ",
+        Some(d) if d > 1_000_000 => b"# ",
+        Some(d) if d > 100_000 => b"! ",
+        Some(d) if d > 10_000 => b"+ ",
+        _ => b"  ",
+    };
+    out.extend_from_slice(mark);
+}
+
+/// trace-cmd's function_graph duration column: microseconds, `.NNN` while they take
+/// fewer than 7 digits, ` us `, padded to 7 digits' width, then `|  `.
+fn write_graph_duration(out: &mut Vec<u8>, duration: u64) {
+    let start = out.len();
+    let _ = write!(out, "{}", duration / 1000);
+    if out.len() - start < 7 {
+        let _ = write!(out, ".{:03}", duration % 1000);
+    }
+    let width = out.len() - start;
+    out.extend_from_slice(b" us ");
+    out.resize(out.len() + 7usize.saturating_sub(width), b' ');
+    out.extend_from_slice(b"|  ");
 }
 
 /// ` (file:line)` of a frame named from debug info, nothing when it has no line.
@@ -430,5 +581,26 @@ mod tests {
             write_state(&mut out, state);
             assert_eq!(String::from_utf8(out).unwrap(), text);
         }
+    }
+
+    /// trace-cmd's function_graph columns: the overhead mark by threshold, three
+    /// decimals of a microsecond until seven integer digits, the width held to 7.
+    #[test]
+    fn graph_durations_are_marked_and_padded_as_trace_cmd_pads_them() {
+        let column = |ns: u64| {
+            let mut out = Vec::new();
+            write_graph_overhead(&mut out, Some(ns));
+            write_graph_duration(&mut out, ns);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(column(5_177), "  5.177 us   |  ");
+        assert_eq!(column(10_000), "  10.000 us  |  ");
+        assert_eq!(column(63_375), "+ 63.375 us  |  ");
+        assert_eq!(column(100_001), "! 100.001 us |  ");
+        assert_eq!(column(3_242_027), "# 3242.027 us |  ");
+        assert_eq!(column(1_000_000_001), "$ 1000000 us |  ");
+        let mut nested = Vec::new();
+        write_graph_overhead(&mut nested, None);
+        assert_eq!(nested, b"  ");
     }
 }

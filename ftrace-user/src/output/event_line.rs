@@ -38,6 +38,37 @@ fn user_stack_of<'a>(
     })
 }
 
+/// A function_graph entry and its return on one line (see
+/// [`Plugin::render_graph_leaf`](crate::format::plugins::Plugin::render_graph_leaf));
+/// the entry alone where the return's format cannot say.
+fn render_graph_leaf(
+    recording: &Recording,
+    event: &crate::format::EventFormat,
+    data: &[u8],
+    exit: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    let folded = exit.and_then(|exit| {
+        let exit_event = recording.event(u16::from_le_bytes([*exit.first()?, *exit.get(1)?]))?;
+        let (Printer::Plugin(entry), Printer::Plugin(ret)) = (&event.printer, &exit_event.printer)
+        else {
+            return None;
+        };
+        entry.render_graph_leaf(
+            &event.fields,
+            data,
+            (ret, &exit_event.fields, exit),
+            &recording.symbols,
+            out,
+        )
+    });
+    if folded.is_none() {
+        out.truncate(start);
+        event.render_payload(data, &recording.symbols, 0, out);
+    }
+}
+
 /// Appends the line for `record`.
 pub fn render(
     recording: &Recording,
@@ -78,6 +109,9 @@ pub fn render(
         }
         text::write_task_prefix(out, &header, layout.time, record.previous_ts);
         match event {
+            Some(event) if record.leaf_exit.is_some() => {
+                render_graph_leaf(recording, event, data, record.leaf_exit, out);
+            }
             Some(event) => {
                 event.render_payload(data, &recording.symbols, record.indent.into(), out);
             }

@@ -53,6 +53,10 @@ pub fn print_with_time(
     out: &mut dyn Write,
 ) -> Result<ReportStats, ReportError> {
     let mut report = Report::new(recording, filter).with_stacks(stacks);
+    if style == ReportStyle::Text {
+        // trace-cmd's text folds a leaf call's entry and return into one line.
+        report = report.folding_graph_leaves();
+    }
     let mut stats = ReportStats::default();
     if style == ReportStyle::Count {
         stats.counts = report.counts();

@@ -22,7 +22,7 @@ pub mod user_stacks;
 use thiserror::Error;
 
 use crate::{
-    decode::{Merger, Missed, StreamStats},
+    decode::{MergedRecord, Merger, Missed, StreamStats},
     format::{Printer, plugins::FunctionIndents},
     trace::{Origin, Recording, RecordingError},
 };
@@ -79,6 +79,9 @@ pub struct Selected<'a> {
     /// The previous printed record's timestamp (set by the text report, for
     /// `--ts-diff`).
     pub previous_ts: Option<u64>,
+    /// A function_graph entry's return when it is the very next record (a leaf, which
+    /// trace-cmd prints on one line; the return itself is not yielded then).
+    pub leaf_exit: Option<&'a [u8]>,
 }
 
 /// One report over a recording: the merge of the CPUs the filter keeps.
@@ -88,6 +91,7 @@ pub struct Report<'r> {
     merger: Merger<'r>,
     origins: Vec<Origin<'r>>,
     stacks: Option<&'r ReportStacks>,
+    fold_graph_leaves: bool,
 }
 
 impl<'r> Report<'r> {
@@ -99,7 +103,15 @@ impl<'r> Report<'r> {
             merger,
             origins,
             stacks: None,
+            fold_graph_leaves: false,
         }
+    }
+
+    /// Folds each function_graph entry whose return is the next record into it, as
+    /// trace-cmd's text does ([`Selected::leaf_exit`]).
+    pub fn folding_graph_leaves(mut self) -> Report<'r> {
+        self.fold_graph_leaves = true;
+        self
     }
 
     /// Attaches to each record the user stack `stacks` joined to it.
@@ -122,7 +134,8 @@ impl<'r> Report<'r> {
     pub fn records(&mut self) -> impl Iterator<Item = Selected<'r>> + '_ {
         let stacks = self.stacks;
         let origins = &self.origins;
-        selected(self.recording, self.filter, &mut self.merger).map(move |mut record| {
+        let fold = self.fold_graph_leaves;
+        selected(self.recording, self.filter, &mut self.merger, fold).map(move |mut record| {
             if let Some(stacks) = stacks {
                 let data = record.data;
                 record.user_stack = stacks.sample_of(
@@ -175,6 +188,7 @@ fn selected<'r, 'm>(
     recording: &'r Recording,
     filter: &'r RecordFilter,
     merger: &'m mut Merger<'r>,
+    fold_graph_leaves: bool,
 ) -> impl Iterator<Item = Selected<'r>> + 'm
 where
     'r: 'm,
@@ -183,7 +197,65 @@ where
     let mut indents = FunctionIndents::default();
     // Losses seen on records the filter skips wait for the CPU's next printed record.
     let mut pending_loss: Vec<Missed> = Vec::new();
-    merger.filter_map(move |merged| {
+    let mut merged_records = merger.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let merged = merged_records.next()?;
+            let leaf_exit = match fold_graph_leaves {
+                true => graph_leaf_exit(recording, merged.record.data, merged_records.peek()),
+                false => None,
+            };
+            if leaf_exit.is_some() {
+                // The return is printed with its entry: take it out of the merge.
+                merged_records.next();
+            }
+            if let Some(selected) = select(
+                recording,
+                filter,
+                &mut index,
+                &mut indents,
+                &mut pending_loss,
+                merged,
+                leaf_exit,
+            ) {
+                return Some(selected);
+            }
+        }
+    })
+}
+
+/// The return of function_graph entry `entry` when `next` is it: a funcgraph_exit of
+/// the same pid and function.
+fn graph_leaf_exit<'r>(
+    recording: &'r Recording,
+    entry: &[u8],
+    next: Option<&MergedRecord<'r>>,
+) -> Option<&'r [u8]> {
+    let next = next?.record.data;
+    if entry.len() < 8 || next.len() < 8 || entry[4..8] != next[4..8] {
+        return None;
+    }
+    let event_of = |data: &[u8]| recording.event(u16::from_le_bytes([data[0], data[1]]));
+    let (Printer::Plugin(entry_plugin), Printer::Plugin(exit_plugin)) =
+        (&event_of(entry)?.printer, &event_of(next)?.printer)
+    else {
+        return None;
+    };
+    let func = entry_plugin.graph_entry_func(&event_of(entry)?.fields, entry)?;
+    (exit_plugin.graph_exit_func(&event_of(next)?.fields, next)? == func).then_some(next)
+}
+
+/// One merged record, if the filter selects it: numbered, its loss and indent set.
+fn select<'r>(
+    recording: &'r Recording,
+    filter: &RecordFilter,
+    index: &mut u64,
+    indents: &mut FunctionIndents<'r>,
+    pending_loss: &mut Vec<Missed>,
+    merged: MergedRecord<'r>,
+    leaf_exit: Option<&'r [u8]>,
+) -> Option<Selected<'r>> {
+    {
         let data = merged.record.data;
         let origin = merged.origin as usize;
         if merged.record.missed != Missed::None {
@@ -205,7 +277,7 @@ where
             .map(|m| std::mem::replace(m, Missed::None))
             .unwrap_or(Missed::None);
         let mut selected = Selected {
-            index,
+            index: *index,
             origin: merged.origin,
             ts: merged.record.ts,
             data,
@@ -213,8 +285,9 @@ where
             missed,
             user_stack: None,
             previous_ts: None,
+            leaf_exit,
         };
-        index += 1;
+        *index += 1;
         // trace-cmd remembers the comms scheduler events name and uses them for later
         // lines, and indents function calls by the callers seen before them on the
         // CPU; both are worked out in order here so parallel rendering sees the same.
@@ -231,7 +304,7 @@ where
             }
         }
         Some(selected)
-    })
+    }
 }
 
 /// The selected records counted per event name, most first (then by name).
@@ -242,7 +315,7 @@ fn count<'r>(
 ) -> Vec<(String, u64)> {
     let mut counts: Vec<u64> = vec![0; recording.max_event_id() + 1];
     let mut unknown = 0u64;
-    for record in selected(recording, filter, merger) {
+    for record in selected(recording, filter, merger, false) {
         let type_id = u16::from_le_bytes([record.data[0], record.data[1]]);
         match counts.get_mut(usize::from(type_id)) {
             Some(n) => *n += 1,

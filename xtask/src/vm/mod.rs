@@ -327,6 +327,8 @@ impl RunningVmTests {
                     "kernel_lines",
                     "--test",
                     "export_perfetto",
+                    "--test",
+                    "peer_trace_cmd",
                     "--",
                     "--test-threads=1",
                     "--exact",
@@ -334,6 +336,7 @@ impl RunningVmTests {
                     "a_guest_function_graph_recording_exports_balanced_calls",
                     "a_guest_kvm_recording_exports_its_exits_as_slices",
                     "a_kept_outlier_snapshot_exports_its_sample_as_a_slice",
+                    "guest_function_graph_recordings_print_as_trace_cmd_prints_them",
                 ])
                 .env("HYTRACE_GUEST_RECORDING", &recording)
                 .env("HYTRACE_GUEST_RECORDING_DIR", &self.out)
