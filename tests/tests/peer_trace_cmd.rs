@@ -230,3 +230,42 @@ fn guest_function_graph_recordings_print_as_trace_cmd_prints_them() {
         }
     }
 }
+
+/// Every `corpus-*.dat` trace-cmd recorded in the guest (function_graph of vfs_read,
+/// the function tracer with --func-stack, sched and irq (softirqs too) with -T, file version 7
+/// with zstd and without compression; tests/vm_kernel/trace_cmd_corpus.rs) prints
+/// exactly as `trace-cmd report` prints it, plain and with -t, --ts-diff and -l.
+#[test]
+fn the_trace_cmd_corpus_prints_as_trace_cmd_prints_it() {
+    let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
+        hytrace_tests::skip("HYTRACE_GUEST_RECORDING_DIR is not set (cargo xtask vm-test sets it)");
+        return;
+    };
+    require_tool!("trace-cmd");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("corpus-") && n.ends_with(".dat"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 5, "{files:?}");
+    for name in &files {
+        let dat = format!("{dir}/{name}");
+        for options in [&[][..], &["-t"], &["--ts-diff"], &["-l"]] {
+            let ours = hytrace_tests::hytrace_report_text(&dat, options);
+            let theirs = run_ok(
+                "trace-cmd",
+                &[&["report"], options, &[dat.as_str()]].concat(),
+            );
+            assert!(theirs.lines().count() > 2, "{name}: {theirs}");
+            let first_difference = ours
+                .lines()
+                .zip(theirs.lines())
+                .position(|(a, b)| a != b)
+                .map(|i| (i + 1, ours.lines().nth(i), theirs.lines().nth(i)));
+            assert_eq!(first_difference, None, "{name} {options:?}");
+            assert_eq!(ours, theirs, "{name} {options:?}");
+        }
+    }
+}

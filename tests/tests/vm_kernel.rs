@@ -18,6 +18,8 @@ const SLEEPER: &str = env!("CARGO_BIN_EXE_sleeper");
 mod kernel_lines_guest;
 #[path = "vm_kernel/kvm_guest.rs"]
 mod kvm_guest;
+#[path = "vm_kernel/trace_cmd_corpus.rs"]
+mod trace_cmd_corpus;
 #[path = "vm_kernel/user_stacks_guest.rs"]
 mod user_stacks_guest;
 

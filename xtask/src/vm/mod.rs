@@ -307,7 +307,8 @@ impl RunningVmTests {
         // The guest's recording of its kernel stacks, named here against its vmlinux
         // (under emulation, reading the 350 MB file took the guest two minutes), and its
         // function_graph and kvm recordings and its kept outlier snapshot, exported to
-        // Perfetto and read back here.
+        // Perfetto and read back here, and trace-cmd's corpus recordings printed here
+        // as trace-cmd prints them.
         let recording = self.out.join("kernel-lines.dat");
         if !recording.is_file() {
             bail!("the guest left no {}", recording.display());
@@ -337,6 +338,7 @@ impl RunningVmTests {
                     "a_guest_kvm_recording_exports_its_exits_as_slices",
                     "a_kept_outlier_snapshot_exports_its_sample_as_a_slice",
                     "guest_function_graph_recordings_print_as_trace_cmd_prints_them",
+                    "the_trace_cmd_corpus_prints_as_trace_cmd_prints_it",
                 ])
                 .env("HYTRACE_GUEST_RECORDING", &recording)
                 .env("HYTRACE_GUEST_RECORDING_DIR", &self.out)
