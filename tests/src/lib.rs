@@ -707,6 +707,25 @@ pub fn user_stacks_of_events(report: &str, event: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// `record -e raw_syscalls:sys_enter -f 'id == 110' [-T] --user-stack --build-id-cache
+/// CACHE -F -o FILE -- COMMAND`: the getppid calls of COMMAND with their user stacks
+/// (and kernel stacks with `kernel_stacks`), the objects kept in CACHE; returns the
+/// summary.
+#[track_caller]
+pub fn record_getppid_user_stacks(
+    dat: &str,
+    cache: &str,
+    kernel_stacks: bool,
+    command: &[&str],
+) -> String {
+    let mut options = vec!["-e", "raw_syscalls:sys_enter", "-f", "id == 110"];
+    if kernel_stacks {
+        options.push("-T");
+    }
+    options.extend(["--user-stack", "--build-id-cache", cache, "-F", "-o", dat]);
+    hytrace_record(&options, command)
+}
+
 /// `record -e raw_syscalls:sys_enter -f 'id == 110' --user-stack -F -o FILE -- rstack
 /// N` (`rstack` at `rstack_path`); returns the summary.
 #[track_caller]

@@ -460,21 +460,7 @@ fn user_stacks_export_as_callstack_samples_with_the_reports_frames() {
     let exe = hytrace_tests::build_deep(&dir);
     let dat = dir.path_str("u.dat");
     let cache = dir.path_str("build-id-cache");
-    hytrace_record(
-        &[
-            "-e",
-            "raw_syscalls:sys_enter",
-            "-f",
-            "id == 110",
-            "--user-stack",
-            "--build-id-cache",
-            &cache,
-            "-F",
-            "-o",
-            &dat,
-        ],
-        &[&exe, "100"],
-    );
+    hytrace_tests::record_getppid_user_stacks(&dat, &cache, false, &[&exe, "100"]);
     let trace = dir.path_str("u.pftrace");
     let said = hytrace_tests::record_ok(&[
         "export",

@@ -101,6 +101,22 @@ fn reads_trace_cmd_extract_files_line_for_line() {
     assert_eq!(ours.len(), theirs.len());
 }
 
+/// hytrace report's whole stdout for `dat` with `options`, asserted equal to trace-cmd
+/// report's (the first line that differs is named).
+#[track_caller]
+fn assert_reports_as_trace_cmd(dat: &str, options: &[&str]) -> String {
+    let ours = hytrace_tests::hytrace_report_text(dat, options);
+    let theirs = run_ok("trace-cmd", &[&["report"], options, &[dat]].concat());
+    let first_difference = ours
+        .lines()
+        .zip(theirs.lines())
+        .position(|(a, b)| a != b)
+        .map(|i| (i + 1, ours.lines().nth(i), theirs.lines().nth(i)));
+    assert_eq!(first_difference, None, "{dat} {options:?}");
+    assert_eq!(ours, theirs, "{dat} {options:?}");
+    ours
+}
+
 /// Rewrites the kallsyms line just before and just after `function`'s in the file's
 /// bytes (same lengths, so nothing else moves) as two more symbols at its address:
 /// returns their names, the one before first.
@@ -150,14 +166,10 @@ fn aliased_kernel_symbols_are_named_as_trace_cmd_names_them() {
     let (before, _after) = plant_aliases(&mut bytes, "do_syscall_64");
     let planted = dir.path_str("planted.dat");
     std::fs::write(&planted, &bytes).unwrap();
-    let ours = hytrace_tests::hytrace_report_text(&planted, &[]);
-    let theirs = run_ok("trace-cmd", &["report", &planted]);
     // Every line, trace-cmd's first (cpus=N) included.
-    let theirs: Vec<&str> = theirs.lines().collect();
-    let ours: Vec<&str> = ours.lines().collect();
-    assert_eq!(ours, theirs);
+    let ours = assert_reports_as_trace_cmd(&planted, &[]);
     let frames = ours
-        .iter()
+        .lines()
         .filter(|l| l.starts_with(&format!("=> {before} (")))
         .count();
     assert!(frames >= 20, "{frames} frames named {before}");
@@ -186,13 +198,8 @@ fn time_and_first_last_options_print_as_trace_cmd_prints_them() {
         &["-l"],
         &["-l", "-t", "--ts-diff"],
     ] {
-        let ours = hytrace_tests::hytrace_report_text(&dat, options);
-        let theirs = run_ok(
-            "trace-cmd",
-            &[&["report"], options, &[dat.as_str()]].concat(),
-        );
+        let ours = assert_reports_as_trace_cmd(&dat, options);
         assert!(ours.lines().count() > 2, "{options:?}: {ours}");
-        assert_eq!(ours, theirs, "{options:?}");
     }
 }
 
@@ -211,11 +218,7 @@ fn guest_function_graph_recordings_print_as_trace_cmd_prints_them() {
     for name in ["graph.dat", "outlier.dat"] {
         let dat = format!("{dir}/{name}");
         for options in [&[][..], &["-t"], &["--ts-diff"], &["-l"]] {
-            let ours = hytrace_tests::hytrace_report_text(&dat, options);
-            let theirs = run_ok(
-                "trace-cmd",
-                &[&["report"], options, &[dat.as_str()]].concat(),
-            );
+            let ours = assert_reports_as_trace_cmd(&dat, options);
             assert!(
                 ours.lines().any(|l| l.contains(" funcgraph_exit: ")),
                 "{name}: no funcgraph_exit line"
@@ -224,9 +227,6 @@ fn guest_function_graph_recordings_print_as_trace_cmd_prints_them() {
                 ours.lines().any(|l| l.contains("();")),
                 "{name}: no leaf call folded"
             );
-            let first_difference = ours.lines().zip(theirs.lines()).position(|(a, b)| a != b);
-            assert_eq!(first_difference, None, "{name} {options:?}: line differs");
-            assert_eq!(ours, theirs, "{name} {options:?}");
         }
     }
 }
@@ -253,19 +253,8 @@ fn the_trace_cmd_corpus_prints_as_trace_cmd_prints_it() {
     for name in &files {
         let dat = format!("{dir}/{name}");
         for options in [&[][..], &["-t"], &["--ts-diff"], &["-l"]] {
-            let ours = hytrace_tests::hytrace_report_text(&dat, options);
-            let theirs = run_ok(
-                "trace-cmd",
-                &[&["report"], options, &[dat.as_str()]].concat(),
-            );
-            assert!(theirs.lines().count() > 2, "{name}: {theirs}");
-            let first_difference = ours
-                .lines()
-                .zip(theirs.lines())
-                .position(|(a, b)| a != b)
-                .map(|i| (i + 1, ours.lines().nth(i), theirs.lines().nth(i)));
-            assert_eq!(first_difference, None, "{name} {options:?}");
-            assert_eq!(ours, theirs, "{name} {options:?}");
+            let ours = assert_reports_as_trace_cmd(&dat, options);
+            assert!(ours.lines().count() > 2, "{name}: {ours}");
         }
     }
 }

@@ -6,9 +6,9 @@ use std::{collections::BTreeMap, path::Path};
 
 use hytrace_tests::{
     DEEP_SOURCE, TempDir, assert_no_hytrace_instance, build_deep, chromium_dom,
-    frame_without_offset, have_tool, hytrace_ok, hytrace_record, hytrace_report, json_u64,
-    raw_getppid_frame, record_rstack_user_stacks, require_root, require_tool, run_ok,
-    user_stacks_of_events, with_command,
+    frame_without_offset, have_tool, hytrace_ok, hytrace_report, json_u64, raw_getppid_frame,
+    record_rstack_user_stacks, require_root, require_tool, run_ok, user_stacks_of_events,
+    with_command,
 };
 
 /// The line of each `/* call: NAME */` marker of the source.
@@ -83,22 +83,7 @@ fn deep_recursion_stacks_name_every_frame_with_its_line_also_after_the_binary_is
     let exe = build_deep(&dir);
     let dat = dir.path_str("u.dat");
     let cache = dir.path_str("build-id-cache");
-    let summary = hytrace_record(
-        &[
-            "-e",
-            "raw_syscalls:sys_enter",
-            "-f",
-            "id == 110",
-            "-T",
-            "--user-stack",
-            "--build-id-cache",
-            &cache,
-            "-F",
-            "-o",
-            &dat,
-        ],
-        &[&exe, "1000"],
-    );
+    let summary = hytrace_tests::record_getppid_user_stacks(&dat, &cache, true, &[&exe, "1000"]);
     assert!(summary.contains("  user stacks: "), "{summary}");
     assert!(summary.contains(", 0 lost (ring buffer full)"), "{summary}");
     let report_args = ["--build-id-cache", &cache];

@@ -61,7 +61,7 @@ pub fn run(which: Which, events: Option<u64>) -> Result<()> {
 }
 
 /// Wall time of one run of `cmd` with stdout to /dev/null.
-fn time_to_null(cmd: &mut Command) -> Result<f64> {
+pub(crate) fn time_to_null(cmd: &mut Command) -> Result<f64> {
     let started = Instant::now();
     let status = cmd
         .stdout(Stdio::null())

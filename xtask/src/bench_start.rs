@@ -9,13 +9,14 @@
 
 use std::{
     path::Path,
-    process::{Command, Stdio},
-    time::{Duration, Instant, SystemTime},
+    process::Command,
+    time::{Duration, SystemTime},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{
+    bench::time_to_null,
     setup::{ensure_tracefs, workspace_root},
     tasks::{build, hytrace_binary},
 };
@@ -33,16 +34,7 @@ struct Timing {
 fn time_run(cmd: &mut Command, stamp: &Path) -> Result<Timing> {
     let _ = std::fs::remove_file(stamp);
     let started_at = SystemTime::now();
-    let started = Instant::now();
-    let status = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .with_context(|| format!("cannot run {cmd:?}"))?;
-    let wall = started.elapsed();
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
+    let wall = Duration::from_secs_f64(time_to_null(cmd)?);
     let touched = std::fs::metadata(stamp)
         .and_then(|m| m.modified())
         .with_context(|| format!("{cmd:?} did not run its command"))?;
