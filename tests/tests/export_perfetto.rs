@@ -523,7 +523,10 @@ fn user_stacks_export_as_callstack_samples_with_the_reports_frames() {
             .iter()
             .map(|f| f["function"].as_str().unwrap())
             .collect();
-        let main = names.iter().position(|n| *n == "main").expect("main");
+        let main = names
+            .iter()
+            .position(|n| *n == "main")
+            .unwrap_or_else(|| panic!("no main: {names:?} {sample}"));
         let mut expected = vec!["main", "a", "b", "c"];
         expected.extend(std::iter::repeat_n("recurse", 25));
         expected.push("raw_getppid");
