@@ -205,9 +205,13 @@ where
                 true => graph_leaf_exit(recording, merged.record.data, merged_records.peek()),
                 false => None,
             };
-            if leaf_exit.is_some() {
-                // The return is printed with its entry: take it out of the merge.
-                merged_records.next();
+            if leaf_exit.is_some()
+                && let Some(exit) = merged_records.next()
+                && exit.record.missed != Missed::None
+            {
+                // The return is printed with its entry; a loss before it waits for the
+                // CPU's next printed record.
+                note_loss(&mut pending_loss, exit.origin, exit.record.missed);
             }
             if let Some(selected) = select(
                 recording,
@@ -231,18 +235,34 @@ fn graph_leaf_exit<'r>(
     entry: &[u8],
     next: Option<&MergedRecord<'r>>,
 ) -> Option<&'r [u8]> {
-    let next = next?.record.data;
-    if entry.len() < 8 || next.len() < 8 || entry[4..8] != next[4..8] {
+    let event_of = |data: &[u8]| recording.event(u16::from_le_bytes([data[0], data[1]]));
+    if entry.len() < 8 {
         return None;
     }
-    let event_of = |data: &[u8]| recording.event(u16::from_le_bytes([data[0], data[1]]));
-    let (Printer::Plugin(entry_plugin), Printer::Plugin(exit_plugin)) =
-        (&event_of(entry)?.printer, &event_of(next)?.printer)
-    else {
+    let entry_event = event_of(entry)?;
+    let Printer::Plugin(entry_plugin) = &entry_event.printer else {
         return None;
     };
-    let func = entry_plugin.graph_entry_func(&event_of(entry)?.fields, entry)?;
-    (exit_plugin.graph_exit_func(&event_of(next)?.fields, next)? == func).then_some(next)
+    // Only an entry looks at the next record.
+    let func = entry_plugin.graph_entry_func(&entry_event.fields, entry)?;
+    let next = next?.record.data;
+    if next.len() < 8 || entry[4..8] != next[4..8] {
+        return None;
+    }
+    let exit_event = event_of(next)?;
+    let Printer::Plugin(exit_plugin) = &exit_event.printer else {
+        return None;
+    };
+    (exit_plugin.graph_exit_func(&exit_event.fields, next)? == func).then_some(next)
+}
+
+/// Keeps a loss seen on stream `origin` for its next printed record.
+fn note_loss(pending_loss: &mut Vec<Missed>, origin: u32, missed: Missed) {
+    let origin = origin as usize;
+    if pending_loss.len() <= origin {
+        pending_loss.resize(origin + 1, Missed::None);
+    }
+    pending_loss[origin] = pending_loss[origin].and(missed);
 }
 
 /// One merged record, if the filter selects it: numbered, its loss and indent set.
@@ -255,56 +275,51 @@ fn select<'r>(
     merged: MergedRecord<'r>,
     leaf_exit: Option<&'r [u8]>,
 ) -> Option<Selected<'r>> {
-    {
-        let data = merged.record.data;
-        let origin = merged.origin as usize;
-        if merged.record.missed != Missed::None {
-            if pending_loss.len() <= origin {
-                pending_loss.resize(origin + 1, Missed::None);
-            }
-            pending_loss[origin] = pending_loss[origin].and(merged.record.missed);
-        }
-        if data.len() < 8 {
-            return None;
-        }
-        let type_id = u16::from_le_bytes([data[0], data[1]]);
-        let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-        if !filter.wants(type_id, pid) {
-            return None;
-        }
-        let missed = pending_loss
-            .get_mut(origin)
-            .map(|m| std::mem::replace(m, Missed::None))
-            .unwrap_or(Missed::None);
-        let mut selected = Selected {
-            index: *index,
-            origin: merged.origin,
-            ts: merged.record.ts,
-            data,
-            indent: 0,
-            missed,
-            user_stack: None,
-            previous_ts: None,
-            leaf_exit,
-        };
-        *index += 1;
-        // trace-cmd remembers the comms scheduler events name and uses them for later
-        // lines, and indents function calls by the callers seen before them on the
-        // CPU; both are worked out in order here so parallel rendering sees the same.
-        if let Some(event) = recording.event(type_id)
-            && let Printer::Plugin(plugin) = &event.printer
-        {
-            for (pid, comm) in plugin.comms(&event.fields, data).into_iter().flatten() {
-                recording.remember_comm(pid, comm, selected.index);
-            }
-            if let Some((ip, parent_ip)) = plugin.function_call(&event.fields, data) {
-                let name = |addr| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
-                let level = indents.level(origin, name(parent_ip), name(ip));
-                selected.indent = level.min(usize::from(u16::MAX)) as u16;
-            }
-        }
-        Some(selected)
+    let data = merged.record.data;
+    let origin = merged.origin as usize;
+    if merged.record.missed != Missed::None {
+        note_loss(pending_loss, merged.origin, merged.record.missed);
     }
+    if data.len() < 8 {
+        return None;
+    }
+    let type_id = u16::from_le_bytes([data[0], data[1]]);
+    let pid = i32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+    if !filter.wants(type_id, pid) {
+        return None;
+    }
+    let missed = pending_loss
+        .get_mut(origin)
+        .map(|m| std::mem::replace(m, Missed::None))
+        .unwrap_or(Missed::None);
+    let mut selected = Selected {
+        index: *index,
+        origin: merged.origin,
+        ts: merged.record.ts,
+        data,
+        indent: 0,
+        missed,
+        user_stack: None,
+        previous_ts: None,
+        leaf_exit,
+    };
+    *index += 1;
+    // trace-cmd remembers the comms scheduler events name and uses them for later
+    // lines, and indents function calls by the callers seen before them on the
+    // CPU; both are worked out in order here so parallel rendering sees the same.
+    if let Some(event) = recording.event(type_id)
+        && let Printer::Plugin(plugin) = &event.printer
+    {
+        for (pid, comm) in plugin.comms(&event.fields, data).into_iter().flatten() {
+            recording.remember_comm(pid, comm, selected.index);
+        }
+        if let Some((ip, parent_ip)) = plugin.function_call(&event.fields, data) {
+            let name = |addr| recording.symbols.kernel().lookup(addr).map(|(n, _)| n);
+            let level = indents.level(origin, name(parent_ip), name(ip));
+            selected.indent = level.min(usize::from(u16::MAX)) as u16;
+        }
+    }
+    Some(selected)
 }
 
 /// The selected records counted per event name, most first (then by name).

@@ -46,7 +46,6 @@ struct FrameKey {
 }
 
 /// Interns strings, objects, frames and stacks, each from iid 1.
-#[derive(Default)]
 struct Interner {
     data: InternedData,
     function_names: HashMap<Arc<str>, u64>,
@@ -55,6 +54,8 @@ struct Interner {
     frames: HashMap<FrameKey, u64>,
     /// The file's stack index → callstack iid.
     callstacks: HashMap<u32, u64>,
+    /// The object of frames no object holds ([`UNKNOWN_OBJECT`]).
+    unknown_object: Arc<str>,
 }
 
 /// The next iid of a table `len` entries long.
@@ -122,7 +123,7 @@ impl Interner {
     }
 
     fn frame(&mut self, frame: &UserFrame, stacks: &ReportStacks) -> u64 {
-        let unknown: Arc<str> = Arc::from(UNKNOWN_OBJECT);
+        let unknown = self.unknown_object.clone();
         let (object, rel_pc, location) = match frame {
             UserFrame::Named {
                 file_offset,
@@ -194,7 +195,15 @@ impl Interner {
 /// The packets of `events`' stacks (the interned tables first), and how many samples
 /// they hold. Events whose stack has no frames are left out.
 pub fn callstack_packets(stacks: &ReportStacks, events: &[EventStack]) -> (Vec<TracePacket>, u64) {
-    let mut interner = Interner::default();
+    let mut interner = Interner {
+        data: InternedData::default(),
+        function_names: HashMap::new(),
+        source_paths: HashMap::new(),
+        mappings: HashMap::new(),
+        frames: HashMap::new(),
+        callstacks: HashMap::new(),
+        unknown_object: Arc::from(UNKNOWN_OBJECT),
+    };
     let mut samples = Vec::with_capacity(events.len());
     for event in events {
         let Some(callstack) = interner.callstack(event.stack, stacks) else {
