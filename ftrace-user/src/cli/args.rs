@@ -409,6 +409,28 @@ pub struct ReportArgs {
     #[arg(long = "event", value_name = "REGEX")]
     pub event: Option<String>,
 
+    /// Only the events a filter names, and of them those it passes, in trace-cmd
+    /// report's syntax: `EVENTS[:FILTER]`. EVENTS is a comma-separated list of
+    /// SYSTEM/EVENT or of one name matched against systems and event names, each a
+    /// POSIX regular expression matched whole, case ignored (`sched`,
+    /// `sched/sched_sw.*`, `irq_handler_entry,softirq_entry`). FILTER compares the
+    /// event's fields (as its format names them) with numbers (`== != < > <= >=`, or
+    /// `field & 4`) and strings (`==`, `!=`, `=~` / `!~` for a regular expression, `~`
+    /// for a shell glob), joined by `&&` and `||`, which bind equally and group from
+    /// the left as in trace-cmd (parenthesize `a || (b && c)`), and negated by `!`. A
+    /// field the event lacks is false; COMM is the task's name and CPU the record's
+    /// CPU; a pointer field compared with a string is compared by the kernel function
+    /// at its address. Repeatable: an event passing any -F is shown, and a kernel or
+    /// user stack after a shown event too. Example:
+    ///   -F 'sched/sched_switch: prev_state == 0 && next_comm ~ "kworker/*"'
+    #[arg(short = 'F', value_name = "EVENTS[:FILTER]")]
+    pub event_filters: Vec<String>,
+
+    /// Each -F given after -v hides the events it matches instead (trace-cmd's -v):
+    /// `-v -F 'sched_switch: prev_pid == 0'`.
+    #[arg(short = 'v')]
+    pub hide_after: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

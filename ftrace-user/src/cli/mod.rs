@@ -16,6 +16,7 @@ mod reset;
 use anyhow::Result;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
+use crate::report::event_filter::FilterSpec;
 pub use args::Cli;
 use args::Command;
 
@@ -31,7 +32,13 @@ pub fn main_with_args() -> Result<i32> {
                 .unwrap_or_default();
             record::run(&args, &pair_filters(&sub, &args.events, &args.filters))
         }
-        Command::Report(args) => report::run(&args),
+        Command::Report(args) => {
+            let sub = matches
+                .subcommand_matches("report")
+                .cloned()
+                .unwrap_or_default();
+            report::run(&args, &event_filter_specs(&sub, &args.event_filters))
+        }
         Command::Hist(args) => hist::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::List(args) => list::run(&args),
@@ -50,6 +57,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Each -F after a -v hides what it matches (trace-cmd report's rule).
+fn event_filter_specs(matches: &ArgMatches, filters: &[String]) -> Vec<FilterSpec> {
+    let given = matches.value_source("hide_after") == Some(clap::parser::ValueSource::CommandLine);
+    let hide_from = matches
+        .indices_of("hide_after")
+        .and_then(|mut at| at.next())
+        .filter(|_| given)
+        .unwrap_or(usize::MAX);
+    let filter_at: Vec<usize> = matches
+        .indices_of("event_filters")
+        .map(std::iter::Iterator::collect)
+        .unwrap_or_default();
+    filters
+        .iter()
+        .zip(filter_at)
+        .map(|(text, at)| FilterSpec {
+            text: text.clone(),
+            hides: at > hide_from,
+        })
+        .collect()
 }
 
 /// Each -f applies to the -e given just before it (trace-cmd's rule).
@@ -80,6 +109,35 @@ fn pair_filters(
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn event_filters_after_v_hide() {
+        let specs = |argv: &[&str]| {
+            let matches = Cli::command().get_matches_from(argv);
+            let Command::Report(args) = Cli::parse_from(argv).command else {
+                panic!("not report")
+            };
+            let sub = matches.subcommand_matches("report").unwrap();
+            event_filter_specs(sub, &args.event_filters)
+                .into_iter()
+                .map(|s| (s.text, s.hides))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            specs(&[
+                "hytrace", "report", "-F", "sched", "-v", "-F", "irq", "-F", "timer"
+            ]),
+            [
+                ("sched".to_string(), false),
+                ("irq".to_string(), true),
+                ("timer".to_string(), true)
+            ]
+        );
+        assert_eq!(
+            specs(&["hytrace", "report", "-F", "sched"]),
+            [("sched".to_string(), false)]
+        );
+    }
 
     #[test]
     fn filters_attach_to_the_preceding_event() {

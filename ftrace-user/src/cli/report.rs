@@ -12,7 +12,10 @@ use crate::{
         histogram_comparison, profile, report_losses,
     },
     private_files::{OutputFile, write_whole},
-    report::{self, RecordFilter, Report, ReportStyle, histograms, user_stacks::ReportStacks},
+    report::{
+        self, RecordFilter, Report, ReportStyle, event_filter::FilterSpec, histograms,
+        user_stacks::ReportStacks,
+    },
     trace::Recording,
 };
 
@@ -62,7 +65,7 @@ fn kernel_lines(recording: &mut Recording, args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: &ReportArgs) -> Result<i32> {
+pub fn run(args: &ReportArgs, event_filters: &[FilterSpec]) -> Result<i32> {
     let mut recording = Recording::open(&args.input)?;
     if args.hist {
         return histograms(&recording, args.format);
@@ -88,7 +91,8 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         &args.pids,
         args.comm.as_deref(),
         args.event.as_deref(),
-    )?;
+    )?
+    .with_event_filters(&recording, event_filters)?;
     let style = match (args.count, args.format) {
         (true, _) => ReportStyle::Count,
         (false, ReportFormat::Text) => ReportStyle::Text,

@@ -1,11 +1,13 @@
-//! Which records a report prints: by CPU, pid, comm and event-name regex. Decisions
-//! that depend only on the event type or pid are precomputed into tables.
+//! Which records a report prints: by CPU, pid, comm and event-name regex (decisions
+//! that depend only on the event type or pid are precomputed into tables), and by
+//! trace-cmd's `-F` event filters ([`super::event_filter`]).
 
 use std::collections::HashSet;
 
 use regex::Regex;
 use thiserror::Error;
 
+use super::event_filter::{EventFilterError, EventFilters, FilterSpec};
 use crate::trace::Recording;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub enum FilterError {
     CpuList { list: String },
     #[error("bad event regex '{pattern}': {reason}")]
     Regex { pattern: String, reason: String },
+    #[error(transparent)]
+    EventFilter(#[from] EventFilterError),
 }
 
 /// The user's selection, compiled against one recording.
@@ -24,6 +28,8 @@ pub struct RecordFilter {
     pids: Option<HashSet<i32>>,
     /// Per event type id: selected by --event. None = all.
     event_allowed: Option<Vec<bool>>,
+    /// The `-F` filters, when there are any.
+    events: Option<EventFilters>,
 }
 
 impl RecordFilter {
@@ -67,7 +73,26 @@ impl RecordFilter {
             cpus,
             pids: allowed_pids,
             event_allowed,
+            events: None,
         })
+    }
+
+    /// Adds trace-cmd's `-F` filters (and `-v`), compiled against the recording's events.
+    pub fn with_event_filters(
+        mut self,
+        recording: &Recording,
+        specs: &[FilterSpec],
+    ) -> Result<RecordFilter, FilterError> {
+        if !specs.is_empty() {
+            let events = (0..=recording.max_event_id()).filter_map(|id| recording.event(id as u16));
+            self.events = Some(EventFilters::build(events, specs)?);
+        }
+        Ok(self)
+    }
+
+    /// The `-F` filters, which a record must also pass.
+    pub fn event_filters(&self) -> Option<&EventFilters> {
+        self.events.as_ref()
     }
 
     #[inline]

@@ -12,6 +12,7 @@
 //! - [`user_stacks`]: the stored user stacks, joined to their events and symbolized.
 
 pub mod cpu_spans;
+pub mod event_filter;
 pub mod filter;
 pub mod folded;
 pub mod histograms;
@@ -198,14 +199,30 @@ where
     // Losses seen on records the filter skips wait for the CPU's next printed record.
     let mut pending_loss: Vec<Missed> = Vec::new();
     let mut merged_records = merger.peekable();
+    // Per CPU: whether its last record tested by the -F filters was shown (a stack
+    // event after it is shown too).
+    let mut stack_follows: Vec<bool> = Vec::new();
     std::iter::from_fn(move || {
         loop {
             let merged = merged_records.next()?;
-            let leaf_exit = match fold_graph_leaves {
-                true => graph_leaf_exit(recording, merged.record.data, merged_records.peek()),
-                false => None,
+            let Some(mut selected) = select(
+                recording,
+                filter,
+                &mut index,
+                &mut indents,
+                &mut pending_loss,
+                &mut stack_follows,
+                merged,
+            ) else {
+                continue;
             };
-            if leaf_exit.is_some()
+            // A printed function_graph entry takes its return when that is the next
+            // record (trace-cmd's plugin reads it without filtering it).
+            if fold_graph_leaves {
+                selected.leaf_exit =
+                    graph_leaf_exit(recording, merged.record.data, merged_records.peek());
+            }
+            if selected.leaf_exit.is_some()
                 && let Some(exit) = merged_records.next()
                 && exit.record.missed != Missed::None
             {
@@ -213,17 +230,7 @@ where
                 // CPU's next printed record.
                 note_loss(&mut pending_loss, exit.origin, exit.record.missed);
             }
-            if let Some(selected) = select(
-                recording,
-                filter,
-                &mut index,
-                &mut indents,
-                &mut pending_loss,
-                merged,
-                leaf_exit,
-            ) {
-                return Some(selected);
-            }
+            return Some(selected);
         }
     })
 }
@@ -265,6 +272,54 @@ fn note_loss(pending_loss: &mut Vec<Missed>, origin: u32, missed: Missed) {
     pending_loss[origin] = pending_loss[origin].and(missed);
 }
 
+/// What the `-F` filters read of a record besides its bytes.
+struct ReportFacts<'r> {
+    recording: &'r Recording,
+    data: &'r [u8],
+    cpu: u32,
+    pid: i32,
+    /// The position the record is printed at if it passes.
+    index: u64,
+}
+
+impl event_filter::RecordFacts for ReportFacts<'_> {
+    fn data(&self) -> &[u8] {
+        self.data
+    }
+    fn cpu(&self) -> u32 {
+        self.cpu
+    }
+    fn comm(&self) -> std::borrow::Cow<'_, str> {
+        self.recording.comm_at(self.pid, self.index)
+    }
+    fn function(&self, addr: u64) -> Option<&str> {
+        self.recording
+            .symbols
+            .kernel()
+            .lookup(addr)
+            .map(|(name, _)| name)
+    }
+}
+
+/// Whether the `-F` filters show the record of `type_id` (a record of an event the
+/// file does not describe passes only filters that hide).
+fn event_filters_show(
+    recording: &Recording,
+    filters: &event_filter::EventFilters,
+    stack_follows: &mut Vec<bool>,
+    facts: &ReportFacts<'_>,
+    type_id: u16,
+) -> bool {
+    let Some(event) = recording.event(type_id) else {
+        return filters.shows_unknown();
+    };
+    let cpu = facts.cpu as usize;
+    if stack_follows.len() <= cpu {
+        stack_follows.resize(cpu + 1, false);
+    }
+    filters.shows(event, facts, &mut stack_follows[cpu])
+}
+
 /// One merged record, if the filter selects it: numbered, its loss and indent set.
 fn select<'r>(
     recording: &'r Recording,
@@ -272,8 +327,8 @@ fn select<'r>(
     index: &mut u64,
     indents: &mut FunctionIndents<'r>,
     pending_loss: &mut Vec<Missed>,
+    stack_follows: &mut Vec<bool>,
     merged: MergedRecord<'r>,
-    leaf_exit: Option<&'r [u8]>,
 ) -> Option<Selected<'r>> {
     let data = merged.record.data;
     let origin = merged.origin as usize;
@@ -288,6 +343,18 @@ fn select<'r>(
     if !filter.wants(type_id, pid) {
         return None;
     }
+    if let Some(filters) = filter.event_filters() {
+        let facts = ReportFacts {
+            recording,
+            data,
+            cpu: merged.cpu,
+            pid,
+            index: *index,
+        };
+        if !event_filters_show(recording, filters, stack_follows, &facts, type_id) {
+            return None;
+        }
+    }
     let missed = pending_loss
         .get_mut(origin)
         .map(|m| std::mem::replace(m, Missed::None))
@@ -301,7 +368,7 @@ fn select<'r>(
         missed,
         user_stack: None,
         previous_ts: None,
-        leaf_exit,
+        leaf_exit: None,
     };
     *index += 1;
     // trace-cmd remembers the comms scheduler events name and uses them for later
