@@ -72,6 +72,8 @@ fn time_options_match_trace_cmd_byte_for_byte() {
             TextColumns {
                 nanos,
                 diff,
+                // The fixture names its trace clock: microseconds unless -t.
+                diff_nanos: nanos,
                 latency,
             },
             &mut out,

@@ -154,6 +154,7 @@ pub fn run(args: &ReportArgs, event_filters: &[FilterSpec]) -> Result<i32> {
     let time = TextColumns {
         nanos: args.full_timestamps,
         diff: args.ts_diff,
+        diff_nanos: args.full_timestamps || !recording.file.meta.has_trace_clock_option(),
         latency: args.latency,
     };
     let stats =

@@ -83,7 +83,20 @@ pub struct EventFormat {
     /// How the payload is printed: a trace-cmd plugin's layout, the compiled print fmt,
     /// or (when it cannot be compiled) the fields as name=value.
     pub printer: Printer,
+    /// The call_site field of the kmem allocation events, which trace-cmd's kmem
+    /// plugin prints as `(func+0xoff) ` before the payload.
+    pub call_site: Option<usize>,
 }
+
+/// The kmem events trace-cmd's kmem plugin prefixes with their call site.
+const CALL_SITE_EVENTS: &[&str] = &[
+    "kfree",
+    "kmalloc",
+    "kmalloc_node",
+    "kmem_cache_alloc",
+    "kmem_cache_alloc_node",
+    "kmem_cache_free",
+];
 
 #[derive(Debug, Clone)]
 pub enum Printer {
@@ -217,7 +230,10 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
     let mut id = None;
     let mut fields = Vec::new();
     let mut print_fmt = String::new();
-    for line in text.lines() {
+    for (at, line) in text
+        .lines()
+        .map(|l| (l.as_ptr() as usize - text.as_ptr() as usize, l))
+    {
         let t = line.trim();
         if let Some(v) = t.strip_prefix("name:") {
             name = Some(v.trim().to_string());
@@ -225,8 +241,12 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
             id = v.trim().parse().ok();
         } else if t.starts_with("field:") {
             fields.push(parse_field_line(t)?);
-        } else if let Some(v) = t.strip_prefix("print fmt:") {
-            print_fmt = v.trim().to_string();
+        } else if t.starts_with("print fmt:") {
+            // The print fmt is the rest of the file: its strings may hold newlines
+            // (ext4's fsmap events).
+            let start = at + line.find("print fmt:").unwrap_or(0) + "print fmt:".len();
+            print_fmt = text[start..].trim().to_string();
+            break;
         }
     }
     let name = name.ok_or(FormatError::Missing { key: "name" })?;
@@ -237,7 +257,15 @@ pub fn parse_event_format(system: &str, text: &str) -> Result<EventFormat, Forma
             Err(error) => Printer::Fields(error),
         },
     };
+    let call_site = (system == "kmem" && CALL_SITE_EVENTS.contains(&name.as_str()))
+        .then(|| {
+            fields
+                .iter()
+                .position(|f| !f.is_common && f.name == "call_site")
+        })
+        .flatten();
     Ok(EventFormat {
+        call_site,
         id: id.ok_or(FormatError::Missing { key: "ID" })?,
         system: system.to_string(),
         name,
@@ -280,17 +308,39 @@ impl EventFormat {
         indent: usize,
         out: &mut Vec<u8>,
     ) {
+        if let Some(call_site) = self.call_site.and_then(|i| self.fields.get(i))
+            && let Some(addr) = call_site.uint(data)
+            && let Some((function, offset)) = syms.kernel_symbol(addr)
+        {
+            // The plugin prints the offset as a C int with %x.
+            let _ = write!(out, "({function}+0x{:x}) ", offset as u32);
+        }
         let start = out.len();
         let rendered = match &self.printer {
             Printer::Plugin(plugin) => plugin
                 .render(&self.fields, data, syms, indent, out)
                 .is_some(),
             Printer::PrintFmt(print) => print.render(&self.fields, data, syms, out),
-            Printer::Fields(_) => false,
+            Printer::Fields(_) => {
+                self.render_unparsed(data, out);
+                true
+            }
         };
         if !rendered {
             out.truncate(start);
             self.render_fields(data, out);
+        }
+    }
+
+    /// What libtraceevent prints for an event whose print fmt it cannot parse:
+    /// `[FAILED TO PARSE]` and ` name=value` for every non-common field (strings as
+    /// text, other arrays as `ARRAY[0a, 0b]`, pointers and longs in hex, signed numbers
+    /// signed, others unsigned).
+    pub fn render_unparsed(&self, data: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"[FAILED TO PARSE]");
+        for field in self.fields.iter().filter(|f| !f.is_common) {
+            let _ = write!(out, " {}=", field.name);
+            write_raw_field(field, data, out);
         }
     }
 
@@ -339,6 +389,60 @@ pub fn holds_text(field: &Field) -> bool {
 /// True for char arrays and strings (printed as text).
 fn is_text(field: &Field) -> bool {
     field.type_name.contains("char") && field.kind != FieldKind::Scalar
+}
+
+/// A field as libtraceevent's `print_field_raw` prints it.
+fn write_raw_field(field: &Field, data: &[u8], out: &mut Vec<u8>) {
+    let is_long = field.type_name.contains("long");
+    if field.kind != FieldKind::Scalar {
+        let bytes = field_bytes(field, data).unwrap_or(&[]);
+        let is_string = ["char", "u8", "s8"]
+            .iter()
+            .any(|t| field.type_name.contains(t));
+        let text = c_text(bytes);
+        if is_string
+            && text
+                .iter()
+                .all(|&b| (0x20..0x7f).contains(&b) || b.is_ascii_whitespace())
+        {
+            out.extend_from_slice(text);
+            return;
+        }
+        out.extend_from_slice(b"ARRAY[");
+        for (i, byte) in bytes.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            let _ = write!(out, "{byte:02x}");
+        }
+        out.push(b']');
+        return;
+    }
+    let Some(value) = read_int(data.get(field.offset..).unwrap_or(&[]), field.size, false) else {
+        return;
+    };
+    let value = value as u64;
+    if field.type_name.contains('*') {
+        let _ = write!(out, "0x{value:x}");
+    } else if field.signed {
+        let _ = match field.size {
+            4 if is_long => write!(out, "0x{:x}", value as u32),
+            4 => write!(out, "{}", value as u32 as i32),
+            2 => write!(out, "{:2}", value as u16 as i16),
+            1 => write!(out, "{}", value as u8 as i8),
+            _ => write!(out, "{}", value as i64),
+        };
+    } else if is_long {
+        let _ = write!(out, "0x{value:x}");
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+/// The bytes up to the first NUL.
+fn c_text(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end]
 }
 
 fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) {
@@ -400,6 +504,9 @@ fn write_field_value(field: &Field, data: &[u8], out: &mut Vec<u8>, json: bool) 
     }
     out.push(if json { b']' } else { b'}' });
 }
+
+#[cfg(test)]
+mod libtraceevent_tests;
 
 #[cfg(test)]
 mod tests {

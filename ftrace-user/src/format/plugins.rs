@@ -371,10 +371,15 @@ fn field_int(field: &Field, data: &[u8]) -> Option<i128> {
 /// to the end of the record (the format declares a fixed array, the kernel writes as
 /// many frames as it found), up to the first word that is -1 in its low 32 bits.
 fn stack_frames<'a>(caller: &Field, data: &'a [u8]) -> impl Iterator<Item = u64> + 'a {
+    // One kernel `long` a frame: 8 bytes, or 4 in a 32-bit kernel's file.
+    let word = match super::printfmt::eval::element_size(caller) {
+        4 => 4,
+        _ => 8,
+    };
     data.get(caller.offset..)
         .unwrap_or(&[])
-        .chunks_exact(8)
-        .map(|word| u64::from_le_bytes(word.try_into().expect("8-byte chunk")))
+        .chunks_exact(word)
+        .map(|bytes| read_int(bytes, bytes.len(), false).unwrap_or(0) as u64)
         .take_while(|&addr| addr as u32 != u32::MAX)
 }
 

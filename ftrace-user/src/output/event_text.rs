@@ -16,9 +16,12 @@ const NAME_WIDTH: usize = 20;
 pub struct TextColumns {
     /// Nine decimals (nanoseconds) instead of six, rounded.
     pub nanos: bool,
-    /// After the timestamp, `(+N)` since the previous line's, in the column's unit,
-    /// padded to 8 (empty on the first line).
+    /// After the timestamp, `(+N)` since the previous line's, padded to 8 (empty on
+    /// the first line): in microseconds, or in nanoseconds with `diff_nanos`.
     pub diff: bool,
+    /// The `(+N)` column in nanoseconds: with `nanos`, and (as trace-cmd does) for a
+    /// file that names no trace clock.
+    pub diff_nanos: bool,
     /// The latency layout: `COMM-PID CPU` (comm cut to 8) then the irqs-off,
     /// need-resched, hardirq/softirq and preempt-depth columns, as ftrace's latency
     /// format.
@@ -145,7 +148,7 @@ fn write_time_rest(
     out.push(b':');
     if time.diff {
         // trace-cmd: " %-8s" of "(+N)", N between the two rounded timestamps.
-        let unit = |ns: u64| if time.nanos { ns } else { in_micros(ns) };
+        let unit = |ns: u64| if time.diff_nanos { ns } else { in_micros(ns) };
         let text = previous_ns
             .map(|p| format!("(+{})", unit(header.ts_ns) as i64 - unit(p) as i64))
             .unwrap_or_default();

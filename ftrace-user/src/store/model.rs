@@ -244,6 +244,14 @@ impl TraceMeta {
         })
     }
 
+    /// Whether the file has a TRACECLOCK option (trace-cmd then gives `--ts-diff` in
+    /// microseconds).
+    pub fn has_trace_clock_option(&self) -> bool {
+        self.options
+            .iter()
+            .any(|o| matches!(o, TraceOption::TraceClock(_)))
+    }
+
     /// The CPUCOUNT option, if present (the last one wins, as in trace-cmd).
     pub fn cpu_count_option(&self) -> Option<u32> {
         self.options.iter().rev().find_map(|o| match o {

@@ -23,8 +23,18 @@ use crate::setup::output_of;
 /// The marker /init prints with the script's exit status.
 pub const EXIT_MARKER: &str = "hytrace-vm-exit:";
 
-/// The modules the guest needs; their dependencies are added from modinfo.
-const NEEDED_MODULES: &[&str] = &["9pnet_virtio", "9p", "overlay", "virtio_pci"];
+/// The modules the guest needs; their dependencies are added from modinfo. ext4 (with
+/// the crc32c it asks the crypto API for at mount) and loop are for the scratch
+/// filesystem of the trace-cmd corpus's ext4 and block events.
+const NEEDED_MODULES: &[&str] = &[
+    "9pnet_virtio",
+    "9p",
+    "overlay",
+    "virtio_pci",
+    "ext4",
+    "crc32c_generic",
+    "loop",
+];
 
 /// The modules of real KVM in the guest (AMD's, since TCG emulates SVM and not VMX),
 /// in load order; their dependencies are added from modinfo. Loaded by /init only

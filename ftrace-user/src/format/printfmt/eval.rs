@@ -85,7 +85,16 @@ pub fn element_size(field: &Field) -> usize {
     }
 }
 
+/// libtraceevent's cast: the value masked to the type's size (its sign is for the
+/// printf conversion to apply).
 fn cast(value: i128, to: IntType) -> i128 {
+    let bits = u32::from(to.bytes) * 8;
+    let masked = (value as u128) & ((1u128 << bits) - 1);
+    masked as i128
+}
+
+/// C's cast: masked to the type's size, sign-extended to signed types.
+fn c_cast(value: i128, to: IntType) -> i128 {
     let bits = u32::from(to.bytes) * 8;
     let masked = (value as u128) & ((1u128 << bits) - 1);
     if to.signed && masked >> (bits - 1) & 1 == 1 {
@@ -95,15 +104,85 @@ fn cast(value: i128, to: IntType) -> i128 {
     }
 }
 
-/// Evaluates `expr`; None when the record is too short for a field it reads.
-pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Value<'a>> {
+/// A binary operation as C computes it on (wide enough) signed values.
+fn c_binary(op: BinOp, l: i128, r: i128) -> i128 {
+    match op {
+        BinOp::Mul => l.wrapping_mul(r),
+        BinOp::Div => l.checked_div(r).unwrap_or(0),
+        BinOp::Rem => l.checked_rem(r).unwrap_or(0),
+        BinOp::Add => l.wrapping_add(r),
+        BinOp::Sub => l.wrapping_sub(r),
+        BinOp::Shl => l.checked_shl(r.clamp(0, 127) as u32).unwrap_or(0),
+        BinOp::Shr => l >> r.clamp(0, 127),
+        BinOp::Lt => i128::from(l < r),
+        BinOp::Gt => i128::from(l > r),
+        BinOp::Le => i128::from(l <= r),
+        BinOp::Ge => i128::from(l >= r),
+        BinOp::Eq => i128::from(l == r),
+        BinOp::Ne => i128::from(l != r),
+        BinOp::BitAnd => l & r,
+        BinOp::BitXor => l ^ r,
+        BinOp::BitOr => l | r,
+        BinOp::And | BinOp::Or => i128::from(r != 0),
+    }
+}
+
+/// A value as libtraceevent computes with it: an unsigned 64-bit number.
+fn u64_of(value: i128) -> u64 {
+    value as u64
+}
+
+fn int(value: u64) -> Value<'static> {
+    Value::Int(i128::from(value))
+}
+
+/// An atom's value: the number it spells (C's strtoull), else 0.
+fn atom_value(atom: &str) -> u64 {
+    let (digits, radix) = match atom.strip_prefix("0x").or_else(|| atom.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None if atom.len() > 1 && atom.starts_with('0') => (&atom[1..], 8),
+        None => (atom, 10),
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    u64::from_str_radix(&digits[..end], radix).unwrap_or(0)
+}
+
+/// How expressions compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arithmetic {
+    /// As libtraceevent (so trace-cmd report) does: fields read unsigned, arithmetic
+    /// and comparisons on unsigned 64-bit numbers, casts masking (a printf conversion
+    /// then takes the bits it prints as signed or not).
+    Libtraceevent,
+    /// As the kernel's C does: signed fields sign-extended, signed comparisons, casts
+    /// sign-extending to signed types.
+    C,
+}
+
+/// Evaluates `expr` by `rules`; None when the record is too short for a field it
+/// reads.
+pub fn eval<'a>(
+    expr: &'a Expr,
+    fields: &[Field],
+    data: &'a [u8],
+    rules: Arithmetic,
+) -> Option<Value<'a>> {
+    let signed_reads = rules == Arithmetic::C;
     Some(match expr {
         Expr::Num(n) => Value::Int(*n),
+        Expr::Atom(atom) => int(atom_value(atom)),
+        Expr::SizeOf(index) => int(fields.get(*index)?.size as u64),
         Expr::Load {
             offset,
             size,
             signed,
-        } => Value::Int(read_int(data.get(*offset..)?, *size, *signed)?),
+        } => Value::Int(read_int(
+            data.get(*offset..)?,
+            *size,
+            *signed && signed_reads,
+        )?),
         Expr::Str(s) => Value::Str(Cow::Borrowed(s)),
         Expr::Field(index) => {
             let field = fields.get(*index)?;
@@ -111,7 +190,7 @@ pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Valu
                 FieldKind::Scalar => Value::Int(read_int(
                     data.get(field.offset..)?,
                     field.size,
-                    field.signed,
+                    field.signed && signed_reads,
                 )?),
                 _ => Value::Bytes {
                     data: field_bytes(field, data)?,
@@ -120,12 +199,12 @@ pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Valu
             }
         }
         Expr::Index(array, index) => {
-            let index = eval(index, fields, data)?.as_int();
+            let index = eval(index, fields, data, rules)?.as_int();
             let signed = match array.as_ref() {
-                Expr::Field(i) => fields.get(*i).is_some_and(|f| f.signed),
+                Expr::Field(i) => signed_reads && fields.get(*i).is_some_and(|f| f.signed),
                 _ => false,
             };
-            match eval(array, fields, data)? {
+            match eval(array, fields, data, rules)? {
                 Value::Bytes {
                     data: bytes,
                     element,
@@ -137,76 +216,91 @@ pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Valu
                 Value::Int(_) => return None,
             }
         }
-        Expr::Unary(op, inner) => {
-            let v = eval(inner, fields, data)?.as_int();
+        Expr::Unary(op, inner) if rules == Arithmetic::C => {
+            let v = eval(inner, fields, data, rules)?.as_int();
             Value::Int(match op {
                 UnOp::Not => i128::from(v == 0),
                 UnOp::BitNot => !v,
                 UnOp::Neg => -v,
             })
         }
+        Expr::Unary(op, inner) => {
+            let v = u64_of(eval(inner, fields, data, rules)?.as_int());
+            int(match op {
+                UnOp::Not => u64::from(v == 0),
+                UnOp::BitNot => !v,
+                UnOp::Neg => 0u64.wrapping_sub(v),
+            })
+        }
         Expr::Cast(to, inner) => {
-            let value = eval(inner, fields, data)?;
+            let value = eval(inner, fields, data, rules)?;
             match (to, value) {
+                (Some(to), Value::Int(v)) if rules == Arithmetic::C => Value::Int(c_cast(v, *to)),
                 (Some(to), Value::Int(v)) => Value::Int(cast(v, *to)),
                 (_, other) => other,
             }
         }
         Expr::Binary(op, left, right) => {
-            let l = eval(left, fields, data)?.as_int();
+            let l = eval(left, fields, data, rules)?.as_int();
             if *op == BinOp::And && l == 0 {
                 return Some(Value::Int(0));
             }
             if *op == BinOp::Or && l != 0 {
                 return Some(Value::Int(1));
             }
-            let r = eval(right, fields, data)?.as_int();
-            Value::Int(match op {
+            let r = eval(right, fields, data, rules)?.as_int();
+            if rules == Arithmetic::C {
+                return Some(Value::Int(c_binary(*op, l, r)));
+            }
+            let (l, r) = (u64_of(l), u64_of(r));
+            // Shift counts as x86 takes them (modulo 64).
+            let count = (r & 63) as u32;
+            int(match op {
                 BinOp::Mul => l.wrapping_mul(r),
                 BinOp::Div => l.checked_div(r).unwrap_or(0),
                 BinOp::Rem => l.checked_rem(r).unwrap_or(0),
                 BinOp::Add => l.wrapping_add(r),
                 BinOp::Sub => l.wrapping_sub(r),
-                BinOp::Shl => l.checked_shl(r.clamp(0, 127) as u32).unwrap_or(0),
-                BinOp::Shr => l >> r.clamp(0, 127),
-                BinOp::Lt => i128::from(l < r),
-                BinOp::Gt => i128::from(l > r),
-                BinOp::Le => i128::from(l <= r),
-                BinOp::Ge => i128::from(l >= r),
-                BinOp::Eq => i128::from(l == r),
-                BinOp::Ne => i128::from(l != r),
+                BinOp::Shl => l << count,
+                BinOp::Shr => l >> count,
+                BinOp::Lt => u64::from(l < r),
+                BinOp::Gt => u64::from(l > r),
+                BinOp::Le => u64::from(l <= r),
+                BinOp::Ge => u64::from(l >= r),
+                BinOp::Eq => u64::from(l == r),
+                BinOp::Ne => u64::from(l != r),
                 BinOp::BitAnd => l & r,
                 BinOp::BitXor => l ^ r,
                 BinOp::BitOr => l | r,
-                BinOp::And | BinOp::Or => i128::from(r != 0),
+                BinOp::And | BinOp::Or => u64::from(r != 0),
             })
         }
         Expr::Ternary(condition, then, otherwise) => {
-            if eval(condition, fields, data)?.as_int() != 0 {
-                eval(then, fields, data)?
+            if eval(condition, fields, data, rules)?.as_int() != 0 {
+                eval(then, fields, data, rules)?
             } else {
-                eval(otherwise, fields, data)?
+                eval(otherwise, fields, data, rules)?
             }
         }
         Expr::Symbolic(value, table) => {
-            let v = eval(value, fields, data)?.as_int();
+            // Compared as libtraceevent's signed long longs.
+            let v = i128::from(u64_of(eval(value, fields, data, rules)?.as_int()) as i64);
             match table.iter().find(|(k, _)| *k == v) {
                 Some((_, name)) => Value::Str(Cow::Borrowed(name)),
                 None => Value::Str(Cow::Owned(format!("0x{:x}", v as u64).into_bytes())),
             }
         }
         Expr::Flags(value, delimiter, table) => {
-            let mut v = eval(value, fields, data)?.as_int();
+            // libtraceevent's loop: with no flag set the first entry it could not
+            // value (-1) is printed; entries of value 0 never are.
+            let mut v = i128::from(u64_of(eval(value, fields, data, rules)?.as_int()) as i64);
             let mut out = Vec::new();
             for (bit, name) in table {
-                if *bit == 0 {
-                    if v == 0 {
-                        out.extend_from_slice(name);
-                        break;
-                    }
-                    continue;
+                if v == 0 && *bit < 0 {
+                    out.extend_from_slice(name);
+                    break;
                 }
-                if v & bit == *bit {
+                if *bit > 0 && v & bit == *bit {
                     if !out.is_empty() {
                         out.extend_from_slice(delimiter);
                     }
@@ -222,7 +316,7 @@ pub fn eval<'a>(expr: &'a Expr, fields: &[Field], data: &'a [u8]) -> Option<Valu
             }
             Value::Str(Cow::Owned(out))
         }
-        Expr::Call(helper, args) => call(*helper, args, fields, data)?,
+        Expr::Call(helper, args) => call(*helper, args, fields, data, rules)?,
     })
 }
 
@@ -231,8 +325,9 @@ fn call<'a>(
     args: &'a [Expr],
     fields: &[Field],
     data: &'a [u8],
+    rules: Arithmetic,
 ) -> Option<Value<'a>> {
-    let arg = |i: usize| eval(args.get(i)?, fields, data);
+    let arg = |i: usize| eval(args.get(i)?, fields, data, rules);
     Some(match helper {
         Helper::GetStr | Helper::GetDynamicArray | Helper::GetBitmask => arg(0)?,
         Helper::GetDynamicArrayLen => match arg(0)? {
@@ -285,7 +380,7 @@ mod tests {
     #[test]
     fn casts_wrap_and_sign_extend() {
         assert_eq!(
-            cast(
+            c_cast(
                 -1,
                 IntType {
                     bytes: 4,
@@ -295,7 +390,7 @@ mod tests {
             0xffff_ffff
         );
         assert_eq!(
-            cast(
+            c_cast(
                 0xffff_fffe,
                 IntType {
                     bytes: 4,
@@ -305,7 +400,7 @@ mod tests {
             -2
         );
         assert_eq!(
-            cast(
+            c_cast(
                 0x1_0000_0005,
                 IntType {
                     bytes: 4,

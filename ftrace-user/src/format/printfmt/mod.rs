@@ -14,7 +14,7 @@ pub(crate) mod spec;
 use thiserror::Error;
 
 use super::{Field, SymbolLookup};
-use eval::eval;
+use eval::{Arithmetic, eval};
 use lexer::{Token, tokenize};
 use parser::{Expr, parse_args};
 use spec::{Segment, Width, parse_format};
@@ -86,7 +86,8 @@ impl PrintFmt {
         Ok(PrintFmt { segments, args })
     }
 
-    /// Appends the rendered text; false if the record was too short for an argument
+    /// Appends the rendered text, computed as libtraceevent computes it (so as
+    /// trace-cmd report prints it); false if the record was too short for an argument
     /// (the caller then prints the fields instead).
     pub fn render(
         &self,
@@ -100,7 +101,8 @@ impl PrintFmt {
             match segment {
                 Segment::Literal(text) => out.extend_from_slice(text),
                 Segment::Conversion(conversion) => {
-                    if !write_conversion(conversion, &mut args, fields, data, symbols, out) {
+                    let rules = Arithmetic::Libtraceevent;
+                    if !write_conversion(conversion, &mut args, fields, data, symbols, rules, out) {
                         return false;
                     }
                 }
@@ -110,7 +112,8 @@ impl PrintFmt {
     }
 
     /// Renders only the first conversion that directly follows literal text ending in
-    /// `after` (e.g. the `%s` after `"reason "`), as [`PrintFmt::render`] prints it.
+    /// `after` (e.g. the `%s` after `"reason "`), computed as the kernel's C computes
+    /// it (signed fields compare as signed: kvm_userspace_exit's `REC->errno < 0`).
     /// None when no conversion follows such text, or the record is too short for its
     /// argument.
     pub fn render_conversion_after(
@@ -127,7 +130,13 @@ impl PrintFmt {
                 if matches!(previous, Some(Segment::Literal(text)) if text.ends_with(after)) {
                     let mut out = Vec::new();
                     return write_conversion(
-                        conversion, &mut args, fields, data, symbols, &mut out,
+                        conversion,
+                        &mut args,
+                        fields,
+                        data,
+                        symbols,
+                        Arithmetic::C,
+                        &mut out,
                     )
                     .then_some(out);
                 }
@@ -152,9 +161,10 @@ fn write_conversion<'a>(
     fields: &[Field],
     data: &[u8],
     symbols: &dyn SymbolLookup,
+    rules: Arithmetic,
     out: &mut Vec<u8>,
 ) -> bool {
-    let mut next = || args.next().and_then(|a| eval(a, fields, data));
+    let mut next = || args.next().and_then(|a| eval(a, fields, data, rules));
     let width = match conversion.width {
         Some(Width::Star) => Some(next().map(|v| v.as_int()).unwrap_or(0)),
         Some(Width::Fixed(w)) => Some(w as i128),

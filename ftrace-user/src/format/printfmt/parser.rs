@@ -57,8 +57,14 @@ pub enum Helper {
 pub enum Expr {
     Num(i128),
     Str(Vec<u8>),
+    /// A name the format does not define (an enum constant the kernel left
+    /// unresolved, a kernel variable such as `jiffies`): libtraceevent's atom, whose
+    /// value is 0.
+    Atom(String),
     /// `REC->name`: index into the format's fields.
     Field(usize),
+    /// `sizeof(REC->name)`: the size of that field.
+    SizeOf(usize),
     /// A scalar at a fixed place in the record (what [`lower`] turns fields and
     /// constant-index array elements into, so rendering reads it directly).
     Load {
@@ -207,7 +213,18 @@ impl Parser<'_> {
         if words.is_empty() {
             return None;
         }
-        let int = cast_type(&words)?;
+        // A type libtraceevent does not size (a typedef such as gfp_t or
+        // __kernel_rwf_t) casts when an operand follows the ')', and leaves the value
+        // as it is.
+        let follows_operand = matches!(
+            self.tokens.get(i + 1),
+            Some(Token::Ident(_) | Token::Num(_) | Token::Str(_) | Token::Op("("))
+        );
+        let int = match cast_type(&words) {
+            Some(int) => int,
+            None if follows_operand && words.iter().all(|w| *w != "REC") => None,
+            None => return None,
+        };
         Some((
             if pointer {
                 Some(IntType {
@@ -262,7 +279,17 @@ impl Parser<'_> {
                     .map(Expr::Field)
                     .ok_or(PrintFmtError::UnknownField { field })
             }
-            Token::Ident(name) => self.call(&name),
+            Token::Ident(name) if self.peek_op("(") => self.call(&name),
+            Token::Ident(name) => {
+                // Names in a row are one atom ("unsigned long").
+                let mut atom = name;
+                while let Some(Token::Ident(more)) = self.peek() {
+                    atom.push(' ');
+                    atom.push_str(more);
+                    self.pos += 1;
+                }
+                Ok(Expr::Atom(atom))
+            }
             other => Err(syntax(format!("unexpected token {other:?}"))),
         }
     }
@@ -280,6 +307,46 @@ impl Parser<'_> {
                 let table = self.symbol_table()?;
                 Ok(Expr::Symbolic(Box::new(value), table))
             }
+            // The sizes libtraceevent knows: int, unsigned, long, long long, a field.
+            "sizeof" => {
+                let mut words = Vec::new();
+                while let Some(token) = self.peek().cloned() {
+                    self.pos += 1;
+                    match token {
+                        Token::Op(")") => break,
+                        Token::Ident(word) => words.push(word),
+                        Token::Op(op) => words.push(op.to_string()),
+                        _ => return Err(syntax("sizeof of an unsupported type")),
+                    }
+                }
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                let size = match words.as_slice() {
+                    ["int" | "unsigned"] | ["unsigned", "int"] => 4,
+                    ["long" | "unsigned", ..] => 8,
+                    ["REC", "->", field] => match (self.field_index)(field) {
+                        Some(i) => return Ok(Expr::SizeOf(i)),
+                        None => {
+                            return Err(PrintFmtError::UnknownField {
+                                field: field.to_string(),
+                            });
+                        }
+                    },
+                    _ => {
+                        return Err(PrintFmtError::Unsupported {
+                            what: format!("sizeof({})", words.join(" ")),
+                        });
+                    }
+                };
+                Ok(Expr::Num(size))
+            }
+            // __builtin_expect(cond, hint) is cond.
+            "__builtin_expect" => {
+                let condition = self.ternary()?;
+                self.expect(",")?;
+                let _ = self.ternary()?;
+                self.expect(")")?;
+                Ok(condition)
+            }
             "__print_flags" | "__print_flags_u64" => {
                 let value = self.ternary()?;
                 self.expect(",")?;
@@ -296,7 +363,8 @@ impl Parser<'_> {
                     "__get_dynamic_array_len" | "__get_rel_dynamic_array_len" => {
                         Helper::GetDynamicArrayLen
                     }
-                    "__get_bitmask" | "__get_rel_bitmask" => Helper::GetBitmask,
+                    "__get_bitmask" | "__get_rel_bitmask" | "__get_cpumask"
+                    | "__get_rel_cpumask" => Helper::GetBitmask,
                     "__print_hex" => Helper::PrintHex,
                     "__print_hex_str" => Helper::PrintHexStr,
                     "__print_array" => Helper::PrintArray,
@@ -331,34 +399,20 @@ impl Parser<'_> {
         }
     }
 
-    /// `, { value, "name" }, …)` of __print_symbolic / __print_flags.
+    /// `, { value, "name" }, …)` of __print_symbolic / __print_flags, each value as
+    /// libtraceevent's `eval_flag` reads it ([`table_value`]).
     fn symbol_table(&mut self) -> Result<Vec<(i128, Vec<u8>)>, PrintFmtError> {
         let mut table = Vec::new();
         while self.eat_op(",") {
             self.expect("{")?;
-            // An enum name the kernel did not resolve (IOPRIO_CLASS_NONE): the entry can
-            // never match, as in libtraceevent.
-            if let (Some(Token::Ident(name)), Some(Token::Op(","))) =
-                (self.tokens.get(self.pos), self.tokens.get(self.pos + 1))
-                && name != "REC"
-            {
-                self.pos += 2;
-                let _ = self.ternary()?;
-                self.expect("}")?;
-                continue;
-            }
-            // A constant, or one computed from constants (kvm_exit's SVM table has
-            // `{ 0x040 + 14, "PF excp" }`): folded here, as libtraceevent does.
-            let value = match self.ternary()? {
-                Expr::Num(n) => n,
-                computed => match super::eval::eval(&computed, &[], &[]) {
-                    Some(super::eval::Value::Int(n)) => n,
-                    _ => return Err(syntax("symbol value is not a constant")),
-                },
-            };
+            let value = table_value(&self.ternary()?)?;
             self.expect(",")?;
-            let Expr::Str(name) = self.ternary()? else {
-                return Err(syntax("symbol name is not a string"));
+            // A name that is not a string (the `{ 0, ((void *)0) }` ending gfp tables)
+            // is the text of its value.
+            let name = match self.ternary()? {
+                Expr::Str(name) => name,
+                Expr::Atom(atom) => atom.into_bytes(),
+                other => table_value(&other)?.to_string().into_bytes(),
             };
             self.expect("}")?;
             table.push((value, name));
@@ -366,6 +420,46 @@ impl Parser<'_> {
         self.expect(")")?;
         Ok(table)
     }
+}
+
+/// Names libtraceevent knows the value of where a table names them (its `flags[]`).
+const KNOWN_TABLE_NAMES: &[(&str, i128)] = &[
+    ("HI_SOFTIRQ", 0),
+    ("TIMER_SOFTIRQ", 1),
+    ("NET_TX_SOFTIRQ", 2),
+    ("NET_RX_SOFTIRQ", 3),
+    ("BLOCK_SOFTIRQ", 4),
+    ("IRQ_POLL_SOFTIRQ", 5),
+    ("TASKLET_SOFTIRQ", 6),
+    ("SCHED_SOFTIRQ", 7),
+    ("HRTIMER_SOFTIRQ", 8),
+    ("RCU_SOFTIRQ", 9),
+    ("HRTIMER_NORESTART", 0),
+    ("HRTIMER_RESTART", 1),
+];
+
+/// A table entry's value as libtraceevent takes it: a constant (computed from
+/// constants, unknown names in it 0; kvm_exit's SVM table has `{ 0x040 + 14, "PF
+/// excp" }`), where a negative one (as a signed 64-bit number) or a name it does not
+/// know is -1, which never matches a set flag.
+fn table_value(expr: &Expr) -> Result<i128, PrintFmtError> {
+    if let Expr::Atom(name) = expr {
+        return Ok(KNOWN_TABLE_NAMES
+            .iter()
+            .find(|(known, _)| known == name)
+            .map_or(-1, |(_, value)| *value));
+    }
+    let value = match expr {
+        Expr::Num(n) => *n,
+        computed => match super::eval::eval(computed, &[], &[], super::eval::Arithmetic::C) {
+            Some(super::eval::Value::Int(n)) => n,
+            _ => return Err(syntax("symbol value is not a constant")),
+        },
+    };
+    Ok(match value as u64 as i64 {
+        negative if negative < 0 => -1,
+        positive => i128::from(positive),
+    })
 }
 
 /// Rewrites field reads whose place is known at compile time into [`Expr::Load`].

@@ -214,15 +214,18 @@ fn write_pointer(
         }
         ("", Value::Str(s)) => out.extend_from_slice(s),
         _ => {
+            // As libtraceevent prints them: %ps/%pf name the function (%pS/%pF with
+            // its offset, +0x0 too), other pointers are glibc's %p ("(nil)" for 0).
             let addr = value.as_int() as u64;
-            let symbolic = matches!(ext.chars().next(), Some('s' | 'S' | 'B' | 'f' | 'F'));
+            let symbolic = matches!(ext.chars().next(), Some('s' | 'S' | 'f' | 'F'));
             match symbols.kernel_symbol(addr).filter(|_| symbolic) {
                 Some((name, offset)) => {
                     out.extend_from_slice(name.as_bytes());
-                    if ext.starts_with(['S', 'B']) && offset != 0 {
+                    if ext.starts_with(['S', 'F']) {
                         out.extend_from_slice(format!("+0x{offset:x}").as_bytes());
                     }
                 }
+                None if addr == 0 && !symbolic => out.extend_from_slice(b"(nil)"),
                 None => out.extend_from_slice(format!("0x{addr:x}").as_bytes()),
             }
         }
