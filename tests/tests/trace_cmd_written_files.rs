@@ -1,8 +1,10 @@
-//! trace.dat files the test writes itself for a machine this is not: a 32-bit x86
+//! trace.dat files the test writes itself for machines this is not: a 32-bit x86
 //! kernel's (4-byte longs and pointers, a 4-byte commit word in the page header,
-//! 32-bit kernel addresses), built from real 6.x format files laid out as such a
-//! kernel lays them out, with records encoded into ring-buffer pages as it writes
-//! them. hytrace report prints each exactly as trace-cmd report prints it.
+//! 32-bit kernel addresses; real 6.x format files laid out as such a kernel lays them
+//! out) and a 64-bit big-endian kernel's (s390x's byte order: every number of the file
+//! and of its pages big-endian, record headers' bitfields from the top bit), with
+//! records encoded into ring-buffer pages as those kernels write them. hytrace report
+//! prints each exactly as trace-cmd report prints it.
 
 use std::io::Cursor;
 
@@ -26,11 +28,85 @@ struct Placed {
     size: usize,
 }
 
-/// A 64-bit kernel's format file as a 32-bit x86 kernel lays it out: `long` and
+/// What kernel a file is written as.
+#[derive(Clone, Copy)]
+struct Kernel {
+    /// Bytes of a `long` and a pointer.
+    long: usize,
+    big_endian: bool,
+    /// Where the kernel's text starts (the addresses of [`kallsyms`]).
+    text_base: u64,
+}
+
+const X86_32: Kernel = Kernel {
+    long: 4,
+    big_endian: false,
+    text_base: 0xc100_0000,
+};
+
+const BIG_ENDIAN_64: Kernel = Kernel {
+    long: 8,
+    big_endian: true,
+    text_base: 0x0000_0000_0010_0000,
+};
+
+impl Kernel {
+    /// `value`'s low `size` bytes in the kernel's byte order.
+    fn bytes(self, value: u64, size: usize) -> Vec<u8> {
+        match self.big_endian {
+            true => value.to_be_bytes()[8 - size..].to_vec(),
+            false => value.to_le_bytes()[..size].to_vec(),
+        }
+    }
+
+    fn addr(self, offset: u64) -> u64 {
+        self.text_base + offset
+    }
+
+    /// The kernel's /proc/kallsyms: functions at offsets from its text base.
+    fn kallsyms(self) -> String {
+        [
+            (0x0, "_text"),
+            (0x0, "startup"),
+            (0xa_0000, "__schedule"),
+            (0xa_0400, "schedule"),
+            (0x23_0000, "vfs_read"),
+            (0x23_0800, "ksys_read"),
+            (0x23_1000, "__sys_read"),
+            (0x40_0000, "do_syscall"),
+            (0x40_0200, "entry_syscall"),
+            (0x50_0000, "handle_irq_event"),
+        ]
+        .iter()
+        .map(|(offset, name)| {
+            format!(
+                "{:0width$x} T {name}\n",
+                self.addr(*offset),
+                width = self.long * 2
+            )
+        })
+        .collect()
+    }
+
+    /// `events/header_page` of the kernel: the commit word is a `long`.
+    fn header_page(self) -> String {
+        let data = 8 + self.long;
+        format!(
+            "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n\
+             \tfield: local_t commit;\toffset:8;\tsize:{};\tsigned:1;\n\
+             \tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n\
+             \tfield: char data;\toffset:{data};\tsize:{};\tsigned:0;\n",
+            self.long,
+            PAGE_SIZE - data
+        )
+    }
+}
+
+/// A 64-bit kernel's format file as `kernel` lays it out: for a 32-bit one, `long` and
 /// pointer fields (and arrays of them) 4 bytes an element, each field aligned to its
 /// element size up to 4, offsets recomputed after the common fields. Returns the text
 /// and where its fields are.
-fn laid_out_32_bit(text: &str) -> (String, Vec<Placed>) {
+fn laid_out(text: &str, kernel: Kernel) -> (String, Vec<Placed>) {
     let mut out = String::new();
     let mut placed = Vec::new();
     let mut cursor: usize = 8;
@@ -79,9 +155,13 @@ fn laid_out_32_bit(text: &str) -> (String, Vec<Placed>) {
             size / count
         };
         let narrows = (decl.contains("long") && !decl.contains("long long")) || decl.contains('*');
-        let element = if narrows && element == 8 { 4 } else { element };
+        let element = if narrows && element == 8 {
+            kernel.long
+        } else {
+            element
+        };
         let new_size = element * count;
-        let align = element.clamp(1, 4);
+        let align = element.clamp(1, kernel.long);
         cursor = cursor.div_ceil(align) * align;
         let signed = parts.iter().find(|p| p.starts_with("signed:")).unwrap();
         out.push_str(&format!(
@@ -104,22 +184,24 @@ enum Value<'a> {
     Text(&'a str),
     /// A `__data_loc char[]` string, stored after the fixed fields.
     Dynamic(&'a str),
-    /// An array of 4-byte numbers.
-    Words(&'a [u32]),
+    /// An array of `long`s.
+    Words(&'a [u64]),
 }
 
 /// One event of the file: its id, layout and text.
 struct Event {
     id: u16,
     fields: Vec<Placed>,
+    kernel: Kernel,
 }
 
 impl Event {
     fn record(&self, pid: i32, values: &[(&str, Value<'_>)]) -> Vec<u8> {
         let fixed = self.fields.iter().map(|f| f.offset + f.size).max().unwrap();
+        let kernel = self.kernel;
         let mut data = vec![0u8; fixed];
-        data[..2].copy_from_slice(&self.id.to_le_bytes());
-        data[4..8].copy_from_slice(&pid.to_le_bytes());
+        data[..2].copy_from_slice(&kernel.bytes(u64::from(self.id), 2));
+        data[4..8].copy_from_slice(&kernel.bytes(pid as u32 as u64, 4));
         for (name, value) in values {
             let field = self
                 .fields
@@ -129,19 +211,21 @@ impl Event {
             let at = field.offset;
             match value {
                 Value::Int(v) => {
-                    data[at..at + field.size].copy_from_slice(&v.to_le_bytes()[..field.size]);
+                    data[at..at + field.size].copy_from_slice(&kernel.bytes(*v, field.size));
                 }
                 Value::Text(text) => data[at..at + text.len()].copy_from_slice(text.as_bytes()),
                 Value::Dynamic(text) => {
                     let start = data.len();
                     data.extend_from_slice(text.as_bytes());
                     data.push(0);
-                    let loc = ((text.len() as u32 + 1) << 16) | start as u32;
-                    data[at..at + 4].copy_from_slice(&loc.to_le_bytes());
+                    let loc = ((text.len() as u64 + 1) << 16) | start as u64;
+                    data[at..at + 4].copy_from_slice(&kernel.bytes(loc, 4));
                 }
                 Value::Words(words) => {
+                    let long = kernel.long;
                     for (i, w) in words.iter().enumerate() {
-                        data[at + 4 * i..at + 4 * i + 4].copy_from_slice(&w.to_le_bytes());
+                        data[at + long * i..at + long * (i + 1)]
+                            .copy_from_slice(&kernel.bytes(*w, long));
                     }
                 }
             }
@@ -155,49 +239,34 @@ impl Event {
 
 const PAGE_SIZE: usize = 4096;
 
-/// One ring-buffer page of a 32-bit kernel: the u64 timestamp, the 4-byte commit
-/// word, then each record behind its header word (type_len = length / 4, the delta
-/// from the previous record above it).
-fn page_32_bit(first_ts: u64, records: &[(u32, Vec<u8>)]) -> Vec<u8> {
+/// One ring-buffer page as `kernel` writes it: the u64 timestamp, the `long` commit
+/// word, then each record behind its header word: type_len (length / 4) and the delta
+/// from the previous record, in the low 5 and high 27 bits on a little-endian kernel
+/// and in the high 5 and low 27 on a big-endian one.
+fn page(kernel: Kernel, first_ts: u64, records: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let mut data = Vec::new();
     for (delta, record) in records {
         assert!(*delta < 1 << 27 && record.len() <= 112 && record.len() % 4 == 0);
-        let header = (record.len() as u32 / 4) | (delta << 5);
-        data.extend_from_slice(&header.to_le_bytes());
+        let type_len = record.len() as u64 / 4;
+        let header = match kernel.big_endian {
+            true => (type_len << 27) | u64::from(*delta),
+            false => type_len | (u64::from(*delta) << 5),
+        };
+        data.extend_from_slice(&kernel.bytes(header, 4));
         data.extend_from_slice(record);
     }
     let mut page = Vec::with_capacity(PAGE_SIZE);
-    page.extend_from_slice(&first_ts.to_le_bytes());
-    page.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    page.extend_from_slice(&kernel.bytes(first_ts, 8));
+    page.extend_from_slice(&kernel.bytes(data.len() as u64, kernel.long));
     page.extend_from_slice(&data);
     page.resize(PAGE_SIZE, 0);
     page
 }
 
-const HEADER_PAGE_32: &str = "\
-\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
-\tfield: local_t commit;\toffset:8;\tsize:4;\tsigned:1;
-\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;
-\tfield: char data;\toffset:12;\tsize:4084;\tsigned:0;
-";
-
-const KALLSYMS_32: &str = "\
-c1000000 T _text
-c1000000 T startup_32
-c10a0000 T __schedule
-c10a0400 T schedule
-c1230000 T vfs_read
-c1230800 T ksys_read
-c1231000 T __ia32_sys_read
-c1400000 T do_int80_syscall_32
-c1400200 T entry_INT80_32
-c1500000 T handle_irq_event
-";
-
-/// Writes the 32-bit file: sched_switch and sched_wakeup (trace-cmd's sched plugin),
-/// irq_handler_entry (a `__data_loc` string), sys_enter (4-byte `long` and `args[6]`),
-/// the function tracer's calls and a kernel stack of 4-byte addresses, on two CPUs.
-fn write_32_bit_file(path: &str) {
+/// Writes the file of `kernel`: sched_switch and sched_wakeup (trace-cmd's sched
+/// plugin), irq_handler_entry (a `__data_loc` string), sys_enter (`long` id and
+/// `args[6]`), the function tracer's calls and a kernel stack, on two CPUs.
+fn write_file(path: &str, kernel: Kernel) {
     let mut events = Vec::new();
     let mut formats: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
     let mut ftrace = Vec::new();
@@ -213,7 +282,7 @@ fn write_32_bit_file(path: &str) {
             "ftrace" => format!("ftrace/{name}.format"),
             _ => format!("events/{system}/{name}.format"),
         };
-        let (text, fields) = laid_out_32_bit(&real_format(&path));
+        let (text, fields) = laid_out(&real_format(&path), kernel);
         let id: u16 = text
             .lines()
             .find_map(|l| l.strip_prefix("ID: "))
@@ -221,7 +290,7 @@ fn write_32_bit_file(path: &str) {
             .trim()
             .parse()
             .unwrap();
-        events.push((name, Event { id, fields }));
+        events.push((name, Event { id, fields, kernel }));
         match system {
             "ftrace" => ftrace.push(text.into_bytes()),
             _ => match formats.iter_mut().find(|(s, _)| s == system) {
@@ -255,8 +324,8 @@ fn write_32_bit_file(path: &str) {
             function.record(
                 412,
                 &[
-                    ("ip", Value::Int(0xc123_1004)),
-                    ("parent_ip", Value::Int(0xc140_0230)),
+                    ("ip", Value::Int(kernel.addr(0x23_1004))),
+                    ("parent_ip", Value::Int(kernel.addr(0x40_0230))),
                 ],
             ),
         ),
@@ -265,8 +334,8 @@ fn write_32_bit_file(path: &str) {
             function.record(
                 412,
                 &[
-                    ("ip", Value::Int(0xc123_0810)),
-                    ("parent_ip", Value::Int(0xc123_1010)),
+                    ("ip", Value::Int(kernel.addr(0x23_0810))),
+                    ("parent_ip", Value::Int(kernel.addr(0x23_1010))),
                 ],
             ),
         ),
@@ -275,8 +344,8 @@ fn write_32_bit_file(path: &str) {
             function.record(
                 412,
                 &[
-                    ("ip", Value::Int(0xc123_0004)),
-                    ("parent_ip", Value::Int(0xc123_0840)),
+                    ("ip", Value::Int(kernel.addr(0x23_0004))),
+                    ("parent_ip", Value::Int(kernel.addr(0x23_0840))),
                 ],
             ),
         ),
@@ -288,7 +357,16 @@ fn write_32_bit_file(path: &str) {
                     ("size", Value::Int(3)),
                     (
                         "caller",
-                        Value::Words(&[0xc123_0004, 0xc123_0840, 0xc140_0230, 0, 0, 0, 0, 0]),
+                        Value::Words(&[
+                            kernel.addr(0x23_0004),
+                            kernel.addr(0x23_0840),
+                            kernel.addr(0x40_0230),
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                        ]),
                     ),
                 ],
             ),
@@ -381,18 +459,18 @@ fn write_32_bit_file(path: &str) {
         ),
     ];
     let pages = [
-        (0u32, page_32_bit(5_000_123_456, &cpu0)),
-        (1u32, page_32_bit(5_000_124_000, &cpu1)),
+        (0u32, page(kernel, 5_000_123_456, &cpu0)),
+        (1u32, page(kernel, 5_000_124_000, &cpu1)),
     ];
     let meta = TraceMeta {
-        big_endian: false,
-        long_size: 4,
+        big_endian: kernel.big_endian,
+        long_size: kernel.long as u8,
         page_size: PAGE_SIZE as u32,
-        header_page: HEADER_PAGE_32.as_bytes().to_vec(),
+        header_page: kernel.header_page().into_bytes(),
         header_event: real_format("header_event").into_bytes(),
         ftrace_formats: ftrace,
         event_formats: formats,
-        kallsyms: KALLSYMS_32.as_bytes().to_vec(),
+        kallsyms: kernel.kallsyms().into_bytes(),
         printk_formats: Vec::new(),
         cmdlines: b"412 cat\n380 sh\n27 kworker/0:1\n".to_vec(),
         options: vec![TraceOption::CpuCount(2)],
@@ -402,19 +480,16 @@ fn write_32_bit_file(path: &str) {
         .map(|(cpu, page)| (*cpu, Cursor::new(page.clone()), page.len() as u64))
         .collect();
     let mut out = Cursor::new(Vec::new());
-    write_trace_file(&mut out, &meta, &mut cpus).expect("write the 32-bit file");
+    write_trace_file(&mut out, &meta, &mut cpus).expect("write the file");
     std::fs::write(path, out.into_inner()).unwrap();
 }
 
-/// The 32-bit file prints as trace-cmd prints it, plain and with -t, --ts-diff, -l and
-/// a -F filter: every record (12) shown, the sched plugin's lines, 4-byte `long`
-/// arguments, function names from 32-bit kallsyms, the kernel stack's 4-byte frames
-/// (`=> vfs_read (c1230004)`).
-#[test]
-fn a_32_bit_kernels_file_prints_as_trace_cmd_prints_it() {
-    require_tool!("trace-cmd");
-    let (_dir, dat) = TempDir::with_file("thirty-two", "32.dat");
-    write_32_bit_file(&dat);
+/// Prints the file of `kernel` with hytrace and with trace-cmd, plain and with -t,
+/// --ts-diff, -l and a -F filter, and expects the same bytes; returns the plain text.
+fn assert_prints_as_trace_cmd(kernel: Kernel, name: &str) -> String {
+    let (_dir, dat) = TempDir::with_file(name, &format!("{name}.dat"));
+    write_file(&dat, kernel);
+    let mut plain = String::new();
     for options in [
         &[][..],
         &["-t"],
@@ -427,22 +502,45 @@ fn a_32_bit_kernels_file_prints_as_trace_cmd_prints_it() {
             "trace-cmd",
             &[&["report"], options, &[dat.as_str()]].concat(),
         );
-        assert_eq!(ours, theirs, "{options:?}");
+        assert_eq!(ours, theirs, "{name} {options:?}");
         if options.is_empty() {
-            assert_eq!(
-                ours.lines().filter(|l| !l.starts_with("=>")).count(),
-                13,
-                "{ours}"
-            );
-            for needle in [
-                "=> vfs_read (c1230004)",
-                "=> ksys_read (c1230840)",
-                "name=ehci_hcd:usb1",
-                "NR 3 (3, bf801000, 1000, 0, 0, 0)",
-                "cat:412 [120] S ==> kworker/0:1:27 [120]",
-            ] {
-                assert!(ours.contains(needle), "no {needle:?} in {ours}");
-            }
+            plain = ours;
         }
+    }
+    // The cpus= line and the 12 records (kernel stack frames aside).
+    assert_eq!(
+        plain.lines().filter(|l| !l.starts_with("=>")).count(),
+        13,
+        "{plain}"
+    );
+    for needle in [
+        "name=ehci_hcd:usb1",
+        "NR 3 (3, bf801000, 1000, 0, 0, 0)",
+        "cat:412 [120] S ==> kworker/0:1:27 [120]",
+    ] {
+        assert!(plain.contains(needle), "no {needle:?} in {plain}");
+    }
+    plain
+}
+
+/// A 32-bit x86 kernel's file: 4-byte `long` arguments, function names from 32-bit
+/// kallsyms, the kernel stack's 4-byte frames (`=> vfs_read (c1230004)`).
+#[test]
+fn a_32_bit_kernels_file_prints_as_trace_cmd_prints_it() {
+    require_tool!("trace-cmd");
+    let plain = assert_prints_as_trace_cmd(X86_32, "thirty-two");
+    for needle in ["=> vfs_read (c1230004)", "=> ksys_read (c1230840)"] {
+        assert!(plain.contains(needle), "no {needle:?} in {plain}");
+    }
+}
+
+/// A 64-bit big-endian kernel's file: every number swapped back (timestamps, pids,
+/// `long`s, the `__data_loc` word, 8-byte stack frames `=> vfs_read (330004)`).
+#[test]
+fn a_big_endian_kernels_file_prints_as_trace_cmd_prints_it() {
+    require_tool!("trace-cmd");
+    let plain = assert_prints_as_trace_cmd(BIG_ENDIAN_64, "big-endian");
+    for needle in ["=> vfs_read (330004)", "=> ksys_read (330840)"] {
+        assert!(plain.contains(needle), "no {needle:?} in {plain}");
     }
 }

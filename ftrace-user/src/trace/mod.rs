@@ -3,9 +3,11 @@
 //! comms by pid), and the one merge of every buffer's and every CPU's records on the
 //! clock.
 //!
+//! - [`byte_order`]: a big-endian kernel's pages rewritten little-endian.
 //! - [`mapped`]: the file mapped read-only (no copy of the CPU data).
 //! - [`recording`]: [`Recording`], the parsed file and its merged records.
 
+pub mod byte_order;
 pub mod mapped;
 pub mod recording;
 

@@ -5,11 +5,11 @@ use std::{borrow::Cow, collections::HashMap, hash::BuildHasherDefault, path::Pat
 
 use thiserror::Error;
 
-use super::mapped::MappedFile;
+use super::{byte_order, mapped::MappedFile};
 use crate::{
     decode::{CpuStream, Merger, PageLayout},
     format::{EventFormat, FormatError, parse_event_format, parse_header_page},
-    store::{StoreError, TraceFile, read_trace_file_shared},
+    store::{Pages, StoreError, TraceFile, read_trace_file_shared},
     symbolize::{PrintkFormats, RecordingSymbols},
 };
 
@@ -108,6 +108,16 @@ impl Recording {
             }
         }
         let mut file = file;
+        if file.meta.big_endian {
+            // One decoder reads little-endian pages: a big-endian kernel's are
+            // rewritten once, here.
+            let page_size = file.meta.page_size as usize;
+            for cpu in file.buffers.iter_mut().flat_map(|b| b.cpus.iter_mut()) {
+                cpu.pages = Pages::owned(byte_order::pages_to_little_endian(
+                    &cpu.pages, page_size, layout, &events,
+                ));
+            }
+        }
         let symbols = RecordingSymbols::new(
             std::mem::take(&mut file.meta.kallsyms),
             PrintkFormats::parse(&file.meta.printk_formats),
