@@ -235,7 +235,8 @@ fn guest_function_graph_recordings_print_as_trace_cmd_prints_them() {
 /// the function tracer with --func-stack, sched and irq (softirqs too) with -T, ext4 and
 /// block events on a scratch filesystem, file version 7
 /// with zstd and without compression; tests/vm_kernel/trace_cmd_corpus.rs) prints
-/// exactly as `trace-cmd report` prints it, plain and with -t, --ts-diff and -l.
+/// exactly as `trace-cmd report` prints it, plain and with -t, --ts-diff, -l (alone
+/// and together), --first-event and --last-event.
 #[test]
 fn the_trace_cmd_corpus_prints_as_trace_cmd_prints_it() {
     let Ok(dir) = std::env::var("HYTRACE_GUEST_RECORDING_DIR") else {
@@ -253,9 +254,19 @@ fn the_trace_cmd_corpus_prints_as_trace_cmd_prints_it() {
     assert_eq!(files.len(), 6, "{files:?}");
     for name in &files {
         let dat = format!("{dir}/{name}");
-        for options in [&[][..], &["-t"], &["--ts-diff"], &["-l"]] {
+        for options in [
+            &[][..],
+            &["-t"],
+            &["--ts-diff"],
+            &["-l"],
+            &["-t", "--ts-diff", "-l"],
+        ] {
             let ours = assert_reports_as_trace_cmd(&dat, options);
             assert!(ours.lines().count() > 2, "{name}: {ours}");
+        }
+        for options in [&["--first-event"][..], &["--last-event", "-t"]] {
+            let ours = assert_reports_as_trace_cmd(&dat, options);
+            assert!(ours.lines().count() >= 2, "{name} {options:?}: {ours}");
         }
     }
 }

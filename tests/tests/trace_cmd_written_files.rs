@@ -485,7 +485,8 @@ fn write_file(path: &str, kernel: Kernel) {
 }
 
 /// Prints the file of `kernel` with hytrace and with trace-cmd, plain and with -t,
-/// --ts-diff, -l and a -F filter, and expects the same bytes; returns the plain text.
+/// --ts-diff, -l, a -F filter and --first-event --last-event, and expects the same
+/// bytes; returns the plain text.
 fn assert_prints_as_trace_cmd(kernel: Kernel, name: &str) -> String {
     let (_dir, dat) = TempDir::with_file(name, &format!("{name}.dat"));
     write_file(&dat, kernel);
@@ -496,6 +497,7 @@ fn assert_prints_as_trace_cmd(kernel: Kernel, name: &str) -> String {
         &["--ts-diff"],
         &["-l"],
         &["-F", "sched_switch: prev_state == 0 || next_pid == 27"],
+        &["--first-event", "--last-event"],
     ] {
         let ours = hytrace_tests::hytrace_report_text(&dat, options);
         let theirs = run_ok(

@@ -247,3 +247,16 @@ b\", REC->a
     let data = record(&event, &[("a", 3)], &[]);
     assert_eq!(rendered(&event, &data), "a 3\nb");
 }
+
+/// A record too short for some of its fields prints them as 0, as libtraceevent
+/// does, and the rest of the line as usual (not the fields instead of the line).
+#[test]
+fn fields_past_a_short_records_end_print_as_zero() {
+    let event = format("mm_page_alloc");
+    let data = record(&event, &[("pfn", 0x105278), ("order", 3)], &[]);
+    // Cut before gfp_flags (offset 24) and migratetype.
+    assert_eq!(
+        rendered(&event, &data[..20]),
+        "page=0x105278 pfn=0x105278 order=3 migratetype=0 gfp_flags=none"
+    );
+}

@@ -127,6 +127,14 @@ fn c_binary(op: BinOp, l: i128, r: i128) -> i128 {
     }
 }
 
+/// A field read: libtraceevent reads a field the record is too short for as 0.
+fn past_the_end(read: Option<i128>, rules: Arithmetic) -> Option<i128> {
+    match rules {
+        Arithmetic::Libtraceevent => Some(read.unwrap_or(0)),
+        Arithmetic::C => read,
+    }
+}
+
 /// A value as libtraceevent computes with it: an unsigned 64-bit number.
 fn u64_of(value: i128) -> u64 {
     value as u64
@@ -178,19 +186,19 @@ pub fn eval<'a>(
             offset,
             size,
             signed,
-        } => Value::Int(read_int(
-            data.get(*offset..)?,
-            *size,
-            *signed && signed_reads,
+        } => Value::Int(past_the_end(
+            data.get(*offset..)
+                .and_then(|d| read_int(d, *size, *signed && signed_reads)),
+            rules,
         )?),
         Expr::Str(s) => Value::Str(Cow::Borrowed(s)),
         Expr::Field(index) => {
             let field = fields.get(*index)?;
             match field.kind {
-                FieldKind::Scalar => Value::Int(read_int(
-                    data.get(field.offset..)?,
-                    field.size,
-                    field.signed && signed_reads,
+                FieldKind::Scalar => Value::Int(past_the_end(
+                    data.get(field.offset..)
+                        .and_then(|d| read_int(d, field.size, field.signed && signed_reads)),
+                    rules,
                 )?),
                 _ => Value::Bytes {
                     data: field_bytes(field, data)?,

@@ -14,6 +14,8 @@ pub(crate) mod spec;
 use thiserror::Error;
 
 use super::{Field, SymbolLookup};
+use std::borrow::Cow;
+
 use eval::{Arithmetic, eval};
 use lexer::{Token, tokenize};
 use parser::{Expr, parse_args};
@@ -87,8 +89,8 @@ impl PrintFmt {
     }
 
     /// Appends the rendered text, computed as libtraceevent computes it (so as
-    /// trace-cmd report prints it); false if the record was too short for an argument
-    /// (the caller then prints the fields instead).
+    /// trace-cmd report prints it): an argument the record is too short for prints as
+    /// 0 or an empty string, and the rest of the line as usual.
     pub fn render(
         &self,
         fields: &[Field],
@@ -175,8 +177,15 @@ fn write_conversion<'a>(
         Some(Width::Fixed(p)) => Some(p as i128),
         None => None,
     };
-    let Some(value) = next() else {
-        return false;
+    let value = match next() {
+        Some(value) => value,
+        // libtraceevent's way with a field the record is too short for: that argument
+        // is 0 (an empty string), the rest of the line is printed.
+        None if rules == Arithmetic::Libtraceevent => match conversion.kind {
+            b's' => eval::Value::Str(Cow::Borrowed(b"")),
+            _ => eval::Value::Int(0),
+        },
+        None => return false,
     };
     printf::write_value(out, conversion, width, precision, &value, symbols);
     true
