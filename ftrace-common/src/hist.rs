@@ -111,6 +111,31 @@ pub struct PairStart {
     pub key: u64,
 }
 
+/// Calls of a probed function (`uprobe:`, `func:`) one thread can be inside at once,
+/// each with its own start; a call deeper than this is not measured (counted as
+/// [`lost::TOO_DEEP`]) and its return is matched to nothing.
+pub const CALL_STACK_DEPTH: usize = 32;
+
+/// The starts of the calls a thread is inside, outermost first: `depth` calls, of
+/// which the first [`CALL_STACK_DEPTH`] have their start in `ts_ns`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallStack {
+    pub depth: u32,
+    pub _pad: u32,
+    pub ts_ns: [u64; CALL_STACK_DEPTH],
+}
+
+impl Default for CallStack {
+    fn default() -> Self {
+        CallStack {
+            depth: 0,
+            _pad: 0,
+            ts_ns: [0; CALL_STACK_DEPTH],
+        }
+    }
+}
+
 /// The begin of the pair running on a CPU right now, and the thread it belongs to.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -169,7 +194,10 @@ pub mod lost {
     pub const KEY_OUT_OF_RANGE: u32 = 2;
     /// A hashed table had no room for a new key or slot.
     pub const HIST_MAP_FULL: u32 = 3;
-    pub const COUNT: u32 = 4;
+    /// A call nested deeper than [`CALL_STACK_DEPTH`](super::CALL_STACK_DEPTH) in the
+    /// same function on one thread: not measured.
+    pub const TOO_DEEP: u32 = 4;
+    pub const COUNT: u32 = 5;
 }
 
 #[cfg(feature = "user")]
@@ -183,6 +211,8 @@ mod pod {
     unsafe impl aya::Pod for super::SlotKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::PairStart {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CallStack {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::RequestKey {}
     // SAFETY: as above.

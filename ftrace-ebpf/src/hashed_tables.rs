@@ -11,11 +11,14 @@ use aya_ebpf::{
     maps::{LruHashMap, PerCpuArray, PerCpuHashMap},
     programs::tracing::StackIdContext,
 };
-use ftrace_common::hist::{KeyTotals, PairStart, SlotKey, capped_slot_of, lost};
+use ftrace_common::hist::{CallStack, KeyTotals, PairStart, SlotKey, capped_slot_of, lost};
 
 /// Begin timestamps waiting for their end, per thread; `ts_ns == 0` once consumed.
 #[map(name = "THREAD_START")]
 static THREAD_START: LruHashMap<u32, PairStart> = LruHashMap::with_max_entries(65536, 0);
+/// The calls of a probed kernel function each thread is inside (`func:`).
+#[map(name = "THREAD_CALLS")]
+static THREAD_CALLS: LruHashMap<u32, CallStack> = LruHashMap::with_max_entries(8192, 0);
 /// Command names of the threads whose ids are keys (for the per-thread aggregators).
 #[map(name = "THREAD_COMM")]
 static THREAD_COMM: LruHashMap<u32, [u8; 16]> = LruHashMap::with_max_entries(16384, 0);
@@ -73,6 +76,33 @@ pub fn thread_begin<C: EbpfContext + StackIdContext>(ctx: &C, key: u64) {
     };
     if THREAD_START.insert(tid, start, 0).is_err() {
         count_lost(ctx, lost::START_MAP_FULL);
+    }
+}
+
+/// Pushes the start of the current thread's call of the probed function onto its stack
+/// of calls (nested and recursive calls each get theirs; see call_stacks.rs).
+#[inline(always)]
+pub fn call_begin<C: EbpfContext + StackIdContext>(ctx: &C) {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    crate::stack_samples::at_begin(ctx, u64::from(tid));
+    if let Err(what) = crate::call_stacks::push(&THREAD_CALLS, tid, now_ns()) {
+        count_lost(ctx, what);
+    }
+}
+
+/// Pops the current thread's innermost call and records its latency (key 0).
+#[inline(always)]
+pub fn call_end<C: EbpfContext>(ctx: &C) {
+    let now = now_ns();
+    let tid = bpf_get_current_pid_tgid() as u32;
+    match crate::call_stacks::pop(&THREAD_CALLS, tid) {
+        Ok(Some(began)) => {
+            let delta = now.saturating_sub(began);
+            crate::stack_samples::at_end(ctx, u64::from(tid), 0, delta);
+            record(ctx, 0, delta);
+        }
+        Ok(None) => {}
+        Err(what) => count_lost(ctx, what),
     }
 }
 

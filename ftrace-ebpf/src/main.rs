@@ -54,6 +54,8 @@
 #[cfg(target_arch = "bpf")]
 mod block_latency;
 #[cfg(target_arch = "bpf")]
+mod call_stacks;
+#[cfg(target_arch = "bpf")]
 mod cpu_pair_latency;
 #[cfg(target_arch = "bpf")]
 mod diagnostics;

@@ -1,5 +1,6 @@
 //! Latency of a user function per call: uprobe at its entry, uretprobe at its return,
-//! matched per thread (a recursive call's inner entry replaces the outer one). One key.
+//! each return paired with its own entry through the thread's stack of call starts
+//! (call_stacks.rs), so recursive and nested calls are each measured. One key.
 
 use aya_ebpf::{
     EbpfContext,
@@ -8,10 +9,11 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray},
     programs::{ProbeContext, RetProbeContext},
 };
-use ftrace_common::hist::{CAPPED_SLOTS, KeyTotals, PairStart, capped_slot_of, lost};
+use ftrace_common::hist::{CAPPED_SLOTS, CallStack, KeyTotals, capped_slot_of, lost};
 
-#[map(name = "FUNC_START")]
-static FUNC_START: LruHashMap<u32, PairStart> = LruHashMap::with_max_entries(65536, 0);
+/// The calls each thread is inside.
+#[map(name = "FUNC_CALLS")]
+static FUNC_CALLS: LruHashMap<u32, CallStack> = LruHashMap::with_max_entries(8192, 0);
 #[map(name = "FUNC_SLOTS")]
 static FUNC_SLOTS: Array<u64> = Array::with_max_entries(CAPPED_SLOTS, 0);
 #[map(name = "FUNC_TOTALS")]
@@ -32,13 +34,10 @@ pub fn func_latency_entry(ctx: ProbeContext) -> u32 {
     }
     let tid = pid_tgid as u32;
     crate::stack_samples::at_begin(&ctx, u64::from(tid));
-    let start = PairStart {
-        // SAFETY: bpf_ktime_get_ns has no preconditions.
-        ts_ns: unsafe { bpf_ktime_get_ns() },
-        key: 0,
-    };
-    if FUNC_START.insert(tid, start, 0).is_err() {
-        count_lost(&ctx, lost::START_MAP_FULL);
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if let Err(what) = crate::call_stacks::push(&FUNC_CALLS, tid, now) {
+        count_lost(&ctx, what);
     }
     0
 }
@@ -52,20 +51,17 @@ pub fn func_latency_exit(ctx: RetProbeContext) -> u32 {
         return 0;
     }
     let tid = pid_tgid as u32;
-    let Some(start) = FUNC_START.get_ptr_mut(tid) else {
-        count_lost(&ctx, lost::END_WITHOUT_START);
-        return 0;
+    let began = match crate::call_stacks::pop(&FUNC_CALLS, tid) {
+        Ok(Some(began)) => began,
+        Ok(None) => return 0,
+        Err(what) => {
+            count_lost(&ctx, what);
+            return 0;
+        }
     };
-    // SAFETY: the thread's own entry; only this thread writes it.
-    let start = unsafe { &mut *start };
-    if start.ts_ns == 0 {
-        count_lost(&ctx, lost::END_WITHOUT_START);
-        return 0;
-    }
-    let delta = now.saturating_sub(start.ts_ns);
+    let delta = now.saturating_sub(began);
     crate::outliers::check(0, delta);
     crate::stack_samples::at_end(&ctx, u64::from(tid), 0, delta);
-    start.ts_ns = 0;
     if let Some(count) = FUNC_SLOTS.get_ptr_mut(capped_slot_of(delta)) {
         // SAFETY: a valid, aligned u64 of the array; other CPUs may add at the same
         // time, hence the atomic add.

@@ -226,6 +226,52 @@ fn uprobe_measures_each_call_of_a_user_function() {
     );
 }
 
+const DESCEND: &str = env!("CARGO_BIN_EXE_descend");
+
+/// The samples of the one key of a uprobe spec's final JSON snapshot: (count, p50, max)
+/// and the losses named `kind`.
+fn uprobe_figures(json: &str, key: &str, kind: &str) -> (u64, u64, u64, u64) {
+    let line = json.lines().last().unwrap();
+    let (count, p50) = key_stats(line, key);
+    let max = json_u64(
+        &line[line.find(&format!("{{\"key\":\"{key}\"")).unwrap()..],
+        "max_ns",
+    );
+    (count, p50, max, json_u64(line, kind))
+}
+
+/// descend recurses 31 deep 100 times, the outermost call of each then sleeping 1 ms:
+/// each of the 3100 returns is paired with its own entry (3100 samples, no losses), and
+/// the largest sample (an outermost call, over 1 ms) is at least 10x the median (a
+/// nested call). 40 deep, 10 times: the 32 outer calls of each are measured (320
+/// samples), the 8 beyond the depth counted as too deep (80).
+#[test]
+fn uprobe_measures_each_recursive_call() {
+    require_root!();
+    let spec = format!("uprobe:{DESCEND}:descend");
+    let json = hytrace_ok(&["hist", &spec, "--json", "--", DESCEND, "100"]);
+    let (count, p50, max, end_without_start) =
+        uprobe_figures(&json, "descend", "end_without_start");
+    assert_eq!((count, end_without_start), (3100, 0), "{json}");
+    assert_eq!(
+        json_u64(json.lines().last().unwrap(), "too_deep"),
+        0,
+        "{json}"
+    );
+    assert!(
+        max >= 1_000_000 && max >= 10 * p50,
+        "max {max} ns, p50 {p50} ns"
+    );
+    let json = hytrace_ok(&["hist", &spec, "--json", "--", DESCEND, "10", "40"]);
+    let (count, _, _, too_deep) = uprobe_figures(&json, "descend", "too_deep");
+    assert_eq!((count, too_deep), (320, 80), "{json}");
+    assert_eq!(
+        json_u64(json.lines().last().unwrap(), "end_without_start"),
+        0,
+        "{json}"
+    );
+}
+
 /// Two busy threads pinned to CPU 0 wait for each other on the run queue: the runq
 /// histogram of CPU 0 fills, with waits of a scheduler slice (over 1 ms) among them;
 /// keyed by command (`runq:by-comm`), spin's median wait is a slice of the other spin

@@ -225,14 +225,18 @@ fn kprobes_record_ten_opens_with_their_fds() {
     assert_eq!(returns.count(), 10, "{report}");
 }
 
-/// `hist func:do_nanosleep` (fentry/fexit where the kernel allows them): sleeper's 20
-/// one-millisecond naps are 20 samples of at least 1 ms.
+/// `hist func:do_nanosleep` (fentry/fexit where the kernel allows them, each return
+/// popping its own entry off the thread's stack of calls): sleeper's 20
+/// one-millisecond naps are 20 samples of at least 1 ms, with no return unmatched and
+/// no call too deep.
 #[test]
 fn func_histogram_counts_each_call() {
     require_root!();
     require_feature!("bpf fentry");
     let json = hytrace_ok(&["hist", "func:do_nanosleep", "--json", "--", SLEEPER, "20"]);
     assert_eq!(json_u64(&json, "count"), 20, "{json}");
+    assert_eq!(json_u64(&json, "end_without_start"), 0, "{json}");
+    assert_eq!(json_u64(&json, "too_deep"), 0, "{json}");
     let p50 = json_u64(&json, "p50_ns");
     assert!(p50 >= 1_000_000, "{json}");
 }

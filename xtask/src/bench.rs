@@ -194,17 +194,22 @@ fn hist(calls: u64) -> Result<()> {
 
     let added_hytrace = with_hytrace - alone;
     let added_bpftrace = with_bpftrace - alone;
+    let floor = with_floor - alone;
+    println!("under hytrace hist syscalls: {with_hytrace:.0} ns (+{added_hytrace:.0} ns)");
+    println!("under bpftrace: {with_bpftrace:.0} ns (+{added_bpftrace:.0} ns)");
     println!(
-        "under hytrace hist syscalls: {with_hytrace:.0} ns (+{added_hytrace:.0} ns); under bpftrace: {with_bpftrace:.0} ns (+{added_bpftrace:.0} ns)"
+        "dispatch floor (the programs attached, returning at once, -P 1): {with_floor:.0} ns \
+         (+{floor:.0} ns)"
     );
     println!(
-        "hytrace's added cost is {:.2}x bpftrace's (goal: at most 0.25x)",
-        added_hytrace / added_bpftrace
+        "hytrace minus the floor: +{:.0} ns (goal: at most 40 ns)",
+        added_hytrace - floor
     );
     println!(
-        "of which the programs' dispatch alone (attached, returning at once, -P 1): +{:.0} ns ({:.2}x bpftrace's)",
-        with_floor - alone,
-        (with_floor - alone) / added_bpftrace
+        "hytrace's added cost is {:.2}x bpftrace's (goal: at most 0.2x where the floor allows \
+         it; the floor alone is {:.2}x)",
+        added_hytrace / added_bpftrace,
+        floor / added_bpftrace
     );
     Ok(())
 }

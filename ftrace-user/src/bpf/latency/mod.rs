@@ -331,6 +331,7 @@ impl LatencyAggregator {
             (lost::END_WITHOUT_START, "end_without_start"),
             (lost::KEY_OUT_OF_RANGE, "key_out_of_range"),
             (lost::HIST_MAP_FULL, "hist_map_full"),
+            (lost::TOO_DEEP, "too_deep"),
         ] {
             let values = counters.get(&index, 0).map_err(map_error(lost_map))?;
             out.push((name.to_string(), values.iter().sum()));

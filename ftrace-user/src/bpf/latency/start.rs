@@ -321,7 +321,11 @@ fn uprobe(
         Some(pid) => UProbeScope::OneProcess(pid),
         None => UProbeScope::AllProcesses,
     };
-    let mut ebpf = load(&mut scoped(&["FUNC_SLOTS", "FUNC_START"]))?;
+    let mut ebpf = load(&mut scoped(&[
+        "FUNC_SLOTS",
+        "FUNC_CALLS",
+        "EMPTY_CALL_STACK",
+    ]))?;
     let target = format!("{path}:{symbol}");
     for program in ["func_latency_entry", "func_latency_exit"] {
         attach(&mut ebpf, program, &target, |p: &mut UProbe| {
@@ -356,7 +360,16 @@ fn kernel_function(
             move |_| name.clone(),
         )
     };
-    let loader = || scoped(&HASHED_MAPS);
+    // The per-thread call stacks instead of the one start per thread.
+    let loader = || {
+        scoped(&[
+            "THREAD_CALLS",
+            "EMPTY_CALL_STACK",
+            "THREAD_COMM",
+            "HASHED_SLOTS",
+            "HASHED_TOTALS",
+        ])
+    };
     let fentry_error = match fentry(&mut loader(), function) {
         Ok(ebpf) => return Ok(hashed(ebpf, vec!["kfunc_fentry", "kfunc_fexit"])),
         Err(e) => crate::notes::chain(&e),
