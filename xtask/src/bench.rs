@@ -202,7 +202,7 @@ fn hist(calls: u64) -> Result<()> {
          (+{floor:.0} ns)"
     );
     println!(
-        "hytrace minus the floor: +{:.0} ns (goal: at most 40 ns)",
+        "hytrace minus the floor: {:+.0} ns (goal: at most 40 ns)",
         added_hytrace - floor
     );
     println!(
