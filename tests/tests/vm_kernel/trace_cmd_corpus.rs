@@ -52,21 +52,30 @@ const CORPUS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// HYTRACE_GUEST_OUT, where the guest leaves files for the host, when it is set and
+/// `tools` are installed; else None, the reason said as a skip.
+fn guest_out_with(tools: &[&str]) -> Option<String> {
+    let Ok(out) = std::env::var("HYTRACE_GUEST_OUT") else {
+        hytrace_tests::skip(
+            "HYTRACE_GUEST_OUT is not set (cargo xtask vm-test sets it in the guest)",
+        );
+        return None;
+    };
+    if let Some(missing) = tools.iter().find(|t| !have_tool(t)) {
+        hytrace_tests::skip(&format!("no {missing}"));
+        return None;
+    }
+    Some(out)
+}
+
 /// Records each corpus file with trace-cmd into HYTRACE_GUEST_OUT; each recording
 /// succeeds and its file exists.
 #[test]
 fn trace_cmd_records_the_corpus_for_the_host() {
     require_root!();
-    let Ok(out) = std::env::var("HYTRACE_GUEST_OUT") else {
-        hytrace_tests::skip(
-            "HYTRACE_GUEST_OUT is not set (cargo xtask vm-test sets it in the guest)",
-        );
+    let Some(out) = guest_out_with(&["trace-cmd"]) else {
         return;
     };
-    if !have_tool("trace-cmd") {
-        hytrace_tests::skip("no trace-cmd");
-        return;
-    }
     for (name, options, command) in CORPUS {
         let dat = format!("{out}/corpus-{name}.dat");
         let _ = std::fs::remove_file(&dat);
@@ -88,16 +97,9 @@ fn trace_cmd_records_the_corpus_for_the_host() {
 #[test]
 fn trace_cmd_records_ext4_and_block_events_on_a_scratch_filesystem() {
     require_root!();
-    let Ok(out) = std::env::var("HYTRACE_GUEST_OUT") else {
-        hytrace_tests::skip(
-            "HYTRACE_GUEST_OUT is not set (cargo xtask vm-test sets it in the guest)",
-        );
+    let Some(out) = guest_out_with(&["trace-cmd", "mkfs.ext4"]) else {
         return;
     };
-    if !have_tool("trace-cmd") || !have_tool("mkfs.ext4") {
-        hytrace_tests::skip("no trace-cmd or mkfs.ext4");
-        return;
-    }
     let image = "/tmp/corpus-ext4.img";
     let mount_point = "/tmp/corpus-ext4";
     run_ok("truncate", &["-s", "64M", image]);
